@@ -1,0 +1,5 @@
+import sys
+
+from fenchel.cli import main
+
+sys.exit(main())
