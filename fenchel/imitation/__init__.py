@@ -1,0 +1,5 @@
+"""Imitation learning with energy-network policies trained by generalized Fenchel-Young losses.
+
+Tasks, scripted oracles and demonstration datasets live in ``particle``, ``envs``, ``oracles``
+and ``demos``; the ``fenchel imitation`` command line in ``cli``.
+"""
