@@ -1,0 +1,169 @@
+"""Energies Φ(θ, y): plain callables ``energy(theta, y) -> scalar``.
+
+θ may be any pytree (an array, a tuple ``(u, U)``, network parameters); y is an
+array of shape ``(k,)`` (or any fixed shape). An energy is called on one
+example; batch with ``jax.vmap``.
+
+The solvers recognise two energies by identity, :func:`bilinear` (closed-form
+maximizers) and :func:`pairwise` (block-coordinate ascent); any other callable
+is handled by the generic, gradient-based or sampling solvers.
+
+Concavity in y matters: with Φ concave in y the inner problem is concave and the
+GFY loss satisfies ``L(θ; y) ≥ μ/2 ‖y − ŷ‖²``; with Φ linear in θ the loss is
+convex in θ. :func:`pairwise` is concave in y iff ``U ⪯ 0``; use
+:func:`negative_semidefinite` or :func:`project_negative_semidefinite` to keep
+it so.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+Array = jax.Array
+Energy = Callable[[Any, Array], Array]
+
+
+def bilinear(theta: Array, y: Array) -> Array:
+    """Bilinear (unary) energy.
+
+    .. math:: Φ(θ, y) = \\langle θ, y \\rangle
+
+    Args:
+      theta: ``(k,)`` scores.
+      y: ``(k,)`` output.
+
+    Returns:
+      A scalar.
+
+    Example:
+      >>> bilinear(jnp.array([1.0, 2.0]), jnp.array([1.0, 0.0])).item()
+      1.0
+    """
+    return jnp.vdot(theta, y)
+
+
+def pairwise(theta: tuple[Array, Array], y: Array) -> Array:
+    """Pairwise (quadratic) energy with unary and interaction terms.
+
+    .. math:: Φ((u, U), y) = \\langle u, y \\rangle + \\tfrac12 \\langle y, U y \\rangle
+
+    Linear in θ = (u, U); concave in y iff the symmetric part of U is negative
+    semi-definite (build U with :func:`negative_semidefinite` to guarantee it).
+
+    Args:
+      theta: ``(u, U)`` with ``u: (k,)`` unaries and ``U: (k, k)`` interactions.
+      y: ``(k,)`` output.
+
+    Returns:
+      A scalar.
+
+    Example:
+      >>> u, U = jnp.array([1.0, 0.0]), -jnp.eye(2)
+      >>> pairwise((u, U), jnp.array([1.0, 1.0])).item()
+      0.0
+    """
+    u, interactions = theta
+    return jnp.vdot(u, y) + 0.5 * jnp.vdot(y, interactions @ y)
+
+
+def negative_semidefinite(factor: Array) -> Array:
+    """Interaction matrix ``U = −V Vᵀ``, negative semi-definite by construction.
+
+    Args:
+      factor: ``V: (k, r)``.
+
+    Returns:
+      ``U: (k, k)`` with ``U ⪯ 0``; :func:`pairwise` with it is concave in y.
+
+    Example:
+      >>> negative_semidefinite(jnp.ones((2, 1))).tolist()
+      [[-1.0, -1.0], [-1.0, -1.0]]
+    """
+    return -factor @ factor.T
+
+
+def project_negative_semidefinite(matrix: Array) -> Array:
+    """Nearest (Frobenius) negative semi-definite matrix to ``sym(matrix)``.
+
+    .. math:: Π(U) = Q \\min(Λ, 0) Qᵀ, \\quad \\tfrac12(U + Uᵀ) = Q Λ Qᵀ
+
+    Args:
+      matrix: ``(k, k)``.
+
+    Returns:
+      ``(k, k)``, symmetric, ``⪯ 0``.
+
+    Example:
+      >>> project_negative_semidefinite(jnp.eye(2)).tolist()
+      [[0.0, 0.0], [0.0, 0.0]]
+    """
+    sym = 0.5 * (matrix + matrix.T)
+    eigvals, eigvecs = jnp.linalg.eigh(sym)
+    return (eigvecs * jnp.minimum(eigvals, 0.0)) @ eigvecs.T
+
+
+def output_shape(energy: Energy, theta: Any) -> tuple[int, ...] | None:
+    """The shape of y that ``energy`` expects for ``theta``, when it is known.
+
+    Known for :func:`bilinear` (``theta.shape``) and :func:`pairwise`
+    (``u.shape``); ``None`` for other energies, whose solvers then need ``init=``
+    (or ``y`` itself, in a loss).
+    """
+    if energy is bilinear:
+        return tuple(jnp.shape(theta))
+    if energy is pairwise:
+        return tuple(jnp.shape(theta[0]))
+    return None
+
+
+def nnx_energy(model: nnx.Module) -> tuple[Energy, Any]:
+    """Turn a flax nnx module ``model(x, y) -> scalar`` into a GFY energy.
+
+    The network's parameters *are* θ: the returned energy takes
+    ``theta = (params, x)`` and returns ``model(x, y)`` evaluated with ``params``.
+    Differentiating a loss w.r.t. ``params`` trains the network; the input ``x``
+    rides along in θ so that one energy serves every example.
+
+    .. math:: Φ((W, x), y) = E_W(x, y)
+
+    Args:
+      model: an ``nnx.Module`` whose ``__call__(x, y)`` returns a scalar (or an
+        array of one element) for one example.
+
+    Returns:
+      ``(energy, params)``: the energy callable and the model's ``nnx.Param``
+      state, a pytree to optimise with optax.
+
+    Example:
+      >>> class Net(nnx.Module):
+      ...   def __init__(self, rngs):
+      ...     self.lin = nnx.Linear(3, 1, rngs=rngs)
+      ...   def __call__(self, x, y):
+      ...     return self.lin(jnp.concatenate([x, y]))[0]
+      >>> energy, params = nnx_energy(Net(nnx.Rngs(0)))
+      >>> energy((params, jnp.ones(1)), jnp.zeros(2)).shape
+      ()
+    """
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+
+    def energy(theta: tuple[Any, Array], y: Array) -> Array:
+        weights, x = theta
+        value = nnx.merge(graphdef, weights, rest)(x, y)
+        return jnp.reshape(value, ())
+
+    return energy, params
+
+
+__all__ = [
+    "Energy",
+    "bilinear",
+    "pairwise",
+    "negative_semidefinite",
+    "project_negative_semidefinite",
+    "output_shape",
+    "nnx_energy",
+]

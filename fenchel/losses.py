@@ -1,0 +1,351 @@
+"""Generalized Fenchel-Young losses and the baselines they are compared with.
+
+Every loss takes θ first and one example; batch with ``jax.vmap``. Every loss
+returns its true value.
+
+* :func:`gfy_loss` — ``Ω^Φ(θ) + Ω(y) − Φ(θ, y)``, gradient by Danskin.
+* :func:`perceptron_loss` — the GFY loss with Ω the box indicator.
+* :func:`hinge_loss` — structured hinge (SSVM) with a Hamming cost.
+* :func:`unrolled_loss` — a task loss of ŷ, differentiated through K solver steps.
+* :func:`implicit_loss` — a task loss of ŷ, differentiated by the implicit
+  function theorem at the solution.
+* :func:`info_nce_loss` — InfoNCE with sampled counter-examples (implicit BC).
+* :func:`squared_error`, :func:`binary_cross_entropy` — the usual baselines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from fenchel import energies as _energies
+from fenchel import maximizers as _max
+from fenchel import regularizers as _regs
+
+Array = jax.Array
+Energy = _energies.Energy
+
+
+def _check_y_shape(energy, theta, y):
+    expected = _energies.output_shape(energy, theta)
+    if expected is not None and tuple(jnp.shape(y)) != expected:
+        raise ValueError(f"y has shape {tuple(jnp.shape(y))}, expected {expected} for this theta")
+
+
+def gfy_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
+             solver: _max.Maximizer | None = None, init: Array | None = None,
+             key: Array | None = None) -> Array:
+    """Generalized Fenchel-Young loss.
+
+    .. math:: L(θ; y) = Ω^Φ(θ) + Ω(y) − Φ(θ, y), \\qquad
+              Ω^Φ(θ) = \\max_{y' ∈ \\operatorname{dom} Ω} Φ(θ, y') − Ω(y')
+
+    Non-negative, and zero iff y is a maximizer. Its gradient is given by
+    Danskin's theorem, ``∇_θ L = ∇_θ Φ(θ, ŷ) − ∇_θ Φ(θ, y)``: ŷ is computed under
+    ``stop_gradient``, nothing is differentiated through the solver. The loss
+    is also differentiable in y: ``∇_y L = ∇Ω(y) − ∇_y Φ(θ, y)``.
+
+    With an inexact solver, the conjugate is estimated by the best of ŷ and y
+    (both are feasible, so this is still a lower bound of Ω^Φ(θ)); the returned
+    value is thus always ≥ 0 and exact up to the solver's accuracy.
+
+    Args:
+      energy: ``Φ(theta, y) -> scalar``.
+      reg: Ω.
+      theta: θ for one example (any pytree).
+      y: target in ``dom Ω``, e.g. ``(k,)``.
+      solver: inner maximizer; ``None`` picks the closed form when there is one.
+      init: warm start for the solver (default: the centre of ``dom Ω``).
+      key: PRNG key for randomized solvers.
+
+    Returns:
+      A scalar.
+
+    Example:
+      >>> gfy_loss(fenchel.energies.bilinear, fenchel.regularizers.BinaryEntropy(),
+      ...          jnp.array([0.0]), jnp.array([1.0])).item()  # log 2
+      0.693...
+
+    References:
+      Blondel et al. Learning Energy Networks with Generalized Fenchel-Young
+      Losses. NeurIPS 2022.
+    """
+    _check_y_shape(energy, theta, y)
+    _max.check_output(reg, y)
+    solver = _max.default_solver(energy, reg) if solver is None else solver
+    if isinstance(solver, _max.ClosedForm):
+        solver.check(energy, reg)
+        _max.check_theta(theta)
+        # Stable closed forms (softplus, logsumexp) for the classic FY losses.
+        return reg.conjugate(theta) + reg.value(y) - energy(theta, y)
+    if init is None:
+        init = _max.default_init(reg, jnp.shape(y), jnp.result_type(y))
+    y_hat, _ = _max.maximize(energy, reg, jax.lax.stop_gradient(theta),
+                             solver=solver, init=init, key=key)
+    y_hat = jax.lax.stop_gradient(y_hat)
+    f_hat = _max.objective(energy, reg, theta, y_hat)
+    f_y = _max.objective(energy, reg, theta, y)
+    # max(F(ŷ), F(y)) ≥ F(y): the loss is ≥ 0 even when the solver is inexact.
+    return jnp.maximum(f_hat - f_y, 0.0)
+
+
+def perceptron_loss(energy: Energy, theta: Any, y: Array, *, lower: float = 0.0,
+                    upper: float = 1.0, solver: _max.Maximizer | None = None,
+                    init: Array | None = None, key: Array | None = None) -> Array:
+    """Generalized perceptron loss: the GFY loss with Ω the box indicator.
+
+    .. math:: L(θ; y) = \\max_{y' ∈ [l, u]^k} Φ(θ, y') − Φ(θ, y)
+
+    Example:
+      >>> perceptron_loss(fenchel.energies.bilinear, jnp.array([1.0, -1.0]),
+      ...                 jnp.array([0.0, 0.0])).item()
+      1.0
+    """
+    reg = _regs.BoxIndicator(lower=lower, upper=upper)
+    return gfy_loss(energy, reg, theta, y, solver=solver, init=init, key=key)
+
+
+def hinge_loss(energy: Energy, theta: Any, y: Array, *,
+               reg: _regs.Regularizer | None = None,
+               solver: _max.Maximizer | None = None, init: Array | None = None,
+               key: Array | None = None) -> Array:
+    """Structured hinge (SSVM) loss with a Hamming cost, relaxed to the box.
+
+    .. math:: L(θ; y) = \\max_{y' ∈ \\operatorname{dom} Ω} \\big[Φ(θ, y') + Δ(y, y') − Ω(y')\\big]
+              − Φ(θ, y) + Ω(y),
+              \\qquad Δ(y, y') = \\sum_i |y_i − y'_i|
+
+    For ``y ∈ {0, 1}^k`` the Hamming cost is linear in y', ``Δ = <1 − 2y, y'> +
+    Σ y``, so loss-augmented inference runs through the same maximizers with
+    the energy ``Φ(θ, y') + <1 − 2y, y'>``. Ω defaults to the [0, 1] box
+    indicator (the classic margin-rescaled SSVM); pass a strongly convex Ω to
+    smooth it. Subgradient: ``∇_θ Φ(θ, ŷ_aug) − ∇_θ Φ(θ, y)``.
+
+    Args:
+      energy: Φ; ``theta`` and ``y`` as in :func:`gfy_loss`, ``y ∈ {0, 1}^k``.
+      reg: Ω on a box (default ``BoxIndicator(0, 1)``).
+
+    Returns:
+      A scalar ≥ 0.
+
+    Example:
+      >>> hinge_loss(fenchel.energies.bilinear, jnp.array([0.0]), jnp.array([1.0])).item()
+      1.0
+    """
+    reg = _regs.BoxIndicator() if reg is None else reg
+    _check_y_shape(energy, theta, y)
+    _max.check_output(reg, y)
+    y = jnp.asarray(y)
+    cost = jax.lax.stop_gradient(1.0 - 2.0 * y)
+    offset = jnp.sum(jax.lax.stop_gradient(y))
+
+    def augmented(theta_, y_):
+        return energy(theta_, y_) + jnp.vdot(cost, y_)
+
+    solver = _max.default_solver(energy, reg) if solver is None else solver
+    if isinstance(solver, _max.ClosedForm):
+        # Augmenting a bilinear energy just shifts θ, which keeps the closed form.
+        solver.check(energy, reg)
+        return jnp.maximum(reg.conjugate(theta + cost) + offset + reg.value(y)
+                           - energy(theta, y), 0.0)
+    if init is None:
+        init = _max.default_init(reg, jnp.shape(y), jnp.result_type(y))
+    y_hat, _ = _max.maximize(augmented, reg, jax.lax.stop_gradient(theta),
+                             solver=solver, init=init, key=key)
+    y_hat = jax.lax.stop_gradient(y_hat)
+    f_hat = _max.objective(augmented, reg, theta, y_hat) + offset
+    f_y = _max.objective(energy, reg, theta, y)  # Δ(y, y) = 0
+    return jnp.maximum(f_hat - f_y, 0.0)
+
+
+def squared_error(prediction: Array, y: Array) -> Array:
+    """Half squared error summed over the last axis: ``½‖ŷ − y‖²``.
+
+    Example:
+      >>> squared_error(jnp.array([1.0, 0.0]), jnp.array([0.0, 0.0])).item()
+      0.5
+    """
+    return 0.5 * jnp.sum(jnp.square(prediction - y), axis=-1)
+
+
+def binary_cross_entropy(logits: Array, y: Array) -> Array:
+    """Sigmoid binary cross-entropy from logits, summed over the last axis.
+
+    .. math:: \\sum_i \\log(1 + e^{θ_i}) − θ_i y_i
+
+    (optax's ``sigmoid_binary_cross_entropy``; equal to the bilinear GFY loss
+    with :class:`~fenchel.regularizers.BinaryEntropy` for binary y.)
+
+    Example:
+      >>> binary_cross_entropy(jnp.array([0.0]), jnp.array([1.0])).item()  # log 2
+      0.693...
+    """
+    return jnp.sum(optax.sigmoid_binary_cross_entropy(logits, y), axis=-1)
+
+
+def _probability_cross_entropy(prediction: Array, y: Array, eps: float = 1e-6) -> Array:
+    p = jnp.clip(prediction, eps, 1 - eps)
+    return -jnp.sum(y * jnp.log(p) + (1 - y) * jnp.log1p(-p), axis=-1)
+
+
+TASK_LOSSES: dict[str, Callable[[Array, Array], Array]] = {
+    "squared": squared_error,
+    "cross_entropy": _probability_cross_entropy,
+}
+
+
+def _task_loss(task_loss):
+    if callable(task_loss):
+        return task_loss
+    try:
+        return TASK_LOSSES[task_loss]
+    except KeyError:
+        raise ValueError(f"task_loss must be a callable or one of {sorted(TASK_LOSSES)}, "
+                         f"got {task_loss!r}") from None
+
+
+def unrolled_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
+                  solver: _max.Maximizer | None = None, num_steps: int = 50,
+                  task_loss: str | Callable = "squared", init: Array | None = None,
+                  key: Array | None = None) -> Array:
+    """Task loss of the solver's output, differentiated through ``num_steps``
+    unrolled iterations (the usual way of training energy networks, e.g. SPENs).
+
+    .. math:: L(θ; y) = ℓ(ŷ_K(θ), y), \\qquad ŷ_K = \\text{K steps of the solver}
+
+    Memory and time of the backward pass grow linearly with K.
+
+    Args:
+      solver: an iterative solver with an ``unroll`` field (ProjectedGradient,
+        MirrorAscent, CoordinateAscent); default by :func:`~fenchel.maximizers.default_solver`.
+      num_steps: K.
+      task_loss: ``"squared"`` (½‖ŷ − y‖²), ``"cross_entropy"`` (for y ∈ [0, 1])
+        or a callable ``(y_hat, y) -> scalar``.
+
+    Returns:
+      A scalar.
+    """
+    _check_y_shape(energy, theta, y)
+    solver = _max.default_solver(energy, reg) if solver is None else solver
+    if isinstance(solver, _max.ClosedForm):
+        y_hat = reg.linear_maximizer(theta)  # nothing to unroll
+    else:
+        if "unroll" not in {f.name for f in dataclasses.fields(solver)}:
+            raise TypeError(f"{type(solver).__name__} cannot be unrolled; use "
+                            "ProjectedGradient, MirrorAscent or CoordinateAscent")
+        solver = dataclasses.replace(solver, unroll=True, maxiter=num_steps)
+        solver.check(energy, reg)
+        if init is None:
+            init = _max.default_init(reg, jnp.shape(y), jnp.result_type(y))
+        y_hat, _ = solver(energy, reg, theta, init, key)
+    return _task_loss(task_loss)(y_hat, y)
+
+
+def _implicit_argmax(energy, reg, solver, init, key):
+    """ŷ(θ) with a custom VJP from the implicit function theorem applied to the
+    solver's fixed-point map T: ŷ = T(θ, ŷ) ⇒ (I − ∂_y T) dŷ = ∂_θ T dθ."""
+
+    @jax.custom_vjp
+    def argmax(theta):
+        y_hat, _ = _max.maximize(energy, reg, theta, solver=solver, init=init, key=key)
+        return y_hat
+
+    def forward(theta):
+        y_hat = argmax(theta)
+        return y_hat, (theta, y_hat)
+
+    def backward(residuals, cotangent):
+        theta, y_hat = residuals
+        _, vjp_y = jax.vjp(lambda y_: solver.fixed_point_map(energy, reg, theta, y_), y_hat)
+        # Solve (I − ∂_y Tᵀ) w = cotangent.
+        matvec = lambda w: w - vjp_y(w)[0]
+        w, _ = jax.scipy.sparse.linalg.gmres(matvec, cotangent, tol=1e-6, maxiter=50)
+        _, vjp_theta = jax.vjp(lambda t: solver.fixed_point_map(energy, reg, t, y_hat), theta)
+        return vjp_theta(w)
+
+    argmax.defvjp(forward, backward)
+    return argmax
+
+
+def implicit_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
+                  solver: _max.Maximizer | None = None,
+                  task_loss: str | Callable = "squared", init: Array | None = None,
+                  key: Array | None = None) -> Array:
+    """Task loss of the solution, differentiated implicitly at the solution.
+
+    .. math:: L(θ; y) = ℓ(ŷ(θ), y), \\qquad
+              \\frac{∂ŷ}{∂θ} = (I − ∂_y T)^{-1} ∂_θ T
+
+    where ``T`` is the solver's fixed-point map (``ŷ = T(θ, ŷ)``). The linear
+    system is solved with GMRES from vector-Jacobian products only. Exact only
+    at an exact (and locally unique) solution.
+
+    Args:
+      solver: the forward solver (default by
+        :func:`~fenchel.maximizers.default_solver`).
+      task_loss: as in :func:`unrolled_loss`.
+
+    Returns:
+      A scalar.
+    """
+    _check_y_shape(energy, theta, y)
+    solver = _max.default_solver(energy, reg) if solver is None else solver
+    solver.check(energy, reg)
+    if init is None:
+        init = _max.default_init(reg, jnp.shape(y), jnp.result_type(y))
+    y_hat = _implicit_argmax(energy, reg, solver, init, key)(theta)
+    return _task_loss(task_loss)(y_hat, y)
+
+
+def info_nce_loss(energy: Energy, theta: Any, y: Array, negatives: Array, *,
+                  temperature: float = 1.0) -> Array:
+    """InfoNCE loss with sampled counter-examples (implicit behavioral cloning).
+
+    .. math:: L(θ; y) = −\\log \\frac{e^{Φ(θ, y)/τ}}{e^{Φ(θ, y)/τ} + \\sum_{j=1}^{M} e^{Φ(θ, ỹ_j)/τ}}
+
+    Args:
+      energy: Φ.
+      theta: θ for one example.
+      y: ``(k,)`` the expert's output.
+      negatives: ``(M, k)`` counter-examples, e.g. from :func:`sample_box`.
+      temperature: τ > 0.
+
+    Returns:
+      A scalar ≥ 0.
+
+    Example:
+      >>> info_nce_loss(fenchel.energies.bilinear, jnp.zeros(1), jnp.ones(1),
+      ...               jnp.zeros((1, 1))).item()  # log 2
+      0.693...
+    """
+    if negatives.ndim != jnp.ndim(y) + 1 or negatives.shape[1:] != jnp.shape(y):
+        raise ValueError(f"negatives must have shape (M,) + y.shape = (M,) + "
+                         f"{tuple(jnp.shape(y))}, got {tuple(negatives.shape)}")
+    candidates = jnp.concatenate([jnp.asarray(y)[None], negatives])
+    logits = jax.vmap(lambda c: energy(theta, c))(candidates) / temperature
+    return jax.nn.logsumexp(logits) - logits[0]
+
+
+def sample_box(key: Array, num: int, shape: tuple[int, ...], lower: float = 0.0,
+               upper: float = 1.0) -> Array:
+    """``num`` points uniform in ``[lower, upper]^shape``: counter-examples for
+    :func:`info_nce_loss`. Returns ``(num,) + shape``."""
+    return jax.random.uniform(key, (num,) + tuple(shape), minval=lower, maxval=upper)
+
+
+__all__ = [
+    "gfy_loss",
+    "perceptron_loss",
+    "hinge_loss",
+    "unrolled_loss",
+    "implicit_loss",
+    "info_nce_loss",
+    "sample_box",
+    "squared_error",
+    "binary_cross_entropy",
+    "TASK_LOSSES",
+]

@@ -1,0 +1,749 @@
+"""Inner maximizers: solve ŷ(θ) = argmax_{y ∈ dom Ω} Φ(θ, y) − Ω(y).
+
+Every maximizer is a frozen dataclass called as
+``solver(energy, reg, theta, init=None, key=None) -> (y_hat, info)``, jit- and
+vmap-able, and returns a :class:`MaximizerInfo` with the iterations used, a
+convergence measure and the objective reached. Use :func:`maximize` rather than
+calling a solver directly: it validates inputs and picks a default solver.
+
+=====================  ========================================  ===================
+solver                 method                                    handles
+=====================  ========================================  ===================
+:class:`ClosedForm`    ``ŷ = ∇Ω*(θ)``                             bilinear Φ
+:class:`ProjectedGradient`  accelerated proximal gradient (FISTA) Ω with a prox
+                       with backtracking and adaptive restart    (squared, box,
+                                                                 simplex), any Φ
+:class:`MirrorAscent`  entropic mirror ascent, adaptive step     BinaryEntropy,
+                                                                 ShannonSimplex
+:class:`CoordinateAscent`  exact block-coordinate ascent          pairwise Φ with
+                                                                 BinaryEntropy,
+                                                                 SquaredBox,
+                                                                 BoxIndicator
+:class:`DerivativeFree`  iterative resampling (implicit BC)       any Φ, box Ω
+:class:`Langevin`      annealed projected Langevin ascent        any Φ, box Ω
+:class:`Restarts`      best of a solver run from random inits    wraps any
+:class:`Sequential`    run solvers in turn, warm-starting        wraps any
+=====================  ========================================  ===================
+
+The convergence measure ``info.residual`` of the iterative solvers is the norm
+of the last step divided by its step size (the gradient mapping), which is zero
+exactly at a stationary point; ``info.converged`` is ``residual <= tol``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fenchel import energies as _energies
+from fenchel import regularizers as _regs
+
+Array = jax.Array
+Energy = _energies.Energy
+
+
+class MaximizerInfo(NamedTuple):
+    """Diagnostics of one maximization.
+
+    Attributes:
+      iterations: iterations (or sweeps, or sampling rounds) used.
+      residual: convergence measure (see the module docstring); 0 for
+        :class:`ClosedForm`.
+      objective: Φ(θ, ŷ) − Ω(ŷ) at the returned ŷ.
+      converged: whether ``residual <= tol``.
+    """
+
+    iterations: Array
+    residual: Array
+    objective: Array
+    converged: Array
+
+
+class NotConvergedError(RuntimeError):
+    """Raised by :func:`maximize` with ``on_failure="raise"``."""
+
+
+def objective(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array) -> Array:
+    """The inner objective ``F(y) = Φ(θ, y) − Ω(y)`` (scalar)."""
+    return energy(theta, y) - reg.value(y)
+
+
+def _energy_grad(energy: Energy, theta: Any, y: Array) -> Array:
+    return jax.grad(energy, argnums=1)(theta, y)
+
+
+def default_init(reg: _regs.Regularizer, shape: tuple[int, ...], dtype=jnp.float32) -> Array:
+    """A neutral starting point in ``dom Ω``: the box centre, the simplex
+    barycentre, or zero."""
+    if reg.is_box:
+        return jnp.full(shape, 0.5 * (reg.lower + reg.upper), dtype)
+    if isinstance(reg, _regs._Simplex):
+        return jnp.full(shape, 1.0 / shape[-1], dtype)
+    return jnp.zeros(shape, dtype)
+
+
+def random_init(reg: _regs.Regularizer, key: Array, shape: tuple[int, ...], dtype=jnp.float32) -> Array:
+    """A random point of ``dom Ω``: uniform on a box, flat Dirichlet on the
+    simplex, standard normal on R^k."""
+    if reg.is_box:
+        return jax.random.uniform(key, shape, dtype, reg.lower, reg.upper)
+    if isinstance(reg, _regs._Simplex):
+        return jax.random.dirichlet(key, jnp.ones(shape[-1]), shape[:-1]).astype(dtype)
+    return jax.random.normal(key, shape, dtype)
+
+
+def _info(energy, reg, theta, y, iterations, residual, tol) -> MaximizerInfo:
+    residual = jnp.asarray(residual, jnp.float32)
+    return MaximizerInfo(
+        iterations=jnp.asarray(iterations, jnp.int32),
+        residual=residual,
+        objective=objective(energy, reg, theta, y),
+        converged=residual <= tol)
+
+
+def _loop(cond, body, state, maxiter: int, unroll: bool):
+    """``while_loop`` normally; a fixed-length ``fori_loop`` (reverse-mode
+    differentiable) when unrolling through the solver."""
+    if unroll:
+        return jax.lax.fori_loop(0, maxiter, lambda _, s: body(s), state)
+    return jax.lax.while_loop(cond, body, state)
+
+
+def _require_box(solver, reg):
+    if not reg.is_box:
+        raise TypeError(
+            f"{type(solver).__name__} samples from a box domain; got "
+            f"{type(reg).__name__}, whose domain is not a box")
+
+
+@dataclasses.dataclass(frozen=True)
+class Maximizer:
+    """Base class of the inner solvers."""
+
+    def check(self, energy: Energy, reg: _regs.Regularizer) -> None:
+        """Raise ``TypeError`` if this solver cannot handle ``(energy, reg)``."""
+
+    def __call__(self, energy, reg, theta, init=None, key=None):
+        raise NotImplementedError
+
+    def fixed_point_map(self, energy, reg, theta, y):
+        """A map T with ``T(θ, ŷ) = ŷ`` exactly at the solutions (used for
+        implicit differentiation)."""
+        return _default_fixed_point_map(energy, reg, theta, y)
+
+
+def _default_fixed_point_map(energy, reg, theta, y):
+    # Mean-field map for entropic Ω, unit-step proximal gradient otherwise: both
+    # have the maximizers of a concave objective as their fixed points.
+    grad = _energy_grad(energy, theta, y)
+    if reg.is_entropic:
+        return reg.mirror_inverse(grad / reg.scale)
+    return reg.prox(y + grad, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClosedForm(Maximizer):
+    """``ŷ = ∇Ω*(θ)``: exact, for the bilinear energy Φ(θ, y) = <θ, y>.
+
+    Example:
+      >>> y, info = ClosedForm()(fenchel.energies.bilinear,
+      ...                        fenchel.regularizers.BinaryEntropy(), jnp.zeros(3))
+    """
+
+    def check(self, energy, reg):
+        if energy is not _energies.bilinear:
+            raise TypeError(
+                "ClosedForm needs energy=fenchel.energies.bilinear; got "
+                f"{getattr(energy, '__name__', energy)!r}")
+        if not reg.has_linear_maximizer:
+            raise TypeError(f"{type(reg).__name__} has no closed-form maximizer")
+
+    def __call__(self, energy, reg, theta, init=None, key=None):
+        y = reg.linear_maximizer(theta)
+        return y, _info(energy, reg, theta, y, 0, 0.0, 0.0)
+
+    def fixed_point_map(self, energy, reg, theta, y):
+        return reg.linear_maximizer(theta)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectedGradient(Maximizer):
+    """Accelerated proximal gradient ascent (FISTA) with backtracking.
+
+    Iterates, from the extrapolated point ``z``,
+
+    .. math:: y^+ = \\operatorname{prox}_{Ω/L}\\big(z + \\tfrac1L ∇_y Φ(θ, z)\\big)
+
+    doubling ``L`` until the ascent condition
+    ``Φ(y⁺) ≥ Φ(z) + <∇Φ(z), y⁺ − z> − L/2 ‖y⁺ − z‖²`` holds (so no Lipschitz
+    constant is needed), letting ``L`` shrink by ``decrease`` between iterations,
+    and restarting the momentum whenever the objective drops (O'Donoghue and
+    Candès, 2015). Needs ``reg.prox``: squared, box and simplex regularizers.
+
+    Attributes:
+      maxiter: maximum number of iterations.
+      tol: stop when the gradient mapping ``L‖y⁺ − z‖₂ <= tol``.
+      accelerated: use Nesterov momentum (FISTA) or plain proximal gradient.
+      initial_lipschitz: starting guess for ``L``.
+      decrease: factor (≤ 1) applied to ``L`` after each iteration.
+      unroll: run exactly ``maxiter`` iterations in a differentiable loop.
+
+    Example:
+      >>> theta = (jnp.array([1.0, -1.0]), -jnp.eye(2))
+      >>> y, info = ProjectedGradient()(fenchel.energies.pairwise,
+      ...                               fenchel.regularizers.SquaredBox(), theta)
+    """
+
+    maxiter: int = 500
+    tol: float = 1e-5
+    accelerated: bool = True
+    initial_lipschitz: float = 1.0
+    decrease: float = 0.9
+    unroll: bool = False
+
+    def check(self, energy, reg):
+        if not reg.has_prox:
+            raise TypeError(
+                f"ProjectedGradient needs a regularizer with a closed-form prox; "
+                f"{type(reg).__name__} has none: use MirrorAscent")
+
+    def __call__(self, energy, reg, theta, init=None, key=None):
+        phi = lambda y: energy(theta, y)
+        value_and_grad = jax.value_and_grad(phi)
+
+        def prox_step(z, g, lipschitz):
+            return reg.prox(z + g / lipschitz, 1.0 / lipschitz)
+
+        def backtrack(z, fz, g, lipschitz):
+            def not_enough_ascent(carry):
+                lip, n = carry
+                y_new = prox_step(z, g, lip)
+                diff = y_new - z
+                model = fz + jnp.vdot(g, diff) - 0.5 * lip * jnp.vdot(diff, diff)
+                return (phi(y_new) < model - 1e-7 * (1 + jnp.abs(fz))) & (n < 40)
+
+            if self.unroll:  # fixed trip count keeps the loop differentiable
+                return lipschitz
+            lipschitz, _ = jax.lax.while_loop(
+                not_enough_ascent, lambda c: (2.0 * c[0], c[1] + 1), (lipschitz, 0))
+            return lipschitz
+
+        def body(state):
+            y, y_prev, t, lipschitz, it, _, f_y = state
+            t_next = 0.5 * (1 + jnp.sqrt(1 + 4 * t * t)) if self.accelerated else 1.0
+            z = y + ((t - 1) / t_next) * (y - y_prev) if self.accelerated else y
+            fz, g = value_and_grad(z)
+            lipschitz = backtrack(z, fz, g, lipschitz)
+            y_new = prox_step(z, g, lipschitz)
+            residual = lipschitz * jnp.linalg.norm(y_new - z)
+            f_new = objective(energy, reg, theta, y_new)
+            # Adaptive restart: drop the momentum when the objective goes down.
+            t_next = jnp.where(f_new < f_y, 1.0, t_next)
+            return (y_new, y, t_next, lipschitz * self.decrease, it + 1, residual, f_new)
+
+        def cond(state):
+            return (state[4] < self.maxiter) & (state[5] > self.tol)
+
+        y0 = reg.project(init)
+        dtype = y0.dtype
+        state = (y0, y0, jnp.asarray(1.0, dtype), jnp.asarray(self.initial_lipschitz, dtype),
+                 jnp.asarray(0), jnp.asarray(jnp.inf, dtype), objective(energy, reg, theta, y0))
+        y, _, _, _, it, residual, _ = _loop(cond, body, state, self.maxiter, self.unroll)
+        return y, _info(energy, reg, theta, y, it, residual, self.tol)
+
+
+def _hessian_norm_estimate(energy, theta, y, key, num_iter=8):
+    """Power-iteration estimate of ‖∇²_y Φ(θ, y)‖₂, used to pick a safe step."""
+    grad_fn = lambda y_: _energy_grad(energy, theta, y_)
+    v = jax.random.normal(key, y.shape, y.dtype)
+    v = v / (jnp.linalg.norm(v) + 1e-12)
+
+    def step(v, _):
+        hv = jax.jvp(grad_fn, (y,), (v,))[1]
+        norm = jnp.linalg.norm(hv)
+        return hv / (norm + 1e-12), norm
+
+    _, norms = jax.lax.scan(step, v, None, length=num_iter)
+    return norms[-1]
+
+
+@dataclasses.dataclass(frozen=True)
+class MirrorAscent(Maximizer):
+    """Entropic mirror ascent for :class:`~fenchel.regularizers.BinaryEntropy`
+    and :class:`~fenchel.regularizers.ShannonSimplex`.
+
+    With ψ the unscaled entropy (Ω = λψ) and ``z = ∇ψ(y)`` the logits, one step
+    is
+
+    .. math:: z^+ = (1 - ηλ)\\, z + η ∇_y Φ(θ, y), \\qquad y^+ = ∇ψ^*(z^+)
+
+    (``η = 1/λ`` is the mean-field fixed-point iteration). The step starts at
+    ``η = 1/(λ + ‖∇²Φ‖/μ_ψ)`` from a power-iteration estimate, is halved when
+    the objective would go down and grows by 5% otherwise, up to ``1/λ``.
+    Iterates stay in the interior, so y ∈ {0, 1} targets never produce NaNs.
+
+    Attributes:
+      maxiter: maximum number of iterations.
+      tol: stop when ``‖y⁺ − y‖₂ / η <= tol``.
+      step_size: fixed η instead of the adaptive rule.
+      unroll: run exactly ``maxiter`` iterations in a differentiable loop.
+    """
+
+    maxiter: int = 500
+    tol: float = 1e-5
+    step_size: float | None = None
+    unroll: bool = False
+
+    def check(self, energy, reg):
+        if not reg.is_entropic:
+            raise TypeError(
+                f"MirrorAscent needs an entropic regularizer (BinaryEntropy, "
+                f"ShannonSimplex); got {type(reg).__name__}: use ProjectedGradient")
+
+    def __call__(self, energy, reg, theta, init=None, key=None):
+        lam = reg.scale
+        z0 = reg.mirror_map(init)
+        y0 = reg.mirror_inverse(z0)
+        dtype = y0.dtype
+        if self.step_size is not None:
+            eta0 = jnp.asarray(self.step_size, dtype)
+        else:
+            curvature = _hessian_norm_estimate(energy, theta, y0, jax.random.key(0))
+            eta0 = (1.0 / (lam + curvature / reg.strong_convexity_unscaled)).astype(dtype)
+        adaptive = self.step_size is None and not self.unroll
+
+        def body(state):
+            z, y, eta, it, _, f_y = state
+            g = _energy_grad(energy, theta, y)
+            z_new = (1 - eta * lam) * z + eta * g
+            y_new = reg.mirror_inverse(z_new)
+            f_new = objective(energy, reg, theta, y_new)
+            residual = jnp.linalg.norm(y_new - y) / eta
+            if adaptive:
+                accept = f_new >= f_y - 1e-7 * (1 + jnp.abs(f_y))
+                z_new = jnp.where(accept, z_new, z)
+                y_new = jnp.where(accept, y_new, y)
+                f_new = jnp.where(accept, f_new, f_y)
+                residual = jnp.where(accept, residual, jnp.inf)
+                eta = jnp.where(accept, jnp.minimum(1.05 * eta, 1.0 / lam), 0.5 * eta)
+            return (z_new, y_new, eta, it + 1, residual, f_new)
+
+        def cond(state):
+            return (state[3] < self.maxiter) & (state[4] > self.tol)
+
+        state = (z0, y0, eta0, jnp.asarray(0), jnp.asarray(jnp.inf, dtype),
+                 objective(energy, reg, theta, y0))
+        _, y, _, it, residual, _ = _loop(cond, body, state, self.maxiter, self.unroll)
+        return y, _info(energy, reg, theta, y, it, residual, self.tol)
+
+
+@dataclasses.dataclass(frozen=True)
+class CoordinateAscent(Maximizer):
+    """Exact block-coordinate ascent for the pairwise energy.
+
+    With ``S = ½(U + Uᵀ)`` and ``s_i = u_i + Σ_{j≠i} S_ij y_j``, each coordinate
+    solves ``max_{y_i} s_i y_i + ½ S_ii y_i² − Ω(y_i)`` in closed form:
+
+    * SquaredBox (λ) and BoxIndicator (λ = 0): ``y_i = clip(s_i / (λ − S_ii))``
+      when ``λ > S_ii``, else the better end of the box;
+    * BinaryEntropy (λ): ``y_i = σ(s_i/λ)`` when ``S_ii = 0``; otherwise the
+      root of ``s_i + S_ii σ(z) = λ z`` by bisection on the logit ``z``.
+
+    One iteration is a sequential sweep over the ``k`` coordinates (``O(k²)``).
+
+    Attributes:
+      maxiter: maximum number of sweeps.
+      tol: stop when a sweep moves y by at most ``tol`` (‖·‖₂).
+      unroll: run exactly ``maxiter`` sweeps in a differentiable loop.
+    """
+
+    maxiter: int = 200
+    tol: float = 1e-5
+    unroll: bool = False
+
+    def check(self, energy, reg):
+        if energy is not _energies.pairwise:
+            raise TypeError(
+                "CoordinateAscent needs energy=fenchel.energies.pairwise; got "
+                f"{getattr(energy, '__name__', energy)!r}")
+        if not isinstance(reg, (_regs.BinaryEntropy, _regs.SquaredBox, _regs.BoxIndicator)):
+            raise TypeError(
+                "CoordinateAscent handles BinaryEntropy, SquaredBox and "
+                f"BoxIndicator; got {type(reg).__name__}")
+
+    def _coordinate(self, reg, s, d):
+        if isinstance(reg, _regs.BinaryEntropy):
+            lam = reg.scale
+            lo = (s + jnp.minimum(d, 0.0)) / lam
+            hi = (s + jnp.maximum(d, 0.0)) / lam
+
+            def bisect(_, bounds):
+                lo, hi = bounds
+                mid = 0.5 * (lo + hi)
+                above = s + d * jax.nn.sigmoid(mid) - lam * mid > 0
+                return jnp.where(above, mid, lo), jnp.where(above, hi, mid)
+
+            lo, hi = jax.lax.fori_loop(0, 30, bisect, (lo, hi))
+            return jax.nn.sigmoid(0.5 * (lo + hi))
+        lam = reg.scale if isinstance(reg, _regs.SquaredBox) else 0.0
+        curvature = lam - d
+        interior = jnp.clip(s / jnp.where(curvature > 0, curvature, 1.0), reg.lower, reg.upper)
+        value = lambda t: s * t - 0.5 * curvature * t * t
+        end = jnp.where(value(reg.upper) >= value(reg.lower), reg.upper, reg.lower)
+        return jnp.where(curvature > 0, interior, end).astype(s.dtype)
+
+    def __call__(self, energy, reg, theta, init=None, key=None):
+        u, interactions = theta
+        sym = 0.5 * (interactions + interactions.T)
+        diag = jnp.diagonal(sym)
+        k = u.shape[0]
+
+        def sweep(y):
+            def update(i, carry):
+                y, field = carry  # field = u + S y, kept up to date
+                s = field[i] - diag[i] * y[i]
+                yi = self._coordinate(reg, s, diag[i])
+                field = field + sym[:, i] * (yi - y[i])
+                return y.at[i].set(yi), field
+
+            y_new, _ = jax.lax.fori_loop(0, k, update, (y, u + sym @ y))
+            return y_new
+
+        def body(state):
+            y, it, _ = state
+            y_new = sweep(y)
+            return y_new, it + 1, jnp.linalg.norm(y_new - y)
+
+        def cond(state):
+            return (state[1] < self.maxiter) & (state[2] > self.tol)
+
+        y0 = reg.project(init)
+        state = (y0, jnp.asarray(0), jnp.asarray(jnp.inf, y0.dtype))
+        y, it, residual = _loop(cond, body, state, self.maxiter, self.unroll)
+        return y, _info(energy, reg, theta, y, it, residual, self.tol)
+
+
+@dataclasses.dataclass(frozen=True)
+class DerivativeFree(Maximizer):
+    """Derivative-free iterative resampling over a box (implicit BC's inference).
+
+    Draw ``num_samples`` points uniformly in the box; then ``iterations`` times,
+    resample them with probabilities ``softmax(F(y)/temperature)``, perturb with
+    Gaussian noise of standard deviation ``noise_scale·(upper − lower)``
+    (multiplied by ``shrink`` each round) and clip; return the best point seen.
+    No convergence certificate: ``info.residual`` is the final noise scale and
+    ``info.converged`` is always true. Works for non-concave (neural) energies.
+
+    Reference: Florence et al. Implicit Behavioral Cloning. CoRL 2021.
+    """
+
+    num_samples: int = 1024
+    iterations: int = 3
+    noise_scale: float = 0.33
+    shrink: float = 0.5
+    temperature: float = 1.0
+
+    def check(self, energy, reg):
+        _require_box(self, reg)
+
+    def __call__(self, energy, reg, theta, init=None, key=None):
+        key = jax.random.key(0) if key is None else key
+        evaluate = jax.vmap(lambda y: objective(energy, reg, theta, y))
+        key, sub = jax.random.split(key)
+        samples = random_init(reg, sub, (self.num_samples,) + init.shape, init.dtype)
+        samples = samples.at[0].set(reg.project(init))
+        width = reg.upper - reg.lower
+
+        def round_(carry, noise):
+            samples, values, key = carry
+            key, pick, perturb = jax.random.split(key, 3)
+            idx = jax.random.categorical(pick, values / self.temperature, shape=(self.num_samples,))
+            moved = samples[idx] + noise * jax.random.normal(perturb, samples.shape, samples.dtype)
+            moved = reg.project(moved)
+            return (moved, evaluate(moved), key), None
+
+        noises = self.noise_scale * width * self.shrink ** jnp.arange(self.iterations)
+        (samples, values, _), _ = jax.lax.scan(
+            round_, (samples, evaluate(samples), key), noises.astype(init.dtype))
+        y = samples[jnp.argmax(values)]
+        final_noise = noises[-1] if self.iterations else 0.0
+        return y, _info(energy, reg, theta, y, self.iterations, final_noise, jnp.inf)
+
+
+@dataclasses.dataclass(frozen=True)
+class Langevin(Maximizer):
+    """Annealed projected Langevin ascent over a box, best of several chains.
+
+    .. math:: y^+ = Π_{box}\\big(y + η ∇_y F(y) + \\sqrt{2 η T_t}\\, ξ\\big),
+              \\quad ξ \\sim N(0, I)
+
+    with the temperature ``T_t`` decreasing linearly from ``temperature`` to 0,
+    so the chains end with plain projected gradient steps. Gradients of entropic
+    Ω are taken in the interior. No convergence certificate: ``info.residual``
+    is the last step's gradient mapping, and ``converged = residual <= tol``.
+    """
+
+    num_chains: int = 32
+    maxiter: int = 200
+    step_size: float = 1e-2
+    temperature: float = 1e-2
+    tol: float = 1e-3
+
+    def check(self, energy, reg):
+        _require_box(self, reg)
+
+    def __call__(self, energy, reg, theta, init=None, key=None):
+        key = jax.random.key(0) if key is None else key
+        eps = 1e-6 if reg.is_entropic else 0.0
+        grad_f = jax.vmap(jax.grad(
+            lambda y: objective(energy, reg, theta, jnp.clip(y, reg.lower + eps, reg.upper - eps))))
+        key, sub = jax.random.split(key)
+        chains = random_init(reg, sub, (self.num_chains,) + init.shape, init.dtype)
+        chains = chains.at[0].set(reg.project(init))
+        temps = self.temperature * (1 - jnp.arange(self.maxiter) / max(self.maxiter - 1, 1))
+
+        def step(carry, temp):
+            chains, key = carry
+            key, sub = jax.random.split(key)
+            noise = jax.random.normal(sub, chains.shape, chains.dtype)
+            moved = reg.project(chains + self.step_size * grad_f(chains)
+                                + jnp.sqrt(2 * self.step_size * temp) * noise)
+            return (moved, key), jnp.linalg.norm(moved - chains, axis=-1) / self.step_size
+
+        (chains, _), residuals = jax.lax.scan(step, (chains, key), temps.astype(init.dtype))
+        values = jax.vmap(lambda y: objective(energy, reg, theta, y))(chains)
+        best = jnp.argmax(values)
+        y = chains[best]
+        return y, _info(energy, reg, theta, y, self.maxiter, residuals[-1, best], self.tol)
+
+
+@dataclasses.dataclass(frozen=True)
+class Restarts(Maximizer):
+    """Run ``solver`` from ``init`` and from ``num_restarts`` random points of
+    ``dom Ω``; keep the solution with the highest objective.
+
+    For non-concave energies, where a single run finds a local maximum.
+    """
+
+    solver: Maximizer = dataclasses.field(default_factory=ProjectedGradient)
+    num_restarts: int = 8
+
+    def check(self, energy, reg):
+        self.solver.check(energy, reg)
+
+    def __call__(self, energy, reg, theta, init=None, key=None):
+        key = jax.random.key(0) if key is None else key
+        init_key, run_key = jax.random.split(key)
+        inits = random_init(reg, init_key, (self.num_restarts,) + init.shape, init.dtype)
+        inits = jnp.concatenate([init[None], inits])
+        keys = jax.random.split(run_key, self.num_restarts + 1)
+        ys, infos = jax.vmap(lambda y0, k: self.solver(energy, reg, theta, y0, k))(inits, keys)
+        best = jnp.argmax(infos.objective)
+        return ys[best], jax.tree.map(lambda leaf: leaf[best], infos)
+
+    def fixed_point_map(self, energy, reg, theta, y):
+        return self.solver.fixed_point_map(energy, reg, theta, y)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sequential(Maximizer):
+    """Run solvers in turn, each warm-started at the previous one's solution
+    (e.g. ``Sequential((DerivativeFree(), ProjectedGradient()))``: sample, then
+    refine by gradient). ``info`` is the last solver's, with iterations summed.
+    """
+
+    solvers: tuple[Maximizer, ...] = ()
+
+    def __post_init__(self):
+        if not self.solvers:
+            raise ValueError("Sequential needs at least one solver")
+
+    def check(self, energy, reg):
+        for solver in self.solvers:
+            solver.check(energy, reg)
+
+    def __call__(self, energy, reg, theta, init=None, key=None):
+        key = jax.random.key(0) if key is None else key
+        y, total = init, 0
+        for solver, sub in zip(self.solvers, jax.random.split(key, len(self.solvers))):
+            y, info = solver(energy, reg, theta, y, sub)
+            total = total + info.iterations
+        return y, info._replace(iterations=total)
+
+    def fixed_point_map(self, energy, reg, theta, y):
+        return self.solvers[-1].fixed_point_map(energy, reg, theta, y)
+
+
+def default_solver(energy: Energy, reg: _regs.Regularizer) -> Maximizer:
+    """The solver :func:`maximize` uses when ``solver=None``.
+
+    Closed form for the bilinear energy; mirror ascent for entropic Ω;
+    accelerated proximal gradient otherwise.
+    """
+    if energy is _energies.bilinear and reg.has_linear_maximizer:
+        return ClosedForm()
+    if reg.is_entropic:
+        return MirrorAscent()
+    return ProjectedGradient()
+
+
+def _is_concrete(tree) -> bool:
+    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
+
+
+def check_theta(theta: Any) -> None:
+    """Raise ``ValueError`` if a concrete θ holds NaN or infinite values.
+
+    Skipped for traced values (inside ``jit``/``vmap``), where values are unknown.
+    """
+    if not _is_concrete(theta):
+        return
+    for path, leaf in jax.tree_util.tree_leaves_with_path(theta):
+        array = np.asarray(leaf)
+        if np.issubdtype(array.dtype, np.inexact) and not np.all(np.isfinite(array)):
+            where = jax.tree_util.keystr(path) or "theta"
+            raise ValueError(f"theta{where if where != 'theta' else ''} has non-finite values (NaN or inf)")
+
+
+def check_output(reg: _regs.Regularizer, y: Array, name: str = "y") -> None:
+    """Raise ``ValueError`` if a concrete ``y`` lies outside ``dom Ω``."""
+    if _is_concrete(y) and not bool(reg.contains(jnp.asarray(y))):
+        raise ValueError(f"{name} lies outside the domain of {type(reg).__name__}: "
+                         f"{_describe_domain(reg)}")
+
+
+def _describe_domain(reg):
+    if reg.is_box:
+        return f"expected values in [{reg.lower}, {reg.upper}]"
+    if isinstance(reg, _regs._Simplex):
+        return "expected non-negative entries summing to 1 over the last axis"
+    return "expected finite values"
+
+
+def _resolve_init(energy, reg, theta, init, shape=None):
+    expected = _energies.output_shape(energy, theta)
+    if init is None:
+        shape = expected if shape is None else tuple(shape)
+        if shape is None:
+            name = getattr(energy, "__name__", type(energy).__name__)
+            raise ValueError(
+                f"the output shape of energy {name!r} is unknown: pass init= "
+                "(a starting point in dom Ω with the shape of y)")
+        leaves = [leaf for leaf in jax.tree.leaves(theta) if jnp.issubdtype(jnp.result_type(leaf), jnp.floating)]
+        dtype = jnp.result_type(*leaves) if leaves else jnp.float32
+        return default_init(reg, shape, dtype)
+    init = jnp.asarray(init)
+    if expected is not None and tuple(init.shape) != expected:
+        raise ValueError(f"init has shape {tuple(init.shape)}, expected {expected} for this theta")
+    return init
+
+
+def _report(info: MaximizerInfo, on_failure: str) -> None:
+    def callback(converged, residual):
+        if np.all(converged):
+            return
+        message = (f"inner maximization did not converge: residual "
+                   f"{float(np.max(residual)):.3g} above tolerance in "
+                   f"{int(np.size(converged) - np.sum(converged))} of {np.size(converged)} problems")
+        if on_failure == "raise":
+            raise NotConvergedError(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+    jax.debug.callback(callback, info.converged, info.residual)
+
+
+def maximize(energy: Energy, reg: _regs.Regularizer, theta: Any, *,
+             solver: Maximizer | None = None, init: Array | None = None,
+             key: Array | None = None, on_failure: str = "ignore") -> tuple[Array, MaximizerInfo]:
+    """Solve the inner problem ``ŷ = argmax_{y ∈ dom Ω} Φ(θ, y) − Ω(y)``.
+
+    Args:
+      energy: ``Φ(theta, y) -> scalar``.
+      reg: the regularizer Ω.
+      theta: θ, any pytree (one example; batch with ``jax.vmap``).
+      solver: a :class:`Maximizer`; ``None`` picks :func:`default_solver`.
+      init: warm start, shape of y; required when the energy's output shape is
+        unknown (neural energies).
+      key: PRNG key for the randomized solvers (default ``jax.random.key(0)``).
+      on_failure: ``"ignore"`` (see ``info.converged``), ``"warn"`` or
+        ``"raise"`` (:class:`NotConvergedError`, surfaced by JAX as a runtime
+        error when raised inside ``jit``) if the solver did not converge.
+
+    Returns:
+      ``(y_hat, info)``: the solution, shape of y, and a :class:`MaximizerInfo`.
+
+    Example:
+      >>> y, info = maximize(fenchel.energies.bilinear,
+      ...                    fenchel.regularizers.SquaredBox(), jnp.array([0.5, 3.0]))
+      >>> y.tolist()
+      [0.5, 1.0]
+    """
+    if on_failure not in ("ignore", "warn", "raise"):
+        raise ValueError(f"on_failure must be 'ignore', 'warn' or 'raise', got {on_failure!r}")
+    if not isinstance(reg, _regs.Regularizer):
+        raise TypeError(f"reg must be a fenchel.regularizers.Regularizer, got {type(reg).__name__}")
+    solver = default_solver(energy, reg) if solver is None else solver
+    if not isinstance(solver, Maximizer):
+        raise TypeError(f"solver must be a fenchel.maximizers.Maximizer, got {type(solver).__name__}")
+    solver.check(energy, reg)
+    check_theta(theta)
+    init = _resolve_init(energy, reg, theta, init)
+    y, info = solver(energy, reg, theta, init, key)
+    if on_failure != "ignore":
+        _report(info, on_failure)
+    return y, info
+
+
+def conjugate(energy: Energy, reg: _regs.Regularizer, theta: Any, *,
+              solver: Maximizer | None = None, init: Array | None = None,
+              key: Array | None = None) -> Array:
+    """The generalized conjugate ``Ω^Φ(θ) = max_{y ∈ dom Ω} Φ(θ, y) − Ω(y)``.
+
+    Differentiable in θ by Danskin's theorem, ``∇Ω^Φ(θ) = ∇_θ Φ(θ, ŷ)``, without
+    differentiating through the solver. For the bilinear energy with a closed
+    form, the stable ``reg.conjugate`` (softplus, logsumexp...) is used.
+
+    Returns:
+      A scalar (a lower bound when the solver is inexact).
+
+    Example:
+      >>> conjugate(fenchel.energies.bilinear,
+      ...           fenchel.regularizers.ShannonSimplex(), jnp.zeros(2)).item()  # log 2
+      0.693...
+    """
+    solver = default_solver(energy, reg) if solver is None else solver
+    if isinstance(solver, ClosedForm):
+        solver.check(energy, reg)
+        check_theta(theta)
+        return reg.conjugate(theta)
+    y, _ = maximize(energy, reg, jax.lax.stop_gradient(theta), solver=solver, init=init, key=key)
+    return objective(energy, reg, theta, jax.lax.stop_gradient(y))
+
+
+__all__ = [
+    "MaximizerInfo",
+    "NotConvergedError",
+    "Maximizer",
+    "ClosedForm",
+    "ProjectedGradient",
+    "MirrorAscent",
+    "CoordinateAscent",
+    "DerivativeFree",
+    "Langevin",
+    "Restarts",
+    "Sequential",
+    "default_solver",
+    "default_init",
+    "random_init",
+    "objective",
+    "maximize",
+    "conjugate",
+    "check_theta",
+    "check_output",
+]
