@@ -93,8 +93,9 @@ class ParticleEnv(gymnasium.Env):
             raise ValueError(f"render_mode must be None (no rendering), got {render_mode!r}")
         self.config = ParticleConfig(dim=dim, multimodal=multimodal, **config_kwargs)
         n = self.config.dim
-        low = np.concatenate([np.zeros(n), np.full(n, -np.inf), np.zeros(3 * n + 2)])
-        high = np.concatenate([np.ones(n), np.full(n, np.inf), np.ones(3 * n + 2)])
+        # Layout: position, velocity (unbounded), goals, visited flags; all else in [0, 1].
+        low = np.concatenate([np.zeros(n), np.full(n, -np.inf), np.zeros(2 * n + 2)])
+        high = np.concatenate([np.ones(n), np.full(n, np.inf), np.ones(2 * n + 2)])
         self.observation_space = spaces.Box(low.astype(np.float32), high.astype(np.float32),
                                             dtype=np.float32)
         self.action_space = spaces.Box(0.0, 1.0, shape=(n,), dtype=np.float32)
