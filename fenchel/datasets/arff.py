@@ -170,12 +170,15 @@ def _column_layout(attributes, names):
 
 
 def _as_float(values: np.ndarray, path: str, what: str) -> np.ndarray:
+    # liac-arff reads '?' and values cut off by truncation as None, which numpy turns into NaN.
     try:
-        return values.astype(np.float64)
+        result = values.astype(np.float64)
     except (TypeError, ValueError) as error:
-        # liac-arff reads '?' and values cut off by truncation as None.
-        raise ValueError(f"{path}: missing ('?') or non-numeric {what} values are not "
-                         f"supported ({error}); the file may be truncated") from error
+        raise ValueError(f"{path}: non-numeric {what} values ({error})") from error
+    if np.isnan(result).any():
+        raise ValueError(f"{path}: missing ('?') {what} values are not supported; the file may "
+                         f"be truncated")
+    return result
 
 
 def read_arff(path: PathLike, n_labels: int) -> ArffData:
@@ -256,7 +259,7 @@ def read_arff(path: PathLike, n_labels: int) -> ArffData:
         out_cols = np.where(is_feature, starts[np.minimum(cols, n_features_attributes - 1)],
                             d + cols - n_features_attributes)
         table[rows[value_entries], out_cols[value_entries]] = _as_float(
-            values[value_entries], path_str, "")
+            values[value_entries], path_str, "feature or label")
         for row, col, value in zip(rows[is_one_hot], cols[is_one_hot], values[is_one_hot]):
             table[row, starts[col]] = 0.0
             table[row, starts[col] + categories[col][value]] = 1.0
