@@ -405,6 +405,8 @@ def _spec_for(name: str, data_dir: pathlib.Path) -> MulanSpec:
         raise TypeError(f"name must be a string, got {type(name).__name__}")
     if name.lower() in DATASETS:
         return DATASETS[name.lower()]
+    if not name or name.startswith(".") or "/" in name or os.sep in name:
+        raise ValueError(f"dataset name must be a plain folder name, got {name!r}")
     spec = _local_spec(name, data_dir)
     if spec is None:
         raise ValueError(f"unknown dataset {name!r}: expected one of {list(DATASETS)} or a "

@@ -156,6 +156,8 @@ def test_large_sparse_datasets(data_dir, name, n_train, n_test, n_features, n_la
 def test_bad_arguments_are_reported(data_dir, tmp_path):
     with pytest.raises(ValueError, match="unknown dataset 'nope'"):
         load_dataset("nope", tmp_path)
+    with pytest.raises(ValueError, match="plain folder name"):
+        load_dataset("../yeast", tmp_path)
     with pytest.raises(ValueError, match="validation_fraction"):
         load_dataset("emotions", data_dir, validation_fraction=1.0)
     with pytest.raises(TypeError, match="seed"):
