@@ -1,0 +1,180 @@
+"""Multi-label evaluation metrics (pure numpy) and decoding of relaxed predictions.
+
+Notation: ``Y, Ŷ ∈ {0, 1}^{n×k}`` true and predicted label matrices; for
+example i, ``Y_i`` is its label set; for label j, ``TP_j, FP_j, FN_j`` count
+over examples. All metrics lie in [0, 1] (higher is better).
+
+Empty sets: an F1 whose numerator and denominator are both 0 (no true and no
+predicted label) counts as ``zero_division`` — 0 by default, as scikit-learn's
+``f1_score`` (whose values these functions reproduce); MULAN counts it as 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+METRICS = ("hamming_accuracy", "example_f1", "micro_f1", "macro_f1", "subset_accuracy")
+
+
+def _check(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_true.ndim != 2 or y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true and y_pred must be (n, k) arrays of the same shape, got "
+                         f"{y_true.shape} and {y_pred.shape}")
+    for name, array in (("y_true", y_true), ("y_pred", y_pred)):
+        if not np.isin(array, (0, 1)).all():
+            raise ValueError(f"{name} must hold only 0 and 1; decode relaxed predictions "
+                             "with fenchel.multilabel.metrics.decode first")
+    return y_true.astype(bool), y_pred.astype(bool)
+
+
+def _f1(tp, fp, fn, zero_division: float):
+    tp, fp, fn = (np.asarray(a, np.float64) for a in (tp, fp, fn))
+    denominator = 2 * tp + fp + fn
+    safe = np.where(denominator > 0, denominator, 1.0)
+    return np.where(denominator > 0, 2 * tp / safe, zero_division)
+
+
+def hamming_accuracy(y_true, y_pred) -> float:
+    """1 − Hamming loss: the share of correct (example, label) entries.
+
+    .. math:: \\frac{1}{nk} \\sum_{i,j} [Y_{ij} = Ŷ_{ij}]
+
+    Args:
+      y_true, y_pred: ``(n, k)`` 0/1 arrays.
+
+    Returns:
+      A float in [0, 1].
+
+    Example:
+      >>> hamming_accuracy([[1, 0]], [[1, 1]])
+      0.5
+    """
+    y_true, y_pred = _check(y_true, y_pred)
+    return float(np.mean(y_true == y_pred))
+
+
+def example_f1(y_true, y_pred, zero_division: float = 0.0) -> float:
+    """Example-based F1: the mean over examples of each example's F1.
+
+    .. math:: \\frac1n \\sum_i \\frac{2 |Y_i ∩ Ŷ_i|}{|Y_i| + |Ŷ_i|}
+
+    Args:
+      y_true, y_pred: ``(n, k)`` 0/1 arrays.
+      zero_division: the F1 of an example with ``|Y_i| + |Ŷ_i| = 0``.
+
+    Example:
+      >>> example_f1([[1, 0], [0, 0]], [[1, 1], [0, 0]], zero_division=1.0)
+      0.8333333333333333
+    """
+    y_true, y_pred = _check(y_true, y_pred)
+    tp = np.sum(y_true & y_pred, axis=1)
+    fp = np.sum(~y_true & y_pred, axis=1)
+    fn = np.sum(y_true & ~y_pred, axis=1)
+    return float(np.mean(_f1(tp, fp, fn, zero_division)))
+
+
+def micro_f1(y_true, y_pred, zero_division: float = 0.0) -> float:
+    """Micro-averaged F1: F1 of the counts pooled over all labels.
+
+    .. math:: \\frac{2 \\sum_j TP_j}{\\sum_j (2 TP_j + FP_j + FN_j)}
+
+    Example:
+      >>> micro_f1([[1, 0], [0, 1]], [[1, 1], [0, 0]])
+      0.5
+    """
+    y_true, y_pred = _check(y_true, y_pred)
+    tp = np.sum(y_true & y_pred)
+    fp = np.sum(~y_true & y_pred)
+    fn = np.sum(y_true & ~y_pred)
+    return float(_f1(tp, fp, fn, zero_division))
+
+
+def macro_f1(y_true, y_pred, zero_division: float = 0.0) -> float:
+    """Macro-averaged F1: the mean over labels of each label's F1.
+
+    .. math:: \\frac1k \\sum_j \\frac{2 TP_j}{2 TP_j + FP_j + FN_j}
+
+    Example:
+      >>> macro_f1([[1, 0], [0, 1]], [[1, 1], [0, 0]])
+      0.3333333333333333
+    """
+    y_true, y_pred = _check(y_true, y_pred)
+    tp = np.sum(y_true & y_pred, axis=0)
+    fp = np.sum(~y_true & y_pred, axis=0)
+    fn = np.sum(y_true & ~y_pred, axis=0)
+    return float(np.mean(_f1(tp, fp, fn, zero_division)))
+
+
+def subset_accuracy(y_true, y_pred) -> float:
+    """Subset (exact-match) accuracy: the share of examples with ``Ŷ_i = Y_i``.
+
+    .. math:: \\frac1n \\sum_i [Y_i = Ŷ_i]
+
+    Example:
+      >>> subset_accuracy([[1, 0], [0, 1]], [[1, 0], [0, 0]])
+      0.5
+    """
+    y_true, y_pred = _check(y_true, y_pred)
+    return float(np.mean(np.all(y_true == y_pred, axis=1)))
+
+
+def all_metrics(y_true, y_pred) -> dict[str, float]:
+    """Every metric of :data:`METRICS` (F1 with ``zero_division=0``), as a dict.
+
+    Example:
+      >>> sorted(all_metrics([[1]], [[1]]))[:2]
+      ['example_f1', 'hamming_accuracy']
+    """
+    return {name: globals()[name](y_true, y_pred) for name in METRICS}
+
+
+def decode(y_relaxed, threshold: float = 0.5) -> np.ndarray:
+    """Round a relaxed prediction ``ŷ ∈ [0, 1]^{n×k}``: ``[ŷ_ij > threshold]``.
+
+    Args:
+      y_relaxed: ``(n, k)`` values in [0, 1].
+      threshold: the cut, in [0, 1).
+
+    Returns:
+      ``(n, k)`` int8 0/1 array.
+
+    Example:
+      >>> decode([[0.2, 0.7]]).tolist()
+      [[0, 1]]
+    """
+    if not 0.0 <= threshold < 1.0:
+        raise ValueError(f"threshold must be in [0, 1), got {threshold!r}")
+    return (np.asarray(y_relaxed) > threshold).astype(np.int8)
+
+
+def tune_threshold(y_true, y_relaxed, metric: str = "example_f1",
+                   candidates=None) -> float:
+    """The decoding threshold that maximizes ``metric`` on (validation) data.
+
+    Ties go to the candidate closest to 0.5.
+
+    Args:
+      y_true: ``(n, k)`` 0/1 labels.
+      y_relaxed: ``(n, k)`` relaxed predictions in [0, 1].
+      metric: a name from :data:`METRICS`.
+      candidates: thresholds to try (default 0.05, 0.10, ..., 0.95).
+
+    Returns:
+      The best threshold.
+
+    Example:
+      >>> tune_threshold([[1, 0]], [[0.3, 0.1]], candidates=[0.2, 0.5])
+      0.2
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    candidates = np.round(np.arange(0.05, 0.96, 0.05), 2) if candidates is None else candidates
+    candidates = sorted((float(c) for c in candidates), key=lambda c: abs(c - 0.5))
+    scores = [globals()[metric](y_true, decode(y_relaxed, c)) for c in candidates]
+    return candidates[int(np.argmax(scores))]
+
+
+__all__ = ["METRICS", "hamming_accuracy", "example_f1", "micro_f1", "macro_f1",
+           "subset_accuracy", "all_metrics", "decode", "tune_threshold"]

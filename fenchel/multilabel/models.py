@@ -1,0 +1,210 @@
+"""Energy networks for multi-label classification (flax nnx).
+
+A network maps an input ``x`` to unaries ``u(x) = g_W(x) ∈ R^k`` with a linear or
+one-hidden-layer MLP feature map, and scores a (relaxed) label vector
+``y ∈ [0, 1]^k`` with one of three energies:
+
+* ``"unary"``:    Φ(θ, y) = <u(x), y>                      (θ = u(x), bilinear)
+* ``"pairwise"``: Φ(θ, y) = <u(x), y> + ½ yᵀ U y           (θ = (u(x), U))
+  with ``U`` learned and shared across examples; ``concave=True`` keeps
+  ``U = −V Vᵀ ⪯ 0`` so that the inner problem is concave;
+* ``"global"``:   Φ(θ, y) = <u(x), y> + c₂ᵀ softplus(C₁ y)   (SPEN's global
+  energy, non-concave in y), θ = ((C₁, c₂), u(x)).
+
+:func:`energy_spec` turns a model and a batch of inputs into the energy
+callable, the batched θ and the ``jax.vmap`` axes of θ (shared parameters such
+as ``U`` are not copied per example).
+
+References:
+  Belanger, McCallum. Structured Prediction Energy Networks. ICML 2016.
+  Blondel et al. Learning Energy Networks with Generalized Fenchel-Young
+  Losses. NeurIPS 2022.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from fenchel import energies as fy_energies
+
+Array = jax.Array
+
+ENERGIES = ("unary", "pairwise", "global")
+
+
+class EnergySpec(NamedTuple):
+    """The energy of a batch: ``energy(theta_i, y_i)`` for each example ``i``.
+
+    Attributes:
+      energy: ``Φ(θ, y) -> scalar`` for one example.
+      theta: batched θ pytree.
+      axes: ``jax.vmap`` ``in_axes`` for ``theta`` (0: per example, None: shared).
+      n_labels: k, the length of y.
+    """
+
+    energy: Callable[[Any, Array], Array]
+    theta: Any
+    axes: Any
+    n_labels: int
+
+
+class FeatureMap(nnx.Module):
+    """Unaries ``u(x) = W x + b`` (``hidden=0``) or ``W₂ relu(W₁ x + b₁) + b₂``.
+
+    Args:
+      n_features: d.
+      n_labels: k.
+      hidden: width of the hidden layer; 0 for a linear map.
+      rngs: ``nnx.Rngs``.
+
+    Example:
+      >>> fmap = FeatureMap(3, 2, hidden=4, rngs=nnx.Rngs(0))
+      >>> fmap(jnp.ones((5, 3))).shape
+      (5, 2)
+    """
+
+    def __init__(self, n_features: int, n_labels: int, hidden: int = 0, *, rngs: nnx.Rngs):
+        _check_positive("n_features", n_features)
+        _check_positive("n_labels", n_labels)
+        if not isinstance(hidden, int) or hidden < 0:
+            raise ValueError(f"hidden must be an integer >= 0, got {hidden!r}")
+        self.hidden_layer = nnx.Linear(n_features, hidden, rngs=rngs) if hidden else None
+        self.output = nnx.Linear(hidden or n_features, n_labels, rngs=rngs)
+
+    def __call__(self, x: Array) -> Array:
+        if self.hidden_layer is not None:
+            x = jax.nn.relu(self.hidden_layer(x))
+        return self.output(x)
+
+
+def _check_positive(name: str, value: Any) -> None:
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def spen_global_energy(params: tuple[Array, Array], y: Array) -> Array:
+    """SPEN's global energy, an MLP over the labels: ``c₂ᵀ softplus(C₁ y)``.
+
+    Args:
+      params: ``(C₁: (h, k), c₂: (h,))``.
+      y: ``(k,)``.
+
+    Returns:
+      A scalar; neither concave nor convex in y in general.
+
+    Example:
+      >>> spen_global_energy((jnp.ones((2, 3)), jnp.ones(2)), jnp.zeros(3)).item()  # 2 log 2
+      1.386...
+    """
+    first, second = params
+    return jnp.vdot(second, jax.nn.softplus(first @ y))
+
+
+def global_energy(theta: tuple[tuple[Array, Array], Array], y: Array) -> Array:
+    """Unary plus SPEN global energy: ``<u, y> + c₂ᵀ softplus(C₁ y)``.
+
+    Args:
+      theta: ``((C₁, c₂), u)`` with ``u: (k,)``.
+      y: ``(k,)``.
+
+    Returns:
+      A scalar.
+    """
+    mlp, unaries = theta
+    return jnp.vdot(unaries, y) + spen_global_energy(mlp, y)
+
+
+class EnergyNetwork(nnx.Module):
+    """A multi-label energy network: feature map plus unary, pairwise or global energy.
+
+    Args:
+      n_features: d.
+      n_labels: k.
+      energy: ``"unary"``, ``"pairwise"`` or ``"global"``.
+      hidden: hidden width of the feature map (0: linear).
+      concave: pairwise only: parametrize ``U = −V Vᵀ`` (concave in y) instead
+        of a free symmetric ``U``.
+      rank: pairwise + concave: number of columns r of ``V: (k, r)`` (default k).
+      global_hidden: width h of the SPEN global MLP.
+      rngs: ``nnx.Rngs``.
+
+    Example:
+      >>> net = EnergyNetwork(4, 3, energy="pairwise", rngs=nnx.Rngs(0))
+      >>> spec = energy_spec(net, jnp.ones((2, 4)))
+      >>> spec.theta[0].shape, spec.theta[1].shape
+      ((2, 3), (3, 3))
+    """
+
+    def __init__(self, n_features: int, n_labels: int, energy: str = "pairwise", *,
+                 hidden: int = 0, concave: bool = True, rank: int | None = None,
+                 global_hidden: int = 16, rngs: nnx.Rngs):
+        if energy not in ENERGIES:
+            raise ValueError(f"energy must be one of {ENERGIES}, got {energy!r}")
+        self.energy = energy
+        self.concave = bool(concave)
+        self.features = FeatureMap(n_features, n_labels, hidden, rngs=rngs)
+        if energy == "pairwise":
+            rank = n_labels if rank is None else rank
+            _check_positive("rank", rank)
+            # Small initial interactions: training starts from (nearly) the unary model.
+            init = nnx.initializers.normal(0.01)
+            shape = (n_labels, rank) if concave else (n_labels, n_labels)
+            self.interaction_weights = nnx.Param(init(rngs.params(), shape))
+        if energy == "global":
+            _check_positive("global_hidden", global_hidden)
+            self.global_first = nnx.Param(
+                nnx.initializers.lecun_normal()(rngs.params(), (global_hidden, n_labels)))
+            self.global_second = nnx.Param(
+                nnx.initializers.normal(0.01)(rngs.params(), (global_hidden,)))
+
+    def unaries(self, x: Array) -> Array:
+        """``u(x)``: ``(n, d) -> (n, k)`` (or ``(d,) -> (k,)``)."""
+        return self.features(x)
+
+    def interactions(self) -> Array:
+        """The pairwise interaction matrix ``U: (k, k)`` (pairwise energy only)."""
+        if self.energy != "pairwise":
+            raise ValueError(f"the {self.energy!r} energy has no interaction matrix")
+        weights = self.interaction_weights[...]
+        if self.concave:
+            return fy_energies.negative_semidefinite(weights)
+        return 0.5 * (weights + weights.T)
+
+    def __call__(self, x: Array) -> EnergySpec:
+        return energy_spec(self, x)
+
+
+def energy_spec(model: EnergyNetwork, x: Array) -> EnergySpec:
+    """The energy, batched θ and vmap axes of ``model`` on inputs ``x: (n, d)``.
+
+    Args:
+      model: an :class:`EnergyNetwork`.
+      x: ``(n, d)`` inputs.
+
+    Returns:
+      An :class:`EnergySpec`; map a per-example function ``f(energy, θ, y)``
+      over the batch with ``jax.vmap(f, in_axes=(spec.axes, 0))``.
+    """
+    unaries = model.unaries(x)
+    k = unaries.shape[-1]
+    if model.energy == "unary":
+        return EnergySpec(fy_energies.bilinear, unaries, 0, k)
+    if model.energy == "pairwise":
+        return EnergySpec(fy_energies.pairwise, (unaries, model.interactions()), (0, None), k)
+    mlp = (model.global_first[...], model.global_second[...])
+    return EnergySpec(global_energy, (mlp, unaries), ((None, None), 0), k)
+
+
+__all__ = [
+    "ENERGIES",
+    "EnergySpec",
+    "FeatureMap",
+    "EnergyNetwork",
+    "energy_spec",
+    "global_energy",
+    "spen_global_energy",
+]
