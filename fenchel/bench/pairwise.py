@@ -56,7 +56,7 @@ class PairwiseConfig:
     skip: tuple[tuple[int, int, str | None], ...] = ()
 
 
-QUICK = PairwiseConfig(num_labels=(4,), iterations=(2, 4), batch=3, reps=1)
+QUICK = PairwiseConfig(num_labels=(3,), iterations=(2,), batch=2, reps=1)
 
 
 def batch_objective(method: str, reg, solver) -> Callable:

@@ -1,0 +1,24 @@
+"""Benchmarks of fenchel's losses and solvers (``fenchel bench``).
+
+Cases (each a module with a config dataclass and ``run(config, log) -> CaseResult``):
+
+* :mod:`fenchel.bench.pairwise` — loss + gradient of the pairwise energy: GFY
+  vs unrolled vs implicit differentiation vs the bare maximization, over k and K;
+* :mod:`fenchel.bench.bilinear` — bilinear GFY losses vs optax;
+* :mod:`fenchel.bench.solvers` — maximizer throughput and accuracy vs scipy;
+* :mod:`fenchel.bench.training` — training throughput on yeast.
+
+Example:
+  >>> from fenchel.bench import run_cases, format_report
+  >>> results = run_cases(["bilinear"], quick=True, log=lambda _: None)
+  >>> print(format_report(results[0]))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from fenchel.bench.results import CaseResult, format_report, format_table, write_json
+from fenchel.bench.runner import CASES, run_cases
+from fenchel.bench.timing import Measurement, measure, time_python
+
+__all__ = ["CASES", "CaseResult", "Measurement", "format_report", "format_table",
+           "measure", "run_cases", "time_python", "write_json"]

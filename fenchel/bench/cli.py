@@ -1,0 +1,70 @@
+"""The ``fenchel bench`` command: run benchmark cases, print tables, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+
+from fenchel.bench.results import environment, format_report, write_json
+from fenchel.bench.runner import CASES, run_cases
+
+
+def _cases(value: str) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in CASES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of {', '.join(CASES)}; got {value!r}")
+    return names
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return number
+
+
+def _bench(args: argparse.Namespace) -> int:
+    overrides = {}
+    if args.reps is not None:
+        overrides = {name: {"reps": args.reps, "epochs": args.reps} for name in CASES}
+    if args.data_dir is not None:
+        overrides.setdefault("training", {})["data_dir"] = args.data_dir
+    log = (lambda message: print(message, file=sys.stderr, flush=True)) if not args.silent else (lambda _: None)
+    start = time.time()
+    results = run_cases(args.cases, quick=args.quick, overrides=overrides, log=log)
+    for result in results:
+        print(format_report(result))
+    if args.json:
+        meta = {"command": shlex.join(["fenchel"] + sys.argv[1:]),
+                "quick": args.quick, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(start)),
+                "wall_s": time.time() - start, "environment": environment()}
+        write_json(args.json, results, meta)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    """Adds ``bench`` to the ``fenchel`` command line."""
+    parser = subparsers.add_parser(
+        "bench", help="Benchmark GFY losses, baselines and solvers; print tables (and JSON).",
+        description="Runs each case in this process: compile, one warm-up call, then timed "
+                    "repetitions (median). Ratios are against a baseline measured in the same run.")
+    parser.add_argument("--cases", type=_cases, default=None,
+                        help=f"comma-separated cases to run (default: all of {','.join(CASES)})")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes, one repetition (smoke test: checks the command works)")
+    parser.add_argument("--json", metavar="OUT", default=None,
+                        help="also write all figures as JSON to OUT (atomically)")
+    parser.add_argument("--reps", type=_positive_int, default=None,
+                        help="timed repetitions per configuration (default: per case)")
+    parser.add_argument("--data-dir", default=None,
+                        help="MULAN data folder for the training case (default: FENCHEL_DATA)")
+    parser.add_argument("--silent", action="store_true", help="no progress messages on stderr")
+    parser.set_defaults(func=_bench)
+
+
+__all__ = ["add_parser"]
