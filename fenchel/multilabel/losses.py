@@ -51,7 +51,8 @@ class Method:
       energy: ``"unary"``, ``"pairwise"`` or ``"global"``.
       loss: one of :data:`LOSSES`.
       reg: ``"entropy"`` or ``"squared"`` (ignored by perceptron, bce, hinge).
-      reg_scale: λ of Ω (the temperature).
+      reg_scale: default λ of Ω (the temperature); :func:`batch_loss` and
+        :func:`predict_relaxed` take it as an argument too.
       maxiter: iterations of the inner solver in training.
       tol: tolerance of the inner solver.
       unroll_steps: K for the unrolled loss.
@@ -102,13 +103,23 @@ class Method:
         Ω (ŷ reaches 0 and 1, where the cross-entropy's gradient blows up)."""
         return "cross_entropy" if self.reg == "entropy" else "squared"
 
+    @property
+    def uses_scale(self) -> bool:
+        """Whether λ matters: GFY, unrolled and implicit (not perceptron,
+        hinge, whose Ω is the box indicator, nor the bce baseline)."""
+        return self.loss in ("gfy", "unrolled", "implicit")
+
     def regularizer(self) -> fy_regs.Regularizer:
-        """The Ω used in training and prediction."""
+        """The unscaled Ω (λ = 1) used in training and prediction.
+
+        The temperature λ enters through the energy instead (see
+        :func:`batch_loss`), so that it can change without recompiling.
+        """
         if self.loss in ("perceptron", "hinge"):
             return fy_regs.BoxIndicator()
         if self.loss == "bce" or self.reg == "entropy":
-            return fy_regs.BinaryEntropy(scale=self.reg_scale)
-        return fy_regs.SquaredBox(scale=self.reg_scale)
+            return fy_regs.BinaryEntropy()
+        return fy_regs.SquaredBox()
 
     def solver(self, *, unroll: bool = False, predict: bool = False) -> fy_max.Maximizer:
         """The inner maximizer for this energy and Ω.
@@ -157,36 +168,56 @@ class Method:
         return per_example
 
 
-def batch_loss(method: Method, spec: EnergySpec, y: Array, key: Array | None = None) -> Array:
+def _temperature(method: Method, spec: EnergySpec, reg_scale) -> tuple[EnergySpec, Any]:
+    scale = method.reg_scale if reg_scale is None else reg_scale
+    if not method.uses_scale:
+        return spec, 1.0
+    return spec.scaled(1.0 / scale), scale
+
+
+def batch_loss(method: Method, spec: EnergySpec, y: Array, key: Array | None = None,
+               reg_scale: Array | float | None = None) -> Array:
     """Mean over the batch of ``method``'s per-example loss.
+
+    The temperature λ of Ω is applied exactly through the energy:
+    ``L_{λΩ}(Φ; y) = λ L_Ω(Φ/λ; y)`` for the GFY loss, and
+    ``argmax Φ − λΩ = argmax Φ/λ − Ω`` for unrolled and implicit, so λ may be
+    a traced value.
 
     Args:
       method: the :class:`Method`.
       spec: energy, batched θ and axes from :func:`~fenchel.multilabel.models.energy_spec`.
       y: ``(n, k)`` 0/1 targets.
       key: PRNG key (split per example), or None.
+      reg_scale: λ (default ``method.reg_scale``).
 
     Returns:
       A scalar.
     """
     per_example = method.example_loss()
+    spec, scale = _temperature(method, spec, reg_scale)
     key = jax.random.key(0) if key is None else key
     keys = jax.random.split(key, y.shape[0])
     values = jax.vmap(lambda t, y_, k: per_example(spec.energy, t, y_, k),
                       in_axes=(spec.axes, 0, 0))(spec.theta, y, keys)
+    if method.loss == "gfy":
+        values = scale * values
     return jnp.mean(values)
 
 
-def predict_relaxed(method: Method, spec: EnergySpec) -> Array:
-    """Relaxed prediction ``ŷ = argmax_{y ∈ dom Ω} Φ(θ, y) − Ω(y)`` for a batch.
+def predict_relaxed(method: Method, spec: EnergySpec,
+                    reg_scale: Array | float | None = None) -> Array:
+    """Relaxed prediction ``ŷ = argmax_{y ∈ dom Ω} Φ(θ, y) − λΩ(y)`` for a batch.
 
     Args:
       method: the :class:`Method` (fixes Ω and the solver).
       spec: energy, batched θ and axes.
+      reg_scale: λ (default ``method.reg_scale``).
 
     Returns:
       ``(n, k)`` values in [0, 1].
     """
+    spec, _ = _temperature(method, spec, reg_scale)
     reg = method.regularizer()
     solver = method.solver(predict=True)
     init = fy_max.default_init(reg, (spec.n_labels,))

@@ -51,6 +51,24 @@ class EnergySpec(NamedTuple):
     axes: Any
     n_labels: int
 
+    def scaled(self, factor: Array | float) -> "EnergySpec":
+        """The same energy multiplied by ``factor``: ``factor · Φ(θ, y)``.
+
+        All three energies are linear in the unaries, the interactions and the
+        global MLP's output weights, so this rescales those leaves of θ (not
+        the global MLP's first layer) and keeps the energy's identity (the
+        solvers' closed forms still apply). Used for the temperature:
+        ``argmax Φ − λΩ = argmax Φ/λ − Ω``.
+        """
+        if self.energy is fy_energies.bilinear:
+            theta = self.theta * factor
+        elif self.energy is fy_energies.pairwise:
+            theta = (self.theta[0] * factor, self.theta[1] * factor)
+        else:
+            (first, second), unaries = self.theta
+            theta = ((first, second * factor), unaries * factor)
+        return self._replace(theta=theta)
+
 
 class FeatureMap(nnx.Module):
     """Unaries ``u(x) = W x + b`` (``hidden=0``) or ``W₂ relu(W₁ x + b₁) + b₂``.

@@ -125,39 +125,47 @@ class TrainedModel:
 
     def predict_relaxed(self, x: np.ndarray) -> np.ndarray:
         """Relaxed predictions ``ŷ ∈ [0, 1]^{n×k}`` for inputs ``x: (n, d)``."""
-        return predict_batches(self.method, self.model, x)
-
-
-def _method_with_scale(method: Method, config: Config) -> Method:
-    return dataclasses.replace(method, reg_scale=float(config.reg_scale))
+        return predict_batches(self.method, self.model, x, self.config.reg_scale)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _predict_jit(method: Method, graphdef, params, x):
+def _predict_jit(method: Method, graphdef, params, x, reg_scale):
     model = nnx.merge(graphdef, params)
-    return predict_relaxed(method, energy_spec(model, x))
+    return predict_relaxed(method, energy_spec(model, x), reg_scale)
 
 
 def predict_batches(method: Method, model: EnergyNetwork, x: np.ndarray,
-                    batch_size: int = 1024) -> np.ndarray:
+                    reg_scale: float | None = None, batch_size: int = 256) -> np.ndarray:
     """Relaxed predictions of ``model`` for ``x: (n, d)``, in chunks of ``batch_size``.
+
+    Every chunk is padded to ``batch_size`` rows, so one compilation serves
+    every input size.
 
     Returns:
       ``(n, k)`` float32 numpy array in [0, 1].
     """
     graphdef, params = nnx.split(model)
     x = np.asarray(x, np.float32)
-    chunks = [np.asarray(_predict_jit(method, graphdef, params, jnp.asarray(x[i:i + batch_size])))
-              for i in range(0, len(x), batch_size)]
-    return np.concatenate(chunks) if chunks else np.zeros((0, model.features.output.out_features))
+    scale = jnp.asarray(method.reg_scale if reg_scale is None else reg_scale, jnp.float32)
+    chunks = []
+    for i in range(0, len(x), batch_size):
+        chunk = x[i:i + batch_size]
+        padded = np.zeros((batch_size, x.shape[1]), np.float32)
+        padded[:len(chunk)] = chunk
+        out = _predict_jit(method, graphdef, params, jnp.asarray(padded), scale)
+        chunks.append(np.asarray(out)[:len(chunk)])
+    if not chunks:
+        return np.zeros((0, model.features.output.out_features), np.float32)
+    return np.concatenate(chunks)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
-def _train_epoch(method: Method, graphdef, optimizer, params, opt_state, xb, yb, key):
+def _train_epoch(method: Method, graphdef, optimizer, params, opt_state, xb, yb, key,
+                 reg_scale):
     """One pass over the minibatches ``xb: (B, b, d)``, ``yb: (B, b, k)``."""
 
     def loss_fn(p, x, y, k):
-        return batch_loss(method, energy_spec(nnx.merge(graphdef, p), x), y, k)
+        return batch_loss(method, energy_spec(nnx.merge(graphdef, p), x), y, k, reg_scale)
 
     def step(carry, batch):
         params, opt_state = carry
@@ -182,7 +190,7 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
     """Train an energy network with early stopping on validation Hamming accuracy.
 
     Args:
-      method: energy, loss and Ω (its ``reg_scale`` is replaced by ``config.reg_scale``).
+      method: energy, loss and Ω (λ is ``config.reg_scale``).
       config: hyperparameters.
       train, validation: splits with ``.x: (n, d)`` and ``.y: (n, k)``.
       seed: seed of the initialization and of the minibatch order.
@@ -191,7 +199,6 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
     Returns:
       A :class:`TrainedModel` holding the best-validation parameters.
     """
-    method = _method_with_scale(method, config)
     x_train = np.asarray(train.x, np.float32)
     y_train = np.asarray(train.y, np.float32)
     if x_train.ndim != 2 or y_train.ndim != 2 or len(x_train) != len(y_train):
@@ -209,6 +216,7 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
     opt_state.hyperparams["learning_rate"] = jnp.asarray(config.learning_rate, jnp.float32)
     opt_state.hyperparams["weight_decay"] = jnp.asarray(config.weight_decay, jnp.float32)
 
+    reg_scale = jnp.asarray(config.reg_scale, jnp.float32)
     batch_size = min(config.batch_size, n)
     n_batches = n // batch_size
     rng = np.random.default_rng(seed)
@@ -223,12 +231,13 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
         yb = jnp.asarray(y_train[order].reshape(n_batches, batch_size, k))
         key, sub = jax.random.split(key)
         params, opt_state, train_loss = _train_epoch(
-            method, graphdef, optimizer, params, opt_state, xb, yb, sub)
+            method, graphdef, optimizer, params, opt_state, xb, yb, sub, reg_scale)
         train_loss = float(train_loss)
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"{method.name}: training loss became {train_loss} at "
                                      f"epoch {epoch}; lower the learning rate")
-        y_val = predict_batches(method, nnx.merge(graphdef, params), validation.x)
+        y_val = predict_batches(method, nnx.merge(graphdef, params), validation.x,
+                                config.reg_scale)
         score = ml_metrics.hamming_accuracy(validation.y, ml_metrics.decode(y_val))
         history.append((train_loss, score))
         if score > best[0]:
@@ -313,7 +322,9 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
     test_tuned = evaluate(best, dataset.test, threshold)
     return {
         "dataset": dataset.name,
-        "method": {"name": method.name, **dataclasses.asdict(best.method)},
+        "method": {"name": method.name, **{key: value for key, value in
+                                           dataclasses.asdict(method).items()
+                                           if key != "reg_scale"}},
         "seed": int(seed),
         "config": dataclasses.asdict(best.config),
         "search": table,
