@@ -245,14 +245,23 @@ class ProjectedGradient(Maximizer):
             f_new = objective(energy, reg, theta, y_new)
             # Adaptive restart: drop the momentum when the objective goes down.
             t_next = jnp.where(f_new < f_y, 1.0, t_next)
-            return (y_new, y, t_next, lipschitz * self.decrease, it + 1, residual, f_new)
+            return (y_new, y, t_next, lipschitz * decrease, it + 1, residual, f_new)
 
         def cond(state):
             return (state[4] < self.maxiter) & (state[5] > self.tol)
 
-        y0 = reg.project(init)
+        y0 = reg.project(_resolve_init(energy, reg, theta, init))
         dtype = y0.dtype
-        state = (y0, y0, jnp.asarray(1.0, dtype), jnp.asarray(self.initial_lipschitz, dtype),
+        lipschitz0 = jnp.asarray(self.initial_lipschitz, dtype)
+        decrease = self.decrease
+        if self.unroll:
+            # No backtracking when unrolled: the step must be safe from the start
+            # and must not shrink-and-grow, so fix L above the curvature of Φ.
+            curvature = _hessian_norm_estimate(energy, jax.lax.stop_gradient(theta), y0,
+                                               jax.random.key(0))
+            lipschitz0 = jnp.maximum(lipschitz0, 1.5 * jax.lax.stop_gradient(curvature))
+            decrease = 1.0
+        state = (y0, y0, jnp.asarray(1.0, dtype), lipschitz0.astype(dtype),
                  jnp.asarray(0), jnp.asarray(jnp.inf, dtype), objective(energy, reg, theta, y0))
         y, _, _, _, it, residual, _ = _loop(cond, body, state, self.maxiter, self.unroll)
         return y, _info(energy, reg, theta, y, it, residual, self.tol)
@@ -308,7 +317,7 @@ class MirrorAscent(Maximizer):
 
     def __call__(self, energy, reg, theta, init=None, key=None):
         lam = reg.scale
-        z0 = reg.mirror_map(init)
+        z0 = reg.mirror_map(_resolve_init(energy, reg, theta, init))
         y0 = reg.mirror_inverse(z0)
         dtype = y0.dtype
         if self.step_size is not None:
@@ -423,7 +432,7 @@ class CoordinateAscent(Maximizer):
         def cond(state):
             return (state[1] < self.maxiter) & (state[2] > self.tol)
 
-        y0 = reg.project(init)
+        y0 = reg.project(_resolve_init(energy, reg, theta, init))
         state = (y0, jnp.asarray(0), jnp.asarray(jnp.inf, y0.dtype))
         y, it, residual = _loop(cond, body, state, self.maxiter, self.unroll)
         return y, _info(energy, reg, theta, y, it, residual, self.tol)
@@ -454,6 +463,7 @@ class DerivativeFree(Maximizer):
 
     def __call__(self, energy, reg, theta, init=None, key=None):
         key = jax.random.key(0) if key is None else key
+        init = _resolve_init(energy, reg, theta, init)
         evaluate = jax.vmap(lambda y: objective(energy, reg, theta, y))
         key, sub = jax.random.split(key)
         samples = random_init(reg, sub, (self.num_samples,) + init.shape, init.dtype)
@@ -500,9 +510,12 @@ class Langevin(Maximizer):
 
     def __call__(self, energy, reg, theta, init=None, key=None):
         key = jax.random.key(0) if key is None else key
+        init = _resolve_init(energy, reg, theta, init)
         eps = 1e-6 if reg.is_entropic else 0.0
-        grad_f = jax.vmap(jax.grad(
-            lambda y: objective(energy, reg, theta, jnp.clip(y, reg.lower + eps, reg.upper - eps))))
+        # The gradient is taken at the nearest interior point (not through the
+        # clip, whose zero derivative would freeze chains on the boundary).
+        grad_interior = jax.vmap(jax.grad(lambda y: objective(energy, reg, theta, y)))
+        grad_f = lambda ys: grad_interior(jnp.clip(ys, reg.lower + eps, reg.upper - eps))
         key, sub = jax.random.split(key)
         chains = random_init(reg, sub, (self.num_chains,) + init.shape, init.dtype)
         chains = chains.at[0].set(reg.project(init))
@@ -539,6 +552,7 @@ class Restarts(Maximizer):
 
     def __call__(self, energy, reg, theta, init=None, key=None):
         key = jax.random.key(0) if key is None else key
+        init = _resolve_init(energy, reg, theta, init)
         init_key, run_key = jax.random.split(key)
         inits = random_init(reg, init_key, (self.num_restarts,) + init.shape, init.dtype)
         inits = jnp.concatenate([init[None], inits])

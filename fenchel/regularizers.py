@@ -220,8 +220,8 @@ class SquaredBox(_Box):
     Linear maximizer: ``clip(θ/λ, l, u)``. μ = λ.
 
     Example:
-      >>> SquaredBox().linear_maximizer(jnp.array([0.3, 2.0])).tolist()
-      [0.3, 1.0]
+      >>> SquaredBox().linear_maximizer(jnp.array([0.5, 2.0])).tolist()
+      [0.5, 1.0]
     """
 
     def _value_unscaled(self, y):

@@ -1,0 +1,110 @@
+"""Shared fixtures for the core tests (regularizers, energies, maximizers, losses)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.optimize
+
+from fenchel import regularizers
+
+
+@pytest.fixture
+def x64():
+    """Run one test with float64 enabled; other tests keep the default float32."""
+    with jax.enable_x64(True):
+        yield
+
+
+def _concave_pairwise(seed: int, k: int = 4, rank: int = 2, unary_scale: float = 2.0,
+                      ridge: float = 0.0, dtype=np.float32):
+    """θ = (u, U) with U = −VVᵀ − ridge·I ⪯ 0 (strictly concave when ridge > 0)."""
+    rng = np.random.default_rng(seed)
+    u = unary_scale * rng.standard_normal(k)
+    factor = rng.standard_normal((k, rank)) / np.sqrt(rank)
+    interactions = -factor @ factor.T - ridge * np.eye(k)
+    return jnp.asarray(u, dtype), jnp.asarray(interactions, dtype)
+
+
+@pytest.fixture(scope="session")
+def concave_pairwise():
+    """``make(seed, k=4, rank=2, unary_scale=2.0, ridge=0.0, dtype=float32) -> (u, U)``."""
+    return _concave_pairwise
+
+
+def _domain_sample(reg, rng: np.random.Generator, k: int) -> np.ndarray:
+    """A random point of dom Ω (boundary points included for boxes)."""
+    if reg.is_box:
+        y = rng.uniform(reg.lower, reg.upper, k)
+        snap = rng.random(k) < 0.3
+        return np.where(snap, np.where(rng.random(k) < 0.5, reg.lower, reg.upper), y)
+    if isinstance(reg, regularizers._Simplex):
+        return rng.dirichlet(np.ones(k))
+    return 2.0 * rng.standard_normal(k)
+
+
+@pytest.fixture(scope="session")
+def domain_sample():
+    """``sample(reg, rng, k) -> y ∈ dom Ω`` (numpy, float64)."""
+    return _domain_sample
+
+
+def _pairwise_reference(reg, theta) -> np.ndarray:
+    """High-accuracy ŷ for the pairwise energy, by scipy in float64 (concave case)."""
+    u, interactions = (np.asarray(t, np.float64) for t in theta)
+    sym = 0.5 * (interactions + interactions.T)
+    k = u.shape[0]
+
+    def negative_objective(y):
+        value = u @ y + 0.5 * y @ sym @ y - float(reg.value(jnp.asarray(y)))
+        return -value
+
+    def negative_gradient(y):
+        return -(u + sym @ y - np.asarray(reg.gradient(jnp.asarray(y)), np.float64))
+
+    with jax.enable_x64(True):
+        if isinstance(reg, regularizers._Simplex):
+            lower = 1e-12 if reg.is_entropic else 0.0
+            result = scipy.optimize.minimize(
+                negative_objective, np.full(k, 1.0 / k), jac=negative_gradient, method="SLSQP",
+                bounds=[(lower, 1.0)] * k,
+                constraints=[{"type": "eq", "fun": lambda y: np.sum(y) - 1.0,
+                              "jac": lambda y: np.ones_like(y)}],
+                options={"ftol": 1e-15, "maxiter": 1000})
+        else:
+            if reg.is_box:
+                eps = 1e-12 if reg.is_entropic else 0.0
+                bounds = [(reg.lower + eps, reg.upper - eps)] * k
+                start = np.full(k, 0.5 * (reg.lower + reg.upper))
+            else:
+                bounds, start = None, np.zeros(k)
+            result = scipy.optimize.minimize(
+                negative_objective, start, jac=negative_gradient, method="L-BFGS-B",
+                bounds=bounds, options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 5000})
+    return result.x
+
+
+@pytest.fixture(scope="session")
+def pairwise_reference():
+    """``reference(reg, (u, U)) -> ŷ`` (numpy float64) by scipy.optimize."""
+    return _pairwise_reference
+
+
+ALL_REGULARIZERS = [
+    regularizers.BinaryEntropy(),
+    regularizers.SquaredBox(),
+    regularizers.BoxIndicator(),
+    regularizers.Squared(),
+    regularizers.SquaredSimplex(),
+    regularizers.ShannonSimplex(),
+]
+
+
+def pytest_generate_tests(metafunc):
+    # `any_reg` parametrizes over every regularizer, with readable ids.
+    if "any_reg" in metafunc.fixturenames:
+        metafunc.parametrize("any_reg", ALL_REGULARIZERS,
+                             ids=[type(r).__name__ for r in ALL_REGULARIZERS])
+
