@@ -12,7 +12,8 @@ ShannonSimplex      ``softmax_cross_entropy``                   one class
 ==================  ==========================================  =========
 
 For each, time ``jax.value_and_grad`` of the mean loss over a batch w.r.t. the
-scores, and check the per-example values agree.
+scores (interleaved repetitions, so load changes hit both alike), and check
+the per-example values agree.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import optax
 
 from fenchel import energies, losses, regularizers
 from fenchel.bench.results import CaseResult
-from fenchel.bench.timing import measure
+from fenchel.bench.timing import measure_many
 
 
 def _optax_bce(scores, y):
@@ -91,12 +92,11 @@ def run(config: BilinearConfig = BilinearConfig(), log: Callable[[str], None] = 
             per_example = {"optax": optax_loss, "gfy": gfy_batch_loss(reg)}
             values = {impl: np.asarray(jax.jit(f)(scores, targets)) for impl, f in per_example.items()}
             diff = float(np.max(np.abs(values["gfy"] - values["optax"])))
-            baseline = None
-            for impl, f in per_example.items():
-                objective = jax.value_and_grad(lambda s, y, f=f: jnp.mean(f(s, y)))
-                m = measure(objective, scores, targets, reps=config.reps,
-                            max_seconds=config.max_seconds)
-                baseline = m.median_s if impl == "optax" else baseline
+            objectives = {impl: (jax.value_and_grad(lambda s, y, f=f: jnp.mean(f(s, y))),
+                                 (scores, targets)) for impl, f in per_example.items()}
+            measured = measure_many(objectives, reps=config.reps, max_seconds=config.max_seconds)
+            baseline = measured["optax"].median_s
+            for impl, m in measured.items():
                 row = {"reg": name, "k": k, "impl": impl, "batch": config.batch,
                        "median_us": 1e6 * m.median_s, "min_us": 1e6 * m.min_s,
                        "vs_optax": m.median_s / baseline, "reps": m.reps, "number": m.number,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -27,6 +28,18 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    """The canonical ``fenchel bench ...`` line that reproduces ``args``."""
+    words = ["fenchel", "bench"]
+    if args.cases:
+        words += ["--cases", ",".join(args.cases)]
+    words += ["--quick"] if args.quick else []
+    words += ["--reps", str(args.reps)] if args.reps is not None else []
+    words += ["--data-dir", args.data_dir] if args.data_dir is not None else []
+    words += ["--json", args.json] if args.json else []
+    return shlex.join(words)
+
+
 def _bench(args: argparse.Namespace) -> int:
     overrides = {}
     if args.reps is not None:
@@ -35,13 +48,15 @@ def _bench(args: argparse.Namespace) -> int:
         overrides.setdefault("training", {})["data_dir"] = args.data_dir
     log = (lambda message: print(message, file=sys.stderr, flush=True)) if not args.silent else (lambda _: None)
     start = time.time()
+    load_at_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     results = run_cases(args.cases, quick=args.quick, overrides=overrides, log=log)
     for result in results:
         print(format_report(result))
     if args.json:
-        meta = {"command": shlex.join(["fenchel"] + sys.argv[1:]),
+        meta = {"command": _command_line(args),
                 "quick": args.quick, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(start)),
-                "wall_s": time.time() - start, "environment": environment()}
+                "wall_s": time.time() - start, "load_average_at_start": load_at_start,
+                "environment": environment()}
         write_json(args.json, results, meta)
         print(f"wrote {args.json}")
     return 0

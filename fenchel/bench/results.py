@@ -92,6 +92,8 @@ def environment() -> dict[str, Any]:
         "jax": jax.__version__,
         "backend": jax.default_backend(),
         "devices": [str(device) for device in jax.devices()],
+        # Other processes share the CPU: the load says how quiet the machine was.
+        "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
 

@@ -30,7 +30,7 @@ from flax import nnx
 from fenchel import energies, maximizers
 from fenchel.bench.problems import REGULARIZERS, pairwise_problem
 from fenchel.bench.results import CaseResult
-from fenchel.bench.timing import measure, time_python
+from fenchel.bench.timing import measure_many, time_python
 
 # Interior margin for entropic Ω in L-BFGS-B: its gradient is infinite on the boundary.
 _ENTROPY_MARGIN = 1e-9
@@ -171,14 +171,20 @@ def run(config: SolverConfig = SolverConfig(), log: Callable[[str], None] = prin
             rows.append({"solver": "scipy L-BFGS-B", "seconds": seconds, "reps": reps})
             scipy_seconds = seconds
 
-            for name, solver in solvers_for(energy_name, reg_name).items():
-                def solve(thetas, solver=solver):
+            def make_solve(solver):
+                def solve(thetas):
                     one = lambda t: maximizers.maximize(
                         energy, reg, t, solver=solver,
                         init=maximizers.default_init(reg, (y_dim,)))
                     y_hat, info = jax.vmap(one, in_axes=(in_axes,))(thetas)
                     return y_hat, jnp.mean(info.iterations)
-                m = measure(solve, thetas, reps=config.reps, max_seconds=config.max_seconds)
+                return solve
+
+            measured = measure_many(
+                {name: (make_solve(solver), (thetas,))
+                 for name, solver in solvers_for(energy_name, reg_name).items()},
+                reps=config.reps, max_seconds=config.max_seconds)
+            for name, m in measured.items():
                 solutions[name] = np.asarray(m.output[0])
                 rows.append({"solver": name, "seconds": m.median_s, "reps": m.reps,
                              "compile_s": m.compile_s, "mean_iterations": float(m.output[1])})

@@ -59,6 +59,64 @@ def _memory(compiled) -> tuple[int | None, int | None]:
     return (None if temp is None else int(temp)), (None if peak is None else int(peak) or None)
 
 
+def _compile(fn, args):
+    start = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    output = jax.block_until_ready(compiled(*args))  # warm-up
+    first_s = time.perf_counter() - start
+    number = max(1, int(_MIN_REPETITION_S / max(first_s, 1e-6))) if first_s < _MIN_REPETITION_S else 1
+    return compiled, compile_s, number, output
+
+
+def measure_many(functions: dict[str, tuple[Callable[..., Any], tuple]], *, reps: int = 5,
+                 max_seconds: float = 10.0) -> dict[str, Measurement]:
+    """Compile, warm up and time several functions, interleaving their repetitions.
+
+    Repetition r of every function runs before repetition r + 1 of any, so a
+    change of machine load (other processes) affects all of them alike and
+    their ratios stay meaningful.
+
+    Args:
+      functions: ``name -> (fn, args)``; each ``fn`` is jax-traceable and
+        jitted here.
+      reps: repetitions to time (at least 1).
+      max_seconds: stop adding repetitions once this much time has been spent
+        timing, in total over the functions (one repetition always runs), so
+        slow configurations finish; ``Measurement.reps`` says how many ran.
+
+    Returns:
+      ``name -> Measurement``, in the order given.
+    """
+    if reps < 1:
+        raise ValueError(f"reps must be >= 1, got {reps!r}")
+    prepared = {name: _compile(fn, args) + (args,) for name, (fn, args) in functions.items()}
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    outputs = {name: p[3] for name, p in prepared.items()}
+    spent = 0.0
+    for rep in range(reps):
+        if rep and spent >= max_seconds:
+            break
+        for name, (compiled, _, number, _, args) in prepared.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                output = compiled(*args)
+            jax.block_until_ready(output)
+            elapsed = time.perf_counter() - start
+            spent += elapsed
+            times[name].append(elapsed / number)
+            outputs[name] = output
+    result = {}
+    for name, (compiled, compile_s, number, _, _) in prepared.items():
+        temp_bytes, peak_bytes = _memory(compiled)
+        result[name] = Measurement(
+            median_s=statistics.median(times[name]), min_s=min(times[name]),
+            reps=len(times[name]), number=number, compile_s=compile_s,
+            temp_bytes=temp_bytes, peak_bytes=peak_bytes, output=outputs[name])
+    return result
+
+
 def measure(fn: Callable[..., Any], *args: Any, reps: int = 5,
             max_seconds: float = 10.0) -> Measurement:
     """Compile ``fn`` for ``args``, warm it up and time it.
@@ -79,34 +137,7 @@ def measure(fn: Callable[..., Any], *args: Any, reps: int = 5,
       >>> m.reps, m.median_s > 0
       (3, True)
     """
-    if reps < 1:
-        raise ValueError(f"reps must be >= 1, got {reps!r}")
-    start = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - start
-    temp_bytes, peak_bytes = _memory(compiled)
-
-    start = time.perf_counter()
-    output = jax.block_until_ready(compiled(*args))  # warm-up
-    first_s = time.perf_counter() - start
-    number = 1
-    if first_s < _MIN_REPETITION_S:
-        number = max(1, int(_MIN_REPETITION_S / max(first_s, 1e-6)))
-
-    times = []
-    spent = 0.0
-    while len(times) < reps and (not times or spent < max_seconds):
-        start = time.perf_counter()
-        for _ in range(number):
-            output = compiled(*args)
-        jax.block_until_ready(output)
-        elapsed = time.perf_counter() - start
-        spent += elapsed
-        times.append(elapsed / number)
-    return Measurement(
-        median_s=statistics.median(times), min_s=min(times), reps=len(times),
-        number=number, compile_s=compile_s, temp_bytes=temp_bytes,
-        peak_bytes=peak_bytes, output=output)
+    return measure_many({"fn": (fn, args)}, reps=reps, max_seconds=max_seconds)["fn"]
 
 
 def time_python(fn: Callable[[], Any], *, reps: int = 3, max_seconds: float = 10.0) -> tuple[float, int, Any]:
@@ -127,4 +158,4 @@ def time_python(fn: Callable[[], Any], *, reps: int = 3, max_seconds: float = 10
     return statistics.median(times), len(times), output
 
 
-__all__ = ["Measurement", "measure", "time_python"]
+__all__ = ["Measurement", "measure", "measure_many", "time_python"]
