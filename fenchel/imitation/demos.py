@@ -1,4 +1,9 @@
-"""Demonstration datasets: scripted-oracle rollouts flattened into (observation, action) pairs."""
+"""Demonstration datasets: scripted-oracle rollouts flattened into (observation, action) pairs.
+
+Particle tasks roll out :class:`~fenchel.imitation.oracles.ParticleOracle`; PointMaze tasks
+:class:`~fenchel.imitation.pointmaze.PointMazeOracle` (in batches of ``POINTMAZE_BATCH``
+episodes, each batch one MuJoCo environment per episode).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,24 @@ from typing import Any
 
 import numpy as np
 
-from fenchel.imitation.envs import env_name, make_env_config, rollout_from_state
+from fenchel.imitation.envs import (
+    EnvConfig,
+    config_from_dict,
+    env_name,
+    make_env_config,
+    rollout_from_state,
+)
 from fenchel.imitation.oracles import ParticleOracle
 from fenchel.imitation.particle import ParticleConfig, particle_reset
+from fenchel.imitation.pointmaze import (
+    PointMazeConfig,
+    PointMazeOracle,
+    episode_seeds,
+    pointmaze_rollout,
+)
 
 FORMAT_VERSION = 1
+POINTMAZE_BATCH = 100
 _ARRAYS = ("observations", "actions", "episode_index", "episode_starts", "episode_lengths",
            "episode_returns", "episode_success")
 
@@ -24,8 +42,8 @@ class Demonstrations:
     """Transitions of ``E`` episodes, concatenated episode after episode (``T`` in total).
 
     Attributes:
-      observations: (T, 4 N + 2) float32 observation at each step.
-      actions: (T, N) float32 action the expert took there.
+      observations: (T, 4 N + 2) float32 observation at each step (PointMaze: (T, 6)).
+      actions: (T, N) float32 action the expert took there (PointMaze: (T, 2)).
       episode_index: (T,) int64 episode of each transition, in 0..E-1, non-decreasing.
       episode_starts: (E,) int64 index of each episode's first transition.
       episode_lengths: (E,) int64 transitions per episode (up to termination).
@@ -55,30 +73,54 @@ class Demonstrations:
         return int(self.episode_starts.shape[0])
 
     @property
-    def config(self) -> ParticleConfig:
+    def config(self) -> EnvConfig:
         """The task the demonstrations were collected on."""
-        return ParticleConfig(**self.metadata["config"])
+        return config_from_dict(self.metadata["config"])
 
 
-def _resolve_config(env: str | ParticleConfig) -> tuple[str | None, ParticleConfig]:
+def _resolve_config(env: str | EnvConfig) -> tuple[str | None, EnvConfig]:
     if isinstance(env, str):
         return env, make_env_config(env)
-    if isinstance(env, ParticleConfig):
+    if isinstance(env, (ParticleConfig, PointMazeConfig)):
         name = env_name(env)
         return (name if make_env_config(name) == env else None), env
-    raise TypeError(f"env must be an environment name or a ParticleConfig, got {type(env)}")
+    raise TypeError(
+        f"env must be an environment name, a ParticleConfig or a PointMazeConfig, got {type(env)}")
 
 
-def collect_demonstrations(env: str | ParticleConfig, n_episodes: int,
+def _episode_major(result) -> dict[str, np.ndarray]:
+    """Active steps of a (T, n, ...) rollout, episode after episode."""
+    active = result.active.T
+    return {
+        "observations": result.observations.transpose(1, 0, 2)[active],
+        "actions": result.actions.transpose(1, 0, 2)[active],
+        "episode_lengths": result.episode_length.astype(np.int64),
+        "episode_returns": result.episode_return.astype(np.float64),
+        "episode_success": result.success.astype(bool),
+    }
+
+
+def _pointmaze_episodes(config: PointMazeConfig, n_episodes: int, reset_seed, oracle_seed
+                        ) -> tuple[dict[str, np.ndarray], PointMazeOracle]:
+    seeds = episode_seeds(reset_seed, n_episodes)
+    oracle = PointMazeOracle(config, seed=np.random.default_rng(oracle_seed))
+    parts = [_episode_major(pointmaze_rollout(oracle, config, seeds[start:start + POINTMAZE_BATCH]))
+             for start in range(0, n_episodes, POINTMAZE_BATCH)]
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}, oracle
+
+
+def collect_demonstrations(env: str | EnvConfig, n_episodes: int,
                            seed: int = 0) -> Demonstrations:
-    """Rolls out the scripted :class:`ParticleOracle` for ``n_episodes`` episodes.
+    """Rolls out the task's scripted oracle for ``n_episodes`` episodes.
 
     Reproducible: the same ``(env, n_episodes, seed)`` gives identical arrays. Each episode
     contributes its steps up to and including the one at which it succeeds (all
-    ``max_steps`` if it never does).
+    ``max_steps`` if it never does). The oracle is :class:`ParticleOracle` for particle tasks
+    and :class:`PointMazeOracle` (random choice among equally short routes) for PointMaze.
 
     Args:
-      env: a name from ``fenchel.imitation.envs.ENV_NAMES`` or a ``ParticleConfig``.
+      env: a name from ``fenchel.imitation.envs.ENV_NAMES``, a ``ParticleConfig`` or a
+        ``PointMazeConfig``.
       n_episodes: number of episodes, at least 1.
       seed: seed of the initial states and of the oracle's goal order.
 
@@ -95,12 +137,13 @@ def collect_demonstrations(env: str | ParticleConfig, n_episodes: int,
             or n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive int, got {n_episodes!r}")
     reset_seed, oracle_seed = np.random.SeedSequence(seed).spawn(2)
-    initial = particle_reset(np.random.default_rng(reset_seed), n_episodes, config)
-    oracle = ParticleOracle(config, seed=np.random.default_rng(oracle_seed))
-    result = rollout_from_state(oracle, config, initial, record=True)
-    # (T, n, ...) -> (n, T, ...), then keep active steps: episode-major order.
-    active = result.active.T
-    lengths = result.episode_length.astype(np.int64)
+    if isinstance(config, PointMazeConfig):
+        episodes, oracle = _pointmaze_episodes(config, n_episodes, reset_seed, oracle_seed)
+    else:
+        initial = particle_reset(np.random.default_rng(reset_seed), n_episodes, config)
+        oracle = ParticleOracle(config, seed=np.random.default_rng(oracle_seed))
+        episodes = _episode_major(rollout_from_state(oracle, config, initial, record=True))
+    lengths = episodes["episode_lengths"]
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     metadata = {
         "format_version": FORMAT_VERSION,
@@ -109,18 +152,14 @@ def collect_demonstrations(env: str | ParticleConfig, n_episodes: int,
         "seed": seed,
         "oracle": type(oracle).__name__,
         "n_episodes": int(n_episodes),
-        "success_rate": float(result.success.mean()),
-        "mean_return": float(result.episode_return.mean()),
+        "success_rate": float(episodes["episode_success"].mean()),
+        "mean_return": float(episodes["episode_returns"].mean()),
     }
     return Demonstrations(
-        observations=result.observations.transpose(1, 0, 2)[active],
-        actions=result.actions.transpose(1, 0, 2)[active],
         episode_index=np.repeat(np.arange(n_episodes, dtype=np.int64), lengths),
         episode_starts=starts,
-        episode_lengths=lengths,
-        episode_returns=result.episode_return.astype(np.float64),
-        episode_success=result.success.astype(bool),
-        metadata=metadata)
+        metadata=metadata,
+        **episodes)
 
 
 def save_demonstrations(path: str | os.PathLike, demos: Demonstrations) -> None:

@@ -1,11 +1,15 @@
-"""Particle task environments: a gymnasium ``Env``, named configs and batched policy evaluation.
+"""Task environments: the particle gymnasium ``Env``, named configs and batched policy evaluation.
 
 The gymnasium environment and the batched helpers share the dynamics of
 :mod:`fenchel.imitation.particle`; the batched ones run thousands of episodes in lockstep.
+Names ``pointmaze-<maze>`` select the PointMaze tasks of :mod:`fenchel.imitation.pointmaze`,
+which :func:`make_env_config`, :func:`env_name` and :func:`evaluate_policy` also handle.
 
-A *policy* here is any callable mapping a batch of observations ``(n, 4 N + 2)`` to set-points
-``(n, N)``. A policy with memory may also define ``reset(n)``, called before each batch of ``n``
-fresh episodes (the scripted oracle uses it to draw each episode's goal order).
+A *policy* here is any callable mapping a batch of observations ``(n, observation_dim)`` to
+actions ``(n, action_dim)`` (particle: ``(n, 4 N + 2)`` to set-points ``(n, N)``; PointMaze:
+``(n, 6)`` to forces ``(n, 2)``). A policy with memory may also define ``reset(n)``, called
+before each batch of ``n`` fresh episodes (the scripted oracles use it to draw each episode's
+goal order or route).
 """
 
 from __future__ import annotations
@@ -26,42 +30,86 @@ from fenchel.imitation.particle import (
     particle_step,
     particle_success,
 )
+from fenchel.imitation.pointmaze import (
+    POINTMAZE_ENV_NAMES,
+    PointMazeConfig,
+    evaluate_pointmaze,
+    parse_pointmaze_name,
+)
 
 Policy = Callable[[np.ndarray], Any]
+EnvConfig = ParticleConfig | PointMazeConfig
 
 ENV_NAMES: tuple[str, ...] = tuple(
-    f"particle-{dim}d{suffix}" for suffix in ("", "-multimodal") for dim in range(1, MAX_DIM + 1))
+    f"particle-{dim}d{suffix}" for suffix in ("", "-multimodal") for dim in range(1, MAX_DIM + 1)
+) + POINTMAZE_ENV_NAMES
 _ENV_NAME = re.compile(r"particle-([1-9][0-9]*)d(-multimodal)?")
 GYMNASIUM_ID = "fenchel/Particle-v0"
 
 
-def make_env_config(name: str) -> ParticleConfig:
-    """Parses ``"particle-<N>d"`` or ``"particle-<N>d-multimodal"`` into a task config.
+def make_env_config(name: str) -> EnvConfig:
+    """Parses a task name into its config.
 
     Args:
-      name: one of ``ENV_NAMES``.
+      name: one of ``ENV_NAMES``: ``"particle-<N>d"``, ``"particle-<N>d-multimodal"`` or
+        ``"pointmaze-<maze>"`` with maze ``umaze``, ``medium`` or ``large``.
 
     Returns:
-      The ``ParticleConfig`` with ``dim=N`` and ``multimodal`` set by the suffix.
+      The ``ParticleConfig`` with ``dim=N`` and ``multimodal`` set by the suffix, or the
+      ``PointMazeConfig`` of the maze (default episode length).
 
     Example:
       >>> make_env_config("particle-8d-multimodal").dim
       8
+      >>> make_env_config("pointmaze-large").observation_dim
+      6
     """
+    pointmaze = parse_pointmaze_name(name)
+    if pointmaze is not None:
+        return pointmaze
     match = _ENV_NAME.fullmatch(name) if isinstance(name, str) else None
     if match is None or not 1 <= int(match.group(1)) <= MAX_DIM:
         raise ValueError(f"unknown environment name {name!r}; valid names: {', '.join(ENV_NAMES)}")
     return ParticleConfig(dim=int(match.group(1)), multimodal=match.group(2) is not None)
 
 
-def env_name(config: ParticleConfig) -> str:
+def env_name(config: EnvConfig) -> str:
     """Inverse of :func:`make_env_config` for configs with default parameters.
 
     Example:
       >>> env_name(ParticleConfig(dim=2, multimodal=True))
       'particle-2d-multimodal'
     """
+    if isinstance(config, PointMazeConfig):
+        return config.name
     return f"particle-{config.dim}d" + ("-multimodal" if config.multimodal else "")
+
+
+def action_bounds(config: EnvConfig) -> tuple[float, float]:
+    """``(low, high)`` bounds shared by every action coordinate of a task.
+
+    Example:
+      >>> action_bounds(ParticleConfig(dim=3)), action_bounds(make_env_config("pointmaze-umaze"))
+      ((0.0, 1.0), (-1.0, 1.0))
+    """
+    if isinstance(config, PointMazeConfig):
+        return config.action_low, config.action_high
+    if isinstance(config, ParticleConfig):
+        return 0.0, 1.0
+    raise TypeError(f"config must be a ParticleConfig or PointMazeConfig, got {type(config)}")
+
+
+def config_from_dict(fields: dict[str, Any]) -> EnvConfig:
+    """Rebuilds a config from its ``to_dict()`` (a PointMaze config is the one with "maze").
+
+    Example:
+      >>> config = make_env_config("pointmaze-medium")
+      >>> config_from_dict(config.to_dict()) == config
+      True
+    """
+    if "maze" in fields:
+        return PointMazeConfig(**fields)
+    return ParticleConfig(**fields)
 
 
 class ParticleEnv(gymnasium.Env):
@@ -209,17 +257,19 @@ def _slice_state(state: ParticleState, index: slice) -> ParticleState:
     return ParticleState(*(field[index] for field in state))
 
 
-def evaluate_policy(policy: Policy, env_config: ParticleConfig | str, n_episodes: int,
+def evaluate_policy(policy: Policy, env_config: EnvConfig | str, n_episodes: int,
                     seed: int = 0, batch_size: int | None = None) -> dict[str, Any]:
     """Success rate and returns of ``policy`` over ``n_episodes`` batched episodes.
 
     The initial states depend on ``seed`` only (not on ``batch_size``), so policies compared
-    with the same seed face the same episodes.
+    with the same seed face the same episodes. A PointMaze config (or name) is passed on to
+    :func:`fenchel.imitation.pointmaze.evaluate_pointmaze`, whose result has the keys below
+    except "goal1_first_rate", plus "mean_success_length".
 
     Args:
-      policy: maps (n, 4 N + 2) observations to (n, N) set-points; ``policy.reset(n)`` is
-        called before each batch if defined.
-      env_config: a ``ParticleConfig`` or a name from ``ENV_NAMES``.
+      policy: maps (n, 4 N + 2) observations to (n, N) set-points (PointMaze: (n, 6) to
+        (n, 2) forces); ``policy.reset(n)`` is called before each batch if defined.
+      env_config: a ``ParticleConfig``, ``PointMazeConfig`` or a name from ``ENV_NAMES``.
       n_episodes: number of episodes, at least 1.
       seed: seed of the initial states.
       batch_size: episodes run in lockstep per policy call (default: all of them).
@@ -237,8 +287,11 @@ def evaluate_policy(policy: Policy, env_config: ParticleConfig | str, n_episodes
       True
     """
     config = make_env_config(env_config) if isinstance(env_config, str) else env_config
+    if isinstance(config, PointMazeConfig):
+        return evaluate_pointmaze(policy, config, n_episodes, seed, batch_size)
     if not isinstance(config, ParticleConfig):
-        raise TypeError(f"env_config must be a ParticleConfig or a name, got {type(config)}")
+        raise TypeError(f"env_config must be a ParticleConfig, PointMazeConfig or a name, "
+                        f"got {type(config)}")
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) \
             or n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive int, got {n_episodes!r}")
