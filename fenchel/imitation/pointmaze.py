@@ -329,8 +329,11 @@ def count_shortest_paths(distance: np.ndarray, start: Sequence[int]) -> int:
 # ----------------------------------------------------------------------------- environments
 
 
-class FlatGoalObservation(gymnasium.ObservationWrapper):
-    """Flattens a goal-env observation dict to ``[observation, desired_goal]`` (float32).
+class FlatGoalObservation(gymnasium.ObservationWrapper, gymnasium.utils.RecordConstructorArgs):
+    """Flattens a PointMaze observation dict to ``[observation, desired_goal]`` (float32 (6,)).
+
+    The observation space bounds positions and the goal by the maze's extent (its border
+    cells are walls, so the ball stays inside); velocities are unbounded.
 
     Example:
       >>> env = make_pointmaze_env("pointmaze-umaze")
@@ -339,10 +342,12 @@ class FlatGoalObservation(gymnasium.ObservationWrapper):
     """
 
     def __init__(self, env: gymnasium.Env):
-        super().__init__(env)
-        size = (env.observation_space["observation"].shape[0]
-                + env.observation_space["desired_goal"].shape[0])
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float32)
+        gymnasium.utils.RecordConstructorArgs.__init__(self)
+        gymnasium.ObservationWrapper.__init__(self, env)
+        maze = env.unwrapped.maze
+        half = np.array([maze.map_width, maze.map_length]) * maze.maze_size_scaling / 2
+        high = np.concatenate([half, [np.inf, np.inf], half]).astype(np.float32)
+        self.observation_space = spaces.Box(-high, high, dtype=np.float32)
 
     def observation(self, observation: dict[str, np.ndarray]) -> np.ndarray:
         return flatten_observation(observation)
