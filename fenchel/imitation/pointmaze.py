@@ -1,4 +1,4 @@
-"""PointMaze tasks (gymnasium-robotics): flat observations, a grid-planning oracle, batched rollouts.
+"""PointMaze tasks (gymnasium-robotics): flat observations, grid-planning oracle, batched rollouts.
 
 A force-actuated ball (radius 0.1, MuJoCo, control step 0.01 s) must reach a goal in a maze of
 unit cells (``PointMaze_{UMaze,Medium,Large}-v3`` of gymnasium-robotics, D4RL's maps). Each
@@ -22,8 +22,9 @@ PD controller. Where several neighbours lie on shortest paths it picks one by pe
 random keys, so demonstrations of the same start and goal go around a wall either way when
 both ways are equally short (the Medium and Large mazes have such loops; the U-maze has none).
 
-Batched rollouts step a list of environments in lockstep (a pool kept per process: building
-one takes ~0.1 s since gymnasium-robotics compiles its MuJoCo model from XML).
+Batched rollouts step a list of environments in lockstep, one per episode of a batch, from a
+pool kept per process and maze: building one takes 0.1-0.2 s (gymnasium-robotics compiles its
+MuJoCo model from XML) and holds ~12 MiB; :func:`close_pointmaze_envs` releases them.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ POINTMAZE_ENV_NAMES: tuple[str, ...] = tuple(f"pointmaze-{maze}" for maze in MAZ
 OBSERVATION_FIELDS: tuple[str, ...] = ("x", "y", "vx", "vy", "goal_x", "goal_y")
 GYMNASIUM_ID = "fenchel/PointMaze-v0"
 SUCCESS_DISTANCE = 0.45  # gymnasium-robotics' success threshold (not configurable there)
-# Default episode length per maze: the oracle's longest episodes in 1000 take 117 (U-maze), 169
-# (Medium) and 283 (Large) steps, so these leave more than 1.6x headroom while cutting the
-# cost of evaluating failing policies relative to gymnasium-robotics' 600 (or 700/800).
+# Default episode length per maze: the oracle's longest episodes of 1000 take 113 (U-maze), 168
+# (Medium) and 321 (Large) steps (means 47, 75, 141), so these leave 1.5-1.8x headroom while
+# making failing policies cheaper to evaluate than gymnasium-robotics' 300, 600 and 800.
 DEFAULT_MAX_STEPS: dict[str, int] = {"umaze": 200, "medium": 300, "large": 500}
 _GYMNASIUM_MAZE_IDS = {"umaze": "PointMaze_UMaze-v3", "medium": "PointMaze_Medium-v3",
                        "large": "PointMaze_Large-v3"}
@@ -277,7 +278,7 @@ def next_cells(distance: np.ndarray, cell: np.ndarray, tie_keys: np.ndarray | No
 
 def shortest_path(distance: np.ndarray, start: Sequence[int],
                   tie_keys: np.ndarray | None = None) -> list[tuple[int, int]]:
-    """Cells from ``start`` to the goal of ``distance`` (both included), following :func:`next_cells`.
+    """Cells from ``start`` to the goal (both included), following :func:`next_cells`.
 
     Args:
       distance: (rows, cols) goal distances from :func:`grid_distances`.
@@ -411,7 +412,8 @@ def make_pointmaze_env(env: PointMazeConfig | str = "pointmaze-medium", **kwargs
 
 
 if GYMNASIUM_ID not in gymnasium.registry:
-    gymnasium.register(id=GYMNASIUM_ID, entry_point="fenchel.imitation.pointmaze:make_pointmaze_env")
+    gymnasium.register(id=GYMNASIUM_ID,
+                       entry_point="fenchel.imitation.pointmaze:make_pointmaze_env")
 
 
 def _as_config(env: PointMazeConfig | str) -> PointMazeConfig:
@@ -424,6 +426,8 @@ def _as_config(env: PointMazeConfig | str) -> PointMazeConfig:
     return config
 
 
+# Rollouts reuse environments: building one compiles its MuJoCo model (~0.1-0.2 s), and each
+# holds ~12 MiB (mostly the 800x800 skybox texture of gymnasium-robotics' point.xml).
 _ENV_POOL: dict[str, list[gymnasium.Env]] = {}
 
 
@@ -432,6 +436,20 @@ def _env_pool(config: PointMazeConfig, n: int) -> list[gymnasium.Env]:
     while len(pool) < n:
         pool.append(_raw_env(config))
     return pool[:n]
+
+
+def close_pointmaze_envs() -> int:
+    """Closes the environments kept for batched rollouts (~12 MiB each); returns how many.
+
+    Later rollouts build new ones as needed.
+    """
+    closed = 0
+    for pool in _ENV_POOL.values():
+        for env in pool:
+            env.close()
+            closed += 1
+    _ENV_POOL.clear()
+    return closed
 
 
 def maze_grid(env: PointMazeConfig | str) -> MazeGrid:
@@ -550,7 +568,7 @@ def evaluate_pointmaze(policy: Policy, env: PointMazeConfig | str, n_episodes: i
       n_episodes: number of episodes, at least 1.
       seed: seed of the episodes.
       batch_size: episodes per lockstep batch (default ``min(n_episodes, 100)``; each needs its
-        own MuJoCo environment).
+        own MuJoCo environment, ~12 MiB, kept for later calls).
 
     Returns:
       dict with "success_rate", "success_stderr", "mean_return", "mean_episode_length",
