@@ -12,6 +12,7 @@ import os
 
 from fenchel.imitation.demos import collect_demonstrations, save_demonstrations
 from fenchel.imitation.envs import ENV_NAMES, make_env_config
+from fenchel.imitation.pointmaze import POINTMAZE_ENV_NAMES
 
 
 def _env_name(value: str) -> str:
@@ -46,8 +47,8 @@ def _add_collect_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "collect", help="Roll out the scripted oracle and save a demonstrations .npz file.")
     parser.add_argument("--env", type=_env_name, required=True,
-                        help=f"task name, e.g. {ENV_NAMES[1]} or {ENV_NAMES[-9]} "
-                             "(particle-<N>d[-multimodal], N in 1..16)")
+                        help="task name: particle-<N>d[-multimodal] (N in 1..16, e.g. "
+                             f"{ENV_NAMES[1]}) or {'/'.join(POINTMAZE_ENV_NAMES)}")
     parser.add_argument("--episodes", type=_positive_int, required=True,
                         help="number of episodes")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -61,7 +62,8 @@ _SUBCOMMANDS = (_add_collect_parser,)
 def add_parser(subparsers) -> None:
     """Adds ``imitation`` and its sub-commands to the ``fenchel`` command line."""
     parser = subparsers.add_parser(
-        "imitation", help="Imitation learning on the particle task (demonstrations, policies).")
+        "imitation",
+        help="Imitation learning on the particle and PointMaze tasks (demonstrations, policies).")
     commands = parser.add_subparsers(dest="imitation_command", required=True)
     for add in _SUBCOMMANDS:
         add(commands)
