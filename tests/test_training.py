@@ -48,7 +48,7 @@ def _free_port() -> int:
 def _train(**kwargs):
     loss_fn, params, data = training_worker.problem()
     defaults = dict(batch_size=16, key=jax.random.key(1), progress=False)
-    return train(loss_fn, params, optax.adam(1e-2), data, **{**defaults, **kwargs})
+    return train(loss_fn, params, training_worker.optimizer(), data, **{**defaults, **kwargs})
 
 
 def _assert_trees_equal(a, b) -> None:
@@ -114,13 +114,10 @@ def test_two_processes_agree_with_single_process(tmp_path):
 def test_resume_after_stop_matches_uninterrupted_run(tmp_path):
     validation = training_worker.problem(seed=5)[2]
 
+    validation_loss = jax.jit(training_worker.problem()[0])
+
     def eval_fn(params):
-        return {"mse": _train_loss(params, validation), "constant": 1.0}
-
-    loss_fn = training_worker.problem()[0]
-
-    def _train_loss(params, batch):
-        return float(loss_fn(params, batch, jax.random.key(0)))
+        return {"mse": validation_loss(params, validation, jax.random.key(0)), "constant": 1.0}
 
     kwargs = dict(num_epochs=3, eval_fn=eval_fn, eval_every=3, monitor="mse", mode="min",
                   patience=10)
@@ -159,10 +156,10 @@ def test_early_stopping_keeps_best_params():
 
 
 def test_nnx_params_are_not_modified_and_training_learns():
-    loss_fn, params, data = training_worker.problem()
+    loss_fn, params, data = training_worker.problem(nnx_init=True)
     before = to_host(params)
-    result = train(loss_fn, params, optax.adam(1e-2), data, batch_size=16, num_epochs=20,
-                   key=jax.random.key(0), progress=False)
+    result = train(loss_fn, params, training_worker.optimizer(), data, batch_size=16,
+                   num_epochs=20, key=jax.random.key(0), progress=False)
     _assert_trees_equal(params, before)
     assert type(result.params) is type(params)
     full = {k: jnp.asarray(v) for k, v in data.items()}

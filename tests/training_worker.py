@@ -12,6 +12,7 @@ fresh process so that ``XLA_FLAGS`` (simulated devices) and
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 
@@ -21,8 +22,15 @@ NUM_STEPS = 6
 BATCH_SIZE = 16
 
 
-def problem(seed: int = 0):
-    """(loss_fn, params, train_data) of a tiny nnx MLP regression."""
+@functools.cache
+def problem(seed: int = 0, nnx_init: bool = False):
+    """(loss_fn, params, train_data) of a tiny nnx MLP regression (cached: one jit per seed).
+
+    ``params`` is the ``nnx.State`` of the model's ``nnx.Param``s. By default
+    its leaves are drawn with numpy into the abstract state (each eager JAX op
+    of flax's initializers costs a compilation, seconds on a loaded 2-core
+    machine); ``nnx_init=True`` uses flax's own initialization.
+    """
     import jax
     import jax.numpy as jnp
     from flax import nnx
@@ -38,7 +46,14 @@ def problem(seed: int = 0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(64, 5)).astype(np.float32)
     y = np.sin(x @ rng.normal(size=5)).astype(np.float32)
-    graphdef, params = nnx.split(MLP(nnx.Rngs(seed)), nnx.Param)
+    if nnx_init:
+        graphdef, params = nnx.split(MLP(nnx.Rngs(seed)), nnx.Param)
+    else:
+        graphdef, params = nnx.split(nnx.eval_shape(lambda: MLP(nnx.Rngs(seed))), nnx.Param)
+        params = jax.tree.map(
+            lambda leaf: (rng.normal(size=leaf.shape) / np.sqrt(leaf.shape[0])).astype(leaf.dtype),
+            params,
+        )
 
     def loss_fn(params, batch, key):
         prediction = nnx.merge(graphdef, params)(batch["x"])
@@ -49,14 +64,20 @@ def problem(seed: int = 0):
     return loss_fn, params, {"x": x, "y": y}
 
 
+@functools.cache
+def optimizer():
+    import optax
+
+    return optax.adam(1e-2)
+
+
 def run(mesh, checkpoint_dir=None):
     import jax
-    import optax
     from fenchel.training import to_host, train
 
     loss_fn, params, data = problem()
     result = train(
-        loss_fn, params, optax.adam(1e-2), data, batch_size=BATCH_SIZE, num_steps=NUM_STEPS,
+        loss_fn, params, optimizer(), data, batch_size=BATCH_SIZE, num_steps=NUM_STEPS,
         key=jax.random.key(1), mesh=mesh, checkpoint_dir=checkpoint_dir, checkpoint_every=2,
         progress=False,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from typing import Any, Callable, Mapping
@@ -146,7 +147,22 @@ def make_train_step(
     Example:
       >>> import jax.numpy as jnp, optax
       >>> step = make_train_step(lambda p, b, k: jnp.mean((b - p) ** 2), optax.sgd(0.1), make_mesh(1))
+
+    Cached on its (hashable) arguments, so repeated :func:`train` calls with
+    the same ``loss_fn`` and ``optimizer`` objects reuse the compiled step.
     """
+    try:
+        return _cached_train_step(loss_fn, optimizer, mesh, key_impl)
+    except TypeError:  # unhashable loss_fn or optimizer: build afresh
+        return _build_train_step(loss_fn, optimizer, mesh, key_impl)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_train_step(loss_fn, optimizer, mesh, key_impl):
+    return _build_train_step(loss_fn, optimizer, mesh, key_impl)
+
+
+def _build_train_step(loss_fn, optimizer, mesh, key_impl):
     rep = replicated(mesh)
 
     def step(params, opt_state, batch, key, step_index):
