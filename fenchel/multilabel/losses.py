@@ -121,7 +121,7 @@ class Method:
             return fy_regs.BinaryEntropy()
         return fy_regs.SquaredBox()
 
-    def solver(self, *, unroll: bool = False, predict: bool = False) -> fy_max.Maximizer:
+    def solver(self, *, predict: bool = False) -> fy_max.Maximizer:
         """The inner maximizer for this energy and Ω.
 
         Closed form for the unary energy; otherwise mirror ascent for the
@@ -133,10 +133,6 @@ class Method:
             return fy_max.ClosedForm()
         if reg.is_entropic:
             solver = fy_max.MirrorAscent(maxiter=self.maxiter, tol=self.tol)
-        elif unroll:
-            # Unrolled FISTA runs without backtracking: keep L fixed rather than
-            # letting it shrink geometrically (the step would blow up).
-            solver = fy_max.ProjectedGradient(maxiter=self.maxiter, tol=self.tol, decrease=1.0)
         else:
             solver = fy_max.ProjectedGradient(maxiter=self.maxiter, tol=self.tol)
         if predict and self.restarts:
@@ -146,7 +142,7 @@ class Method:
     def example_loss(self) -> Callable[[Callable, Any, Array, Array], Array]:
         """``f(energy, theta, y, key) -> scalar``: the loss of one example."""
         reg = self.regularizer()
-        solver = self.solver(unroll=self.loss == "unrolled")
+        solver = self.solver()  # unrolled_loss switches it to unroll=True, K steps
         loss = self.loss
 
         def per_example(energy, theta, y, key):

@@ -23,7 +23,7 @@ import functools
 import itertools
 import math
 import time
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +37,13 @@ from fenchel.multilabel.losses import Method, batch_loss, predict_relaxed
 from fenchel.multilabel.models import EnergyNetwork, energy_spec
 
 Array = jax.Array
+
+
+class MultilabelSplitLike(NamedTuple):
+    """Any ``(x: (n, d), y: (n, k))`` pair, like a :class:`fenchel.datasets.MultilabelSplit`."""
+
+    x: np.ndarray
+    y: np.ndarray
 
 
 @dataclasses.dataclass(frozen=True)
@@ -342,5 +349,5 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
     }
 
 
-__all__ = ["Config", "config_grid", "TrainedModel", "fit", "evaluate", "search",
+__all__ = ["MultilabelSplitLike", "Config", "config_grid", "TrainedModel", "fit", "evaluate", "search",
            "predict_batches", "run_experiment"]

@@ -1,0 +1,79 @@
+"""Energy networks: θ shapes, concavity, the temperature rescaling, bad arguments."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from fenchel import energies
+from fenchel.multilabel.models import EnergyNetwork, FeatureMap, energy_spec
+
+
+@pytest.mark.parametrize("hidden", [0, 8])
+@pytest.mark.parametrize("energy", ["unary", "pairwise", "global"])
+def test_theta_shapes_and_batched_energy(energy, hidden):
+    n, d, k = 5, 7, 4
+    net = EnergyNetwork(d, k, energy, hidden=hidden, rngs=nnx.Rngs(0))
+    x = jax.random.normal(jax.random.key(1), (n, d))
+    spec = energy_spec(net, x)
+    assert spec.n_labels == k
+    if energy == "unary":
+        assert spec.energy is energies.bilinear and spec.theta.shape == (n, k)
+    elif energy == "pairwise":
+        assert spec.energy is energies.pairwise
+        assert spec.theta[0].shape == (n, k) and spec.theta[1].shape == (k, k)
+    else:
+        (first, second), unaries = spec.theta
+        assert unaries.shape == (n, k) and first.shape[1] == k and second.shape == first.shape[:1]
+    y = jnp.ones((n, k)) * 0.5
+    values = jax.vmap(spec.energy, in_axes=(spec.axes, 0))(spec.theta, y)
+    assert values.shape == (n,) and bool(jnp.all(jnp.isfinite(values)))
+    # The unaries come from the feature map, example by example.
+    np.testing.assert_allclose(net.unaries(x)[2], net.unaries(x[2]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("k, rank, scale", [(1, 1, 0.1), (4, 2, 1.0), (6, 6, 3.0),
+                                             (5, 8, 10.0)])
+def test_concave_interactions_are_negative_semidefinite(k, rank, scale):
+    net = EnergyNetwork(3, k, "pairwise", concave=True, rank=rank, rngs=nnx.Rngs(k))
+    net.interaction_weights[...] = jnp.asarray(
+        scale * np.random.default_rng(rank).standard_normal((k, rank)), jnp.float32)
+    interactions = np.asarray(net.interactions(), np.float64)
+    np.testing.assert_allclose(interactions, interactions.T, atol=1e-5 * scale ** 2)
+    assert np.linalg.eigvalsh(interactions).max() <= 1e-5 * scale ** 2 * k
+
+
+def test_free_interactions_are_symmetric_and_can_be_indefinite():
+    net = EnergyNetwork(3, 4, "pairwise", concave=False, rngs=nnx.Rngs(0))
+    net.interaction_weights[...] = jnp.asarray(np.diag([1.0, -1.0, 0.5, 0.0]))
+    interactions = np.asarray(net.interactions())
+    np.testing.assert_allclose(interactions, interactions.T)
+    eigenvalues = np.linalg.eigvalsh(interactions)
+    assert eigenvalues.max() > 0 > eigenvalues.min()
+
+
+@pytest.mark.parametrize("energy", ["unary", "pairwise", "global"])
+def test_scaled_spec_scales_the_energy(energy):
+    net = EnergyNetwork(4, 3, energy, rngs=nnx.Rngs(0))
+    x = jax.random.normal(jax.random.key(0), (2, 4))
+    y = jax.random.uniform(jax.random.key(1), (2, 3))
+    spec = energy_spec(net, x)
+    scaled = spec.scaled(0.25)
+    assert scaled.energy is spec.energy
+    value = jax.vmap(spec.energy, in_axes=(spec.axes, 0))
+    np.testing.assert_allclose(value(scaled.theta, y), 0.25 * value(spec.theta, y),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="energy"):
+        EnergyNetwork(3, 2, "cubic", rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="hidden"):
+        FeatureMap(3, 2, hidden=-1, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="n_labels"):
+        FeatureMap(3, 0, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="interaction"):
+        EnergyNetwork(3, 2, "unary", rngs=nnx.Rngs(0)).interactions()
