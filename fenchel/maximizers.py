@@ -225,8 +225,15 @@ class ProjectedGradient(Maximizer):
                 lip, n = carry
                 y_new = prox_step(z, g, lip)
                 diff = y_new - z
-                model = fz + jnp.vdot(g, diff) - 0.5 * lip * jnp.vdot(diff, diff)
-                return (phi(y_new) < model - 1e-7 * (1 + jnp.abs(fz))) & (n < 40)
+                squared_step = jnp.vdot(diff, diff)
+                f_new, g_new = value_and_grad(y_new)
+                model = fz + jnp.vdot(g, diff) - 0.5 * lip * squared_step
+                slack = 10 * jnp.finfo(diff.dtype).eps * (1 + jnp.abs(fz))
+                # The value test alone cannot see a too-small L once L‖d‖² falls
+                # under the rounding slack (L then shrinks forever and the iterates
+                # stall); the curvature along d, from gradients, still can.
+                too_curved = -jnp.vdot(g_new - g, diff) > lip * squared_step * (1 + 1e-3)
+                return ((f_new < model - slack) | too_curved) & (n < 40)
 
             if self.unroll:  # fixed trip count keeps the loop differentiable
                 return lipschitz

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.optimize
 
-from fenchel import regularizers
+from fenchel import maximizers, regularizers
 
 
 @pytest.fixture
@@ -108,3 +110,18 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("any_reg", ALL_REGULARIZERS,
                              ids=[type(r).__name__ for r in ALL_REGULARIZERS])
 
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted_maximize(energy, reg, solver):
+    def solve(theta, init=None):
+        return maximizers.maximize(energy, reg, theta, solver=solver, init=init)
+
+    return jax.jit(solve)
+
+
+@pytest.fixture(scope="session")
+def solve():
+    """``solve(energy, reg, solver)(theta, init=None) -> (ŷ, info)``, jitted once per triple
+    (eager ``while_loop`` would recompile at every call)."""
+    return _jitted_maximize
