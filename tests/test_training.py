@@ -10,7 +10,6 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -56,7 +55,7 @@ def _assert_trees_equal(a, b) -> None:
         np.testing.assert_array_equal(x, y)
 
 
-def test_four_simulated_devices_match_one_device(tmp_path):
+def test_four_simulated_devices_match_one_device_and_resume_across_counts(tmp_path):
     subprocess.run(
         [sys.executable, WORKER, "devices", "--counts", "4", "1", "--out", str(tmp_path)],
         env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"),
@@ -71,6 +70,10 @@ def test_four_simulated_devices_match_one_device(tmp_path):
     # Something was learned (the comparison is not between two untouched inits).
     losses = _losses(tmp_path / "devices1.npz")
     assert losses.shape == (training_worker.NUM_STEPS,) and losses[-1] < losses[0]
+    # A run stopped on 1 device and resumed on 4 ends where the 4-device run ends.
+    for resumed, four in zip(_leaves(tmp_path / "resumed.npz"), _leaves(tmp_path / "devices4.npz"),
+                             strict=True):
+        np.testing.assert_allclose(resumed, four, rtol=1e-5, atol=1e-6)
     errors = (tmp_path / "errors.txt").read_text()
     assert "num_devices=5 requested but only 4" in errors
     assert "batch_size=6 must be divisible by the number of devices in the mesh (4)" in errors
@@ -159,12 +162,12 @@ def test_nnx_params_are_not_modified_and_training_learns():
     loss_fn, params, data = training_worker.problem(nnx_init=True)
     before = to_host(params)
     result = train(loss_fn, params, training_worker.optimizer(), data, batch_size=16,
-                   num_epochs=20, key=jax.random.key(0), progress=False)
+                   num_epochs=10, key=jax.random.key(0), progress=False)
     _assert_trees_equal(params, before)
     assert type(result.params) is type(params)
     full = {k: jnp.asarray(v) for k, v in data.items()}
     assert loss_fn(result.params, full, jax.random.key(0)) < 0.5 * loss_fn(params, full, jax.random.key(0))
-    assert result.steps == 20 * (64 // 16) and len(result.history["loss"]) == result.steps
+    assert result.steps == 10 * (64 // 16) and len(result.history["loss"]) == result.steps
 
 
 @pytest.mark.parametrize(
@@ -185,7 +188,7 @@ def test_bad_input_raises_clear_error(kwargs, message):
     arguments.update(kwargs)
     train_data = arguments.pop("train_data")
     with pytest.raises(ValueError, match=message):
-        train(loss_fn, params, optax.sgd(0.1), train_data, key=jax.random.key(0),
+        train(loss_fn, params, training_worker.optimizer(), train_data, key=jax.random.key(0),
               progress=False, **arguments)
 
 

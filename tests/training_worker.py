@@ -71,7 +71,7 @@ def optimizer():
     return optax.adam(1e-2)
 
 
-def run(mesh, checkpoint_dir=None):
+def run(mesh, checkpoint_dir=None, max_steps_this_run=None):
     import jax
     from fenchel.training import to_host, train
 
@@ -79,7 +79,7 @@ def run(mesh, checkpoint_dir=None):
     result = train(
         loss_fn, params, optimizer(), data, batch_size=BATCH_SIZE, num_steps=NUM_STEPS,
         key=jax.random.key(1), mesh=mesh, checkpoint_dir=checkpoint_dir, checkpoint_every=2,
-        progress=False,
+        max_steps_this_run=max_steps_this_run, progress=False,
     )
     leaves = jax.tree.leaves(to_host(result.params))
     return {"loss": np.asarray(result.history["loss"]),
@@ -121,6 +121,10 @@ def main(argv=None) -> int:
             f.write("\n".join(errors))
         for count in args.counts:
             np.savez(os.path.join(args.out, f"devices{count}.npz"), **run(make_mesh(count)))
+        # Stop on the last device count, resume on the first (checkpoints reshard).
+        checkpoint_dir = os.path.join(args.out, "checkpoints")
+        run(make_mesh(args.counts[-1]), checkpoint_dir, max_steps_this_run=NUM_STEPS // 2)
+        np.savez(os.path.join(args.out, "resumed.npz"), **run(make_mesh(args.counts[0]), checkpoint_dir))
     else:
         from fenchel.training import initialize_distributed, make_mesh
 

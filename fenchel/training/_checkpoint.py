@@ -58,7 +58,9 @@ class Checkpointer:
     def __init__(self, directory: str | os.PathLike, max_to_keep: int = 2):
         if not isinstance(max_to_keep, int) or max_to_keep < 1:
             raise ValueError(f"max_to_keep must be an integer >= 1, got {max_to_keep!r}")
-        self.directory = os.path.abspath(os.fspath(directory))
+        directory = os.fspath(directory)
+        # Remote paths (gs://...) go to orbax as they are.
+        self.directory = directory if "://" in directory else os.path.abspath(directory)
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(
