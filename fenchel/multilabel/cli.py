@@ -91,7 +91,7 @@ def _run_single(args: argparse.Namespace) -> int:
     from fenchel.multilabel.train import run_experiment
 
     try:
-        method = Method(args.energy, args.loss, args.reg)
+        method = Method(args.energy, args.loss, args.reg, concave=not args.nonconcave)
     except ValueError as err:
         print(f"fenchel multilabel: error: {err}", file=sys.stderr)
         return 2
@@ -134,6 +134,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--energy", choices=ENERGIES, default="pairwise")
     parser.add_argument("--loss", choices=LOSSES, default="gfy")
     parser.add_argument("--reg", choices=REGULARIZERS, default="entropy")
+    parser.add_argument("--nonconcave", action="store_true",
+                        help="pairwise: learn a free symmetric U instead of U = -VV^T (concave)")
     parser.add_argument("--seed", type=int, default=0, help="split and initialization seed")
     parser.add_argument("--json", default=None, help="write the result to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -142,12 +144,12 @@ def add_parser(subparsers) -> None:
 
 
 def _parse_method(text: str) -> Method:
-    parts = text.split("-")
     try:
-        return Method(*parts)
+        return Method.from_name(text)
     except (TypeError, ValueError) as err:
         raise argparse.ArgumentTypeError(
-            f"bad method {text!r} (energy-loss[-reg], e.g. pairwise-gfy-entropy): {err}") from None
+            f"bad method {text!r} (energy-loss[-reg], e.g. pairwise-gfy-entropy or "
+            f"pairwise_nc-gfy-entropy): {err}") from None
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:

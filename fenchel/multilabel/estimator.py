@@ -43,6 +43,7 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
         (0: no early stopping, train ``max_epochs`` epochs on everything).
       threshold: decoding threshold in [0, 1).
       random_state: seed of the held-out split, initialization and batches.
+      concave: pairwise: keep ``U = −V Vᵀ ⪯ 0`` (else a free symmetric U).
 
     Attributes (after ``fit``):
       classes_: ``arange(k)``, the label indices.
@@ -59,7 +60,7 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
                  reg_scale: float = 1.0, hidden: int = 0, learning_rate: float = 1e-2,
                  weight_decay: float = 1e-4, batch_size: int = 64, max_epochs: int = 100,
                  patience: int = 10, validation_fraction: float = 0.2,
-                 threshold: float = 0.5, random_state: int = 0):
+                 threshold: float = 0.5, random_state: int = 0, concave: bool = True):
         self.energy = energy
         self.loss = loss
         self.reg = reg
@@ -73,6 +74,7 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.threshold = threshold
         self.random_state = random_state
+        self.concave = concave
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -99,7 +101,7 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
                              f"{self.validation_fraction!r}")
         if not 0.0 <= self.threshold < 1.0:
             raise ValueError(f"threshold must be in [0, 1), got {self.threshold!r}")
-        method = Method(self.energy, self.loss, self.reg)
+        method = Method(self.energy, self.loss, self.reg, concave=self.concave)
         config = Config(learning_rate=self.learning_rate, weight_decay=self.weight_decay,
                         hidden=self.hidden, reg_scale=self.reg_scale,
                         batch_size=self.batch_size, max_epochs=self.max_epochs,

@@ -57,6 +57,9 @@ class Method:
       tol: tolerance of the inner solver.
       unroll_steps: K for the unrolled loss.
       restarts: random restarts of the inner solver at prediction (global energy).
+      concave: pairwise only: ``U = −V Vᵀ ⪯ 0`` (concave inner problem) or a free
+        symmetric ``U`` (named ``pairwise_nc``; the inner solver then finds a
+        local maximum).
 
     Example:
       >>> Method("pairwise", "gfy", "entropy").name
@@ -71,6 +74,7 @@ class Method:
     tol: float = 1e-3
     unroll_steps: int = 10
     restarts: int = 0
+    concave: bool = True
 
     def __post_init__(self):
         if self.energy not in ENERGIES:
@@ -92,9 +96,35 @@ class Method:
     @property
     def name(self) -> str:
         """``energy-loss[-reg]``, e.g. ``pairwise-gfy-entropy`` or ``unary-bce``."""
+        energy = self.energy_label
         if self.loss in _FIXED_REG_LOSSES:
-            return f"{self.energy}-{self.loss}"
-        return f"{self.energy}-{self.loss}-{self.reg}"
+            return f"{energy}-{self.loss}"
+        return f"{energy}-{self.loss}-{self.reg}"
+
+    @property
+    def energy_label(self) -> str:
+        """The energy's name, ``pairwise_nc`` for non-concave pairwise."""
+        if self.energy == "pairwise" and not self.concave:
+            return "pairwise_nc"
+        return self.energy
+
+    @classmethod
+    def from_name(cls, name: str, **fields) -> "Method":
+        """Inverse of :attr:`name`: ``"pairwise_nc-gfy-entropy"`` etc.
+
+        Example:
+          >>> Method.from_name("pairwise_nc-gfy-squared").concave
+          False
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {type(name).__name__}")
+        parts = name.split("-")
+        if len(parts) not in (2, 3):
+            raise ValueError(f"method name must be energy-loss[-reg], got {name!r}")
+        if parts[0] == "pairwise_nc":
+            parts[0] = "pairwise"
+            fields = {**fields, "concave": False}
+        return cls(*parts, **fields)
 
     @property
     def task_loss(self) -> str:

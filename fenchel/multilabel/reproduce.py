@@ -49,6 +49,7 @@ DEFAULT_METHODS = (
     Method("pairwise", "hinge"),
     Method("pairwise", "unrolled", "entropy"),
     Method("pairwise", "implicit", "entropy"),
+    Method("pairwise", "gfy", "entropy", concave=False),
     Method("global", "gfy", "entropy"),
     Method("global", "unrolled", "entropy"),
 )
@@ -269,6 +270,7 @@ def plot(out: str | os.PathLike, result: dict[str, Any],
             means = [entries[n][decoding][metric]["mean"] for n in names]
             stds = [entries[n][decoding][metric]["std"] for n in names]
             colors = ["tab:blue" if n.startswith("unary") else
+                      "tab:red" if n.startswith("pairwise_nc") else
                       "tab:orange" if n.startswith("pairwise") else "tab:green" for n in names]
             ax.barh(range(len(names)), means, xerr=stds, color=colors)
             ax.set_yticks(range(len(names)), names, fontsize=7)

@@ -216,7 +216,8 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
     start = time.perf_counter()
     n, d = x_train.shape
     k = y_train.shape[1]
-    model = EnergyNetwork(d, k, method.energy, hidden=config.hidden, rngs=nnx.Rngs(seed))
+    model = EnergyNetwork(d, k, method.energy, hidden=config.hidden, concave=method.concave,
+                          rngs=nnx.Rngs(seed))
     graphdef, params = nnx.split(model)
     optimizer = _ADAMW
     opt_state = optimizer.init(params)

@@ -17,13 +17,13 @@ from fenchel.multilabel.train import Config, fit
 
 METHODS = [
     Method("unary", "bce"),
-    Method("unary", "gfy", "squared"),
     Method("pairwise", "gfy", "entropy"),
     Method("pairwise", "gfy", "squared"),
     Method("pairwise", "perceptron"),
     Method("pairwise", "hinge"),
     Method("pairwise", "unrolled", "entropy"),
     Method("pairwise", "implicit", "entropy"),
+    Method("pairwise", "gfy", "entropy", concave=False),
     Method("global", "gfy", "entropy"),
 ]
 
@@ -55,14 +55,18 @@ def test_temperature_matches_the_scaled_regularizer(reg_name, reg_class, scale):
     spec = energy_spec(net, x)
     reg = reg_class(scale=scale)
     solver = method.solver()
-    expected = jnp.mean(jax.vmap(
+    expected = jnp.mean(jax.jit(jax.vmap(
         lambda t, y_: fy.gfy_loss(fy.energies.pairwise, reg, t, y_, solver=solver),
-        in_axes=(spec.axes, 0))(spec.theta, y))
-    got = batch_loss(method, spec, y, reg_scale=scale)
+        in_axes=(spec.axes, 0)))(spec.theta, y))
+    got = jax.jit(lambda t, y_: batch_loss(method, spec._replace(theta=t), y_,
+                                           reg_scale=scale))(spec.theta, y)
     np.testing.assert_allclose(got, expected, rtol=2e-3, atol=1e-4)
-    y_direct = jax.vmap(lambda t: fy.maximize(fy.energies.pairwise, reg, t, solver=solver)[0],
-                        in_axes=(spec.axes,))(spec.theta)
-    np.testing.assert_allclose(predict_relaxed(method, spec, scale), y_direct, atol=2e-3)
+    y_direct = jax.jit(jax.vmap(
+        lambda t: fy.maximize(fy.energies.pairwise, reg, t, solver=solver)[0],
+        in_axes=(spec.axes,)))(spec.theta)
+    y_scaled = jax.jit(lambda t: predict_relaxed(method, spec._replace(theta=t), scale))(
+        spec.theta)
+    np.testing.assert_allclose(y_scaled, y_direct, atol=2e-3)
 
 
 def test_bce_is_the_unary_gfy_entropy_loss(emotions_slice):
@@ -86,3 +90,7 @@ def test_bad_methods_are_rejected():
         Method(maxiter=0)
     assert Method("unary", "perceptron").name == "unary-perceptron"
     assert dataclasses.replace(Method(), reg="squared").name == "pairwise-gfy-squared"
+    for method in METHODS + [Method("pairwise", "hinge", concave=False)]:
+        assert Method.from_name(method.name).name == method.name
+    with pytest.raises(ValueError, match="energy-loss"):
+        Method.from_name("pairwise")
