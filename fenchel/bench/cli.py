@@ -49,15 +49,20 @@ def _bench(args: argparse.Namespace) -> int:
     log = (lambda message: print(message, file=sys.stderr, flush=True)) if not args.silent else (lambda _: None)
     start = time.time()
     load_at_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    results = run_cases(args.cases, quick=args.quick, overrides=overrides, log=log)
-    for result in results:
-        print(format_report(result))
+    results = []
+    # One case at a time: each table is printed, and the JSON rewritten, as soon as
+    # its case ends, so an interrupted run keeps what it measured.
+    for name in args.cases or list(CASES):
+        result, = run_cases([name], quick=args.quick, overrides=overrides, log=log)
+        results.append(result)
+        print(format_report(result), flush=True)
+        if args.json:
+            meta = {"command": _command_line(args), "quick": args.quick,
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(start)),
+                    "wall_s": time.time() - start, "load_average_at_start": load_at_start,
+                    "environment": environment()}
+            write_json(args.json, results, meta)
     if args.json:
-        meta = {"command": _command_line(args),
-                "quick": args.quick, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(start)),
-                "wall_s": time.time() - start, "load_average_at_start": load_at_start,
-                "environment": environment()}
-        write_json(args.json, results, meta)
         print(f"wrote {args.json}")
     return 0
 

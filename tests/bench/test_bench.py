@@ -82,6 +82,7 @@ def test_unknown_case_is_rejected():
         build_parser().parse_args(["bench", "--cases", "pairwise,nope"])
 
 
+@pytest.mark.slow  # about a minute of CPU, mostly XLA compilation of ~40 small functions
 def test_quick_run_of_every_case_writes_tables_and_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--silent", "--json", str(out)]) == 0
