@@ -56,7 +56,71 @@ def _add_collect_parser(subparsers) -> None:
     parser.set_defaults(func=_collect)
 
 
-_SUBCOMMANDS = (_add_collect_parser,)
+def _policy_config(args: argparse.Namespace):
+    from fenchel.imitation.policies import PolicyConfig
+
+    overrides = {name: getattr(args, name) for name in ("hidden", "reg_scale", "act_samples")
+                 if getattr(args, name, None) is not None}
+    return PolicyConfig(**overrides)
+
+
+def _train_config(args: argparse.Namespace):
+    from fenchel.imitation.train import TrainConfig
+
+    overrides = {name: getattr(args, name) for name in ("steps", "batch_size", "learning_rate")
+                 if getattr(args, name, None) is not None}
+    return TrainConfig(**overrides)
+
+
+def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--steps", type=_positive_int, help="gradient steps (default 2000)")
+    parser.add_argument("--batch-size", type=_positive_int, help="minibatch size (default 256)")
+    parser.add_argument("--learning-rate", type=float, help="peak learning rate (default 1e-3)")
+    parser.add_argument("--hidden", type=_positive_int, nargs="+",
+                        help="hidden layer sizes of every MLP (default 128 128)")
+    parser.add_argument("--reg-scale", type=float, help="λ of Ω = SquaredBox (GFY policies)")
+    parser.add_argument("--act-samples", type=_positive_int,
+                        help="samples of the sampling-based maximizer when acting (gfy, ibc)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from fenchel.imitation.reproduce import write_json_atomic
+    from fenchel.imitation.train import run_experiment
+
+    result = run_experiment(args.env, args.policy, args.demos, args.seed, _policy_config(args),
+                            _train_config(args), args.eval_episodes, progress=not args.quiet)
+    print(f"env={result['env']} policy={result['policy']} demos={result['demos']} "
+          f"seed={result['seed']} transitions={result['transitions']} "
+          f"success_rate={result['success_rate']:.3f}±{result['success_stderr']:.3f} "
+          f"latency_ms={result['latency_ms']:.2f} train_s={result['train_seconds']:.1f} "
+          f"eval_s={result['eval_seconds']:.1f}")
+    if args.json:
+        write_json_atomic(args.json, result)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _add_train_parser(subparsers) -> None:
+    from fenchel.imitation.policies import POLICY_NAMES
+
+    parser = subparsers.add_parser(
+        "train", help="Train one policy on oracle demonstrations and evaluate its success.")
+    parser.add_argument("--env", type=_env_name, required=True,
+                        help="task name, e.g. particle-2d-multimodal or pointmaze-medium")
+    parser.add_argument("--policy", choices=POLICY_NAMES, required=True,
+                        help="gfy (neural energy), gfy-pairwise (concave energy), mse or ibc")
+    parser.add_argument("--demos", type=_positive_int, required=True,
+                        help="number of demonstration episodes")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--eval-episodes", type=_positive_int, default=100,
+                        help="evaluation episodes (default 100)")
+    parser.add_argument("--json", help="write the result to this JSON file (atomically)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_hyperparameter_arguments(parser)
+    parser.set_defaults(func=_train)
+
+
+_SUBCOMMANDS = (_add_collect_parser, _add_train_parser)
 
 
 def add_parser(subparsers) -> None:
@@ -67,3 +131,53 @@ def add_parser(subparsers) -> None:
     commands = parser.add_subparsers(dest="imitation_command", required=True)
     for add in _SUBCOMMANDS:
         add(commands)
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from fenchel.imitation.reproduce import ReproduceConfig, run_grid
+
+    fields = {"policy_config": _policy_config(args), "train_config": _train_config(args)}
+    if args.envs:
+        fields["envs"] = tuple(args.envs)
+    if args.policies:
+        fields["policies"] = tuple(args.policies)
+    if args.seeds is not None:
+        fields["seeds"] = args.seeds
+    if args.eval_episodes is not None:
+        fields["eval_episodes"] = args.eval_episodes
+    if args.demos:
+        fields["demos"] = ()
+        fields["default_demos"] = tuple(args.demos)
+    results = run_grid(ReproduceConfig(**fields), args.out, progress=not args.quiet)
+    for row in results["summary"]:
+        print(f"{row['env']:24s} {row['policy']:13s} N={row['demos']:<4d} "
+              f"success={row['success_mean']:.3f}±{row['success_std']:.3f} "
+              f"latency_ms={row['latency_ms']:.2f}")
+    for env, oracle in results["oracle"].items():
+        print(f"{env:24s} oracle        success={oracle['success_mean']:.3f}")
+    print(f"wrote {os.path.join(args.out, 'results.md')} ({results['wall_seconds_this_call']:.0f} s, "
+          f"{results['runs_computed_this_call']} runs computed)")
+    return 0
+
+
+def add_reproduce_parser(subparsers) -> None:
+    """Adds ``fenchel reproduce imitation``."""
+    from fenchel.imitation.policies import POLICY_NAMES
+
+    parser = subparsers.add_parser(
+        "imitation", help="Success vs demonstrations of every policy (resumable); writes "
+                          "results.md, results.json, a plot and rollout GIFs.")
+    parser.add_argument("--out", default=os.path.join("docs", "results", "imitation"),
+                        help="output directory (default docs/results/imitation)")
+    parser.add_argument("--envs", nargs="+", type=_env_name,
+                        help="tasks (default particle-2d-multimodal particle-8d-multimodal "
+                             "pointmaze-medium)")
+    parser.add_argument("--policies", nargs="+", choices=POLICY_NAMES, help="policies (default all)")
+    parser.add_argument("--demos", nargs="+", type=_positive_int,
+                        help="demonstration episodes, for every task (default per task)")
+    parser.add_argument("--seeds", type=_positive_int, help="seeds per cell (default 3)")
+    parser.add_argument("--eval-episodes", type=_positive_int,
+                        help="evaluation episodes per seed (default 100)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_hyperparameter_arguments(parser)
+    parser.set_defaults(func=_reproduce)

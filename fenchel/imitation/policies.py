@@ -1,0 +1,484 @@
+"""Imitation policies: explicit MSE, implicit BC (InfoNCE), and GFY energy policies.
+
+Every policy maps a batch of observations ``(n, obs_dim)`` to actions ``(n, act_dim)`` in the
+action box ``[low, high]^act_dim``. Internally actions live in the normalized box
+``z ∈ [-1, 1]^k`` (``a = low + (z + 1)(high − low)/2``) and observations are standardized
+with the demonstrations' mean and standard deviation, so one set of hyper-parameters
+(the regularization scale λ in particular) means the same thing on every task.
+
+=================  ==================================================  ==========================
+policy             training                                            acting
+=================  ==================================================  ==========================
+``mse``            ``½‖tanh(f(s)) − z‖²`` (behavioral cloning)         ``tanh(f(s))``
+``ibc``            InfoNCE, ``E(s, z)`` vs uniform counter-examples    derivative-free sampling
+``gfy``            GFY loss, ``E(s, z)`` neural, Ω = SquaredBox         sampling, then projected
+                                                                       gradient refinement
+``gfy-pairwise``   GFY loss, ``Φ = <u(s), z> + ½<z, U(s) z>``,          exact (concave):
+                   ``U = −V(s)V(s)ᵀ``, Ω = SquaredBox                  coordinate ascent
+=================  ==================================================  ==========================
+
+``gfy`` and ``ibc`` share the same energy network ``E(s, z) = MLP([s, z])``; they differ only in
+the loss and in how they act. All four use MLPs with the same hidden sizes.
+
+The functional pieces (initial parameters, batched loss, batched action) of a policy kind are
+bundled in a :class:`Learner`, built once per ``(kind, spec, config)`` and cached, so repeated
+runs (seeds, dataset sizes) reuse the compiled functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from fenchel import energies as fe
+from fenchel import losses as fl
+from fenchel import maximizers as fm
+from fenchel import regularizers as fr
+
+Array = jax.Array
+
+POLICY_NAMES: tuple[str, ...] = ("gfy", "gfy-pairwise", "mse", "ibc")
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicySpec:
+    """Shapes and action box of a task.
+
+    Args:
+      observation_dim: length of an observation.
+      action_dim: length of an action k.
+      action_low: lower bound of every action coordinate.
+      action_high: upper bound of every action coordinate (> ``action_low``).
+
+    Example:
+      >>> PolicySpec(10, 2, 0.0, 1.0).action_dim
+      2
+    """
+
+    observation_dim: int
+    action_dim: int
+    action_low: float
+    action_high: float
+
+    def __post_init__(self) -> None:
+        for name in ("observation_dim", "action_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        for name in ("action_low", "action_high"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float, np.floating)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        if not self.action_low < self.action_high:
+            raise ValueError(f"need action_low < action_high, got {self.action_low} "
+                             f">= {self.action_high}")
+
+    def to_unit(self, action: np.ndarray) -> np.ndarray:
+        """Actions ``a`` in the box -> ``z ∈ [-1, 1]^k``."""
+        half = 0.5 * (self.action_high - self.action_low)
+        return (np.asarray(action) - self.action_low) / half - 1.0
+
+    def from_unit(self, z: np.ndarray) -> np.ndarray:
+        """``z ∈ [-1, 1]^k`` -> actions in the box (clipped)."""
+        half = 0.5 * (self.action_high - self.action_low)
+        action = self.action_low + (np.asarray(z) + 1.0) * half
+        return np.clip(action, self.action_low, self.action_high)
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyConfig:
+    """Hyper-parameters shared by all policy kinds (each uses the ones it needs).
+
+    Args:
+      hidden: hidden layer sizes of every MLP.
+      reg_scale: λ of Ω = (λ/2)‖z‖² on ``[-1, 1]^k`` (GFY policies).
+      train_samples: samples of the derivative-free stage of the GFY inner solver in training.
+      train_rounds: resampling rounds of that stage.
+      train_refine: projected-gradient iterations after it (GFY neural energy).
+      act_samples: samples when acting (GFY neural and IBC).
+      act_rounds: resampling rounds when acting.
+      act_refine: projected-gradient iterations when acting (GFY neural energy).
+      negatives: counter-examples per example in InfoNCE (IBC).
+      temperature: InfoNCE temperature (IBC), also its sampling temperature when acting.
+      pairwise_sweeps: coordinate-ascent sweeps (GFY pairwise; exact when converged).
+
+    Example:
+      >>> PolicyConfig(hidden=(64, 64)).hidden
+      (64, 64)
+    """
+
+    hidden: tuple[int, ...] = (128, 128)
+    reg_scale: float = 0.1
+    train_samples: int = 64
+    train_rounds: int = 2
+    train_refine: int = 20
+    act_samples: int = 512
+    act_rounds: int = 3
+    act_refine: int = 50
+    negatives: int = 64
+    temperature: float = 1.0
+    pairwise_sweeps: int = 50
+
+    def __post_init__(self) -> None:
+        hidden = tuple(int(h) for h in self.hidden)
+        if not hidden or min(hidden) < 1:
+            raise ValueError(f"hidden must be a non-empty tuple of positive ints, got {self.hidden!r}")
+        object.__setattr__(self, "hidden", hidden)
+        for name in ("train_samples", "act_samples", "negatives", "pairwise_sweeps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        for name in ("train_rounds", "train_refine", "act_rounds", "act_refine"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        for name in ("reg_scale", "temperature"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable dictionary; ``PolicyConfig(**d)`` rebuilds the config."""
+        data = dataclasses.asdict(self)
+        data["hidden"] = list(self.hidden)
+        return data
+
+
+# ----------------------------------------------------------------------------- networks
+
+
+class MLP(nnx.Module):
+    """Multilayer perceptron with SiLU activations: ``in_dim -> hidden... -> out_dim``.
+
+    Example:
+      >>> MLP(3, (8,), 2, nnx.Rngs(0))(jnp.ones((5, 3))).shape
+      (5, 2)
+    """
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], out_dim: int, rngs: nnx.Rngs):
+        sizes = (in_dim, *hidden)
+        self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.out = nnx.Linear(sizes[-1], out_dim, rngs=rngs)
+
+    def __call__(self, x: Array) -> Array:
+        for layer in self.layers:
+            x = nnx.silu(layer(x))
+        return self.out(x)
+
+
+class EnergyMLP(nnx.Module):
+    """Neural energy ``E(s, z) = MLP([s, z])``, a scalar per (observation, action) pair.
+
+    Example:
+      >>> EnergyMLP(4, 2, (8,), nnx.Rngs(0))(jnp.ones(4), jnp.zeros(2)).shape
+      ()
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], rngs: nnx.Rngs):
+        self.mlp = MLP(obs_dim + act_dim, hidden, 1, rngs)
+
+    def __call__(self, s: Array, z: Array) -> Array:
+        return self.mlp(jnp.concatenate([s, z], axis=-1))[..., 0]
+
+
+class PairwiseHead(nnx.Module):
+    """State-conditioned pairwise energy parameters ``θ(s) = (u(s), −V(s)V(s)ᵀ)``.
+
+    ``V(s)`` is ``(k, k)``, so ``U(s) ⪯ 0`` has full rank available and
+    ``Φ(θ(s), z) = <u, z> + ½<z, U z>`` is concave in z.
+
+    Example:
+      >>> u, U = PairwiseHead(4, 2, (8,), nnx.Rngs(0))(jnp.ones(4))
+      >>> u.shape, U.shape
+      ((2,), (2, 2))
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], rngs: nnx.Rngs):
+        self.act_dim = act_dim
+        self.mlp = MLP(obs_dim, hidden, act_dim + act_dim * act_dim, rngs)
+
+    def __call__(self, s: Array) -> tuple[Array, Array]:
+        out = self.mlp(s)
+        k = self.act_dim
+        u, factor = out[:k], out[k:].reshape(k, k)
+        return u, fe.negative_semidefinite(factor)
+
+
+# ----------------------------------------------------------------------------- learners
+
+
+@dataclasses.dataclass(frozen=True)
+class Learner:
+    """The functional pieces of one policy kind on one task.
+
+    Attributes:
+      kind: one of ``POLICY_NAMES``.
+      spec: the task's shapes and action box.
+      config: hyper-parameters.
+      init: ``init(seed) -> params`` (a pytree of arrays).
+      loss: ``loss(params, batch, key) -> scalar``, the mean loss over
+        ``batch = (observations (b, obs_dim), unit actions (b, k))``.
+      act: ``act(params, observations (n, obs_dim), key) -> (n, k)`` unit actions in
+        ``[-1, 1]^k`` (jitted).
+    """
+
+    kind: str
+    spec: PolicySpec
+    config: PolicyConfig
+    init: Callable[[int], Any]
+    loss: Callable[[Any, tuple[Array, Array], Array], Array]
+    act: Callable[[Any, Array, Array], Array]
+
+
+def _unit_box(reg_scale: float) -> fr.SquaredBox:
+    return fr.SquaredBox(scale=reg_scale, lower=-1.0, upper=1.0)
+
+
+def _module_functions(make_module: Callable[[nnx.Rngs], nnx.Module]):
+    """``(init(seed) -> params, apply(params, *args))`` for an nnx module factory."""
+    graphdef, _, rest = nnx.split(make_module(nnx.Rngs(0)), nnx.Param, ...)
+
+    def init(seed: int):
+        return nnx.split(make_module(nnx.Rngs(seed)), nnx.Param, ...)[1]
+
+    def apply(params, *args):
+        return nnx.merge(graphdef, params, rest)(*args)
+
+    return init, apply
+
+
+def _mse_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
+    init, apply = _module_functions(
+        lambda rngs: MLP(spec.observation_dim, config.hidden, spec.action_dim, rngs))
+
+    def loss(params, batch, key):
+        obs, z = batch
+        return jnp.mean(fl.squared_error(jnp.tanh(apply(params, obs)), z))
+
+    def act(params, obs, key):
+        return jnp.tanh(apply(params, obs))
+
+    return Learner("mse", spec, config, init, loss, act)
+
+
+def _energy_functions(spec: PolicySpec, config: PolicyConfig):
+    make = lambda rngs: EnergyMLP(spec.observation_dim, spec.action_dim, config.hidden, rngs)
+    energy, _ = fe.nnx_energy(make(nnx.Rngs(0)))
+
+    def init(seed: int):
+        return fe.nnx_energy(make(nnx.Rngs(seed)))[1]
+
+    return energy, init
+
+
+def _sample_then_refine(samples: int, rounds: int, refine: int) -> fm.Maximizer:
+    sampler = fm.DerivativeFree(num_samples=samples, iterations=rounds)
+    if refine == 0:
+        return sampler
+    return fm.Sequential((sampler, fm.ProjectedGradient(maxiter=refine, tol=1e-4)))
+
+
+def _batched_act(energy, reg, solver, k: int):
+    """``act(params, obs, key)`` solving ``argmax_z E((params, s), z) − Ω(z)`` per row."""
+
+    def act(params, obs, key):
+        keys = jax.random.split(key, obs.shape[0])
+        init = jnp.zeros((k,), obs.dtype)
+        solve = lambda s, kk: solver(energy, reg, (params, s), init, kk)[0]
+        return jax.vmap(solve)(obs, keys)
+
+    return act
+
+
+def _gfy_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
+    energy, init = _energy_functions(spec, config)
+    reg = _unit_box(config.reg_scale)
+    train_solver = _sample_then_refine(config.train_samples, config.train_rounds,
+                                       config.train_refine)
+    act_solver = _sample_then_refine(config.act_samples, config.act_rounds, config.act_refine)
+
+    def loss(params, batch, key):
+        obs, z = batch
+        keys = jax.random.split(key, obs.shape[0])
+        one = lambda s, y, kk: fl.gfy_loss(energy, reg, (params, s), y, solver=train_solver,
+                                           key=kk)
+        return jnp.mean(jax.vmap(one)(obs, z, keys))
+
+    return Learner("gfy", spec, config, init, loss,
+                   _batched_act(energy, reg, act_solver, spec.action_dim))
+
+
+def _ibc_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
+    energy, init = _energy_functions(spec, config)
+    k = spec.action_dim
+    # Acting maximizes E alone (Ω = 0 on the box): InfoNCE models p(z | s) ∝ exp(E/τ).
+    reg = fr.BoxIndicator(lower=-1.0, upper=1.0)
+    act_solver = fm.DerivativeFree(num_samples=config.act_samples, iterations=config.act_rounds,
+                                   temperature=config.temperature)
+
+    def loss(params, batch, key):
+        obs, z = batch
+        keys = jax.random.split(key, obs.shape[0])
+
+        def one(s, y, kk):
+            negatives = fl.sample_box(kk, config.negatives, (k,), -1.0, 1.0)
+            return fl.info_nce_loss(energy, (params, s), y, negatives,
+                                    temperature=config.temperature)
+
+        return jnp.mean(jax.vmap(one)(obs, z, keys))
+
+    return Learner("ibc", spec, config, init, loss, _batched_act(energy, reg, act_solver, k))
+
+
+def _pairwise_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
+    init, apply = _module_functions(
+        lambda rngs: PairwiseHead(spec.observation_dim, spec.action_dim, config.hidden, rngs))
+    reg = _unit_box(config.reg_scale)
+    solver = fm.CoordinateAscent(maxiter=config.pairwise_sweeps, tol=1e-5)
+    k = spec.action_dim
+
+    def loss(params, batch, key):
+        obs, z = batch
+        one = lambda s, y: fl.gfy_loss(fe.pairwise, reg, apply(params, s), y, solver=solver)
+        return jnp.mean(jax.vmap(one)(obs, z))
+
+    def act(params, obs, key):
+        init = jnp.zeros((k,), obs.dtype)
+        return jax.vmap(lambda s: solver(fe.pairwise, reg, apply(params, s), init)[0])(obs)
+
+    return Learner("gfy-pairwise", spec, config, init, loss, act)
+
+
+_BUILDERS = {"gfy": _gfy_learner, "gfy-pairwise": _pairwise_learner, "mse": _mse_learner,
+             "ibc": _ibc_learner}
+
+
+@functools.lru_cache(maxsize=None)
+def make_learner(kind: str, spec: PolicySpec, config: PolicyConfig = PolicyConfig()) -> Learner:
+    """The :class:`Learner` of policy ``kind`` on a task (cached: same inputs, same object).
+
+    Args:
+      kind: one of ``POLICY_NAMES``.
+      spec: observation/action sizes and action box.
+      config: hyper-parameters.
+
+    Returns:
+      A :class:`Learner` whose ``act`` is jitted.
+
+    Example:
+      >>> learner = make_learner("mse", PolicySpec(10, 2, 0.0, 1.0), PolicyConfig(hidden=(8,)))
+      >>> params = learner.init(0)
+      >>> learner.act(params, jnp.zeros((3, 10)), jax.random.key(0)).shape
+      (3, 2)
+    """
+    if kind not in _BUILDERS:
+        raise ValueError(f"policy kind must be one of {POLICY_NAMES}, got {kind!r}")
+    if not isinstance(spec, PolicySpec):
+        raise TypeError(f"spec must be a PolicySpec, got {type(spec).__name__}")
+    if not isinstance(config, PolicyConfig):
+        raise TypeError(f"config must be a PolicyConfig, got {type(config).__name__}")
+    learner = _BUILDERS[kind](spec, config)
+    return dataclasses.replace(learner, act=jax.jit(learner.act))
+
+
+# ----------------------------------------------------------------------------- policies
+
+
+@dataclasses.dataclass(frozen=True)
+class Normalizer:
+    """Per-feature standardization ``(s − mean) / std`` of observations.
+
+    Example:
+      >>> norm = Normalizer.fit(np.array([[0.0, 1.0], [2.0, 1.0]]))
+      >>> norm(np.array([[1.0, 1.0]])).tolist()
+      [[0.0, 0.0]]
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, observations: np.ndarray, min_std: float = 1e-2) -> Normalizer:
+        """Mean and standard deviation (floored at ``min_std``) of ``(T, obs_dim)`` rows."""
+        observations = np.asarray(observations, np.float64)
+        return cls(observations.mean(axis=0).astype(np.float32),
+                   np.maximum(observations.std(axis=0), min_std).astype(np.float32))
+
+    def __call__(self, observations: np.ndarray) -> np.ndarray:
+        return ((np.asarray(observations, np.float32) - self.mean) / self.std).astype(np.float32)
+
+
+class Policy:
+    """A trained policy: ``policy(observations (n, obs_dim)) -> actions (n, act_dim)``.
+
+    Actions lie in the task's action box. The sampling-based maximizers use the key of
+    ``seed`` at every call by default, which makes the policy a deterministic function of the
+    observation: where two modes score alike (the multimodal start), nearby observations then
+    pick the same one instead of flipping at random from step to step. With
+    ``deterministic=False`` each call draws a fresh key. :meth:`reset` is a no-op (the policies
+    are memoryless).
+
+    Args:
+      learner: the policy kind's functions (:func:`make_learner`).
+      params: trained parameters.
+      normalizer: the observation standardization used in training.
+      seed: seed of the acting keys.
+      deterministic: reuse one key for every call.
+    """
+
+    def __init__(self, learner: Learner, params: Any, normalizer: Normalizer, seed: int = 0,
+                 deterministic: bool = True):
+        self.learner = learner
+        self.params = params
+        self.normalizer = normalizer
+        self.deterministic = bool(deterministic)
+        self._key = jax.random.key(seed)
+
+    @property
+    def kind(self) -> str:
+        return self.learner.kind
+
+    @property
+    def spec(self) -> PolicySpec:
+        return self.learner.spec
+
+    def reset(self, n: int) -> None:
+        """Nothing to reset: the policy reads everything from the observation."""
+
+    def __call__(self, observations: np.ndarray) -> np.ndarray:
+        observations = np.asarray(observations)
+        single = observations.ndim == 1
+        batch = observations[None] if single else observations
+        if batch.ndim != 2 or batch.shape[1] != self.spec.observation_dim:
+            raise ValueError(f"observations must have shape (n, {self.spec.observation_dim}), "
+                             f"got {observations.shape}")
+        if self.deterministic:
+            key = self._key
+        else:
+            self._key, key = jax.random.split(self._key)
+        z = self.learner.act(self.params, jnp.asarray(self.normalizer(batch)), key)
+        action = self.spec.from_unit(np.asarray(z)).astype(np.float32)
+        return action[0] if single else action
+
+
+__all__ = [
+    "POLICY_NAMES",
+    "PolicySpec",
+    "PolicyConfig",
+    "MLP",
+    "EnergyMLP",
+    "PairwiseHead",
+    "Learner",
+    "make_learner",
+    "Normalizer",
+    "Policy",
+]

@@ -1,0 +1,349 @@
+"""``fenchel reproduce imitation``: success vs demonstrations for every policy, seeds, tasks.
+
+The grid is (task, policy, number of demonstration episodes, seed). Each cell trains one
+policy (:func:`fenchel.imitation.train.run_experiment`) and writes ``OUT/runs/<cell>.json``
+atomically; a cell whose file exists with the same settings is skipped, so an interrupted
+run resumes where it stopped. The oracle's own success is measured on the same evaluation
+episodes (``OUT/runs/oracle__<task>__s<seed>.json``). At the end the cells are aggregated into
+``OUT/results.json``, ``OUT/results.md`` (mean ± standard deviation over seeds),
+``OUT/success_vs_demos.png`` (one panel per task) and one rollout GIF per policy on the 2-D
+particle task (``OUT/rollouts_<policy>.gif``, the policy of seed 0 trained on the most
+demonstrations, plus the oracle's).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from fenchel.imitation.policies import POLICY_NAMES, PolicyConfig
+from fenchel.imitation.train import (
+    TrainConfig,
+    evaluate_oracle,
+    make_task,
+    run_experiment,
+    train_policy,
+)
+
+GIF_ENV = "particle-2d-multimodal"
+
+
+@dataclasses.dataclass(frozen=True)
+class ReproduceConfig:
+    """The experiment grid.
+
+    Args:
+      envs: task names.
+      policies: policy kinds.
+      demos: demonstration episodes per task (``{task: (N, ...)}``; tasks not listed use
+        ``default_demos``).
+      default_demos: demonstration episodes for tasks missing from ``demos``.
+      seeds: number of seeds (0 .. seeds-1) per cell.
+      eval_episodes: evaluation episodes per seed.
+      policy_config: policy hyper-parameters (same for every policy).
+      train_config: optimization settings (same for every policy).
+      gifs: whether to write the rollout GIFs (needs ``GIF_ENV`` in ``envs``).
+
+    Example:
+      >>> ReproduceConfig(envs=("particle-2d-multimodal",), seeds=1).demos_for("particle-2d-multimodal")
+      (10, 30, 100)
+    """
+
+    envs: tuple[str, ...] = ("particle-2d-multimodal", "particle-8d-multimodal",
+                             "pointmaze-medium")
+    policies: tuple[str, ...] = POLICY_NAMES
+    demos: tuple[tuple[str, tuple[int, ...]], ...] = (
+        ("particle-8d-multimodal", (30, 100)),
+        ("pointmaze-medium", (100,)),
+    )
+    default_demos: tuple[int, ...] = (10, 30, 100)
+    seeds: int = 3
+    eval_episodes: int = 100
+    policy_config: PolicyConfig = PolicyConfig()
+    train_config: TrainConfig = TrainConfig()
+    gifs: bool = True
+
+    def __post_init__(self) -> None:
+        for env in self.envs:
+            make_task(env)  # raises on unknown names
+        unknown = [p for p in self.policies if p not in POLICY_NAMES]
+        if unknown:
+            raise ValueError(f"unknown policies {unknown}; valid: {POLICY_NAMES}")
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
+            raise ValueError(f"seeds must be a positive int, got {self.seeds!r}")
+        if not isinstance(self.eval_episodes, int) or self.eval_episodes < 1:
+            raise ValueError(f"eval_episodes must be a positive int, got {self.eval_episodes!r}")
+        for _, counts in self.demos:
+            if not counts or min(counts) < 1:
+                raise ValueError(f"demonstration counts must be positive ints, got {counts!r}")
+
+    def demos_for(self, env: str) -> tuple[int, ...]:
+        """Demonstration episode counts of task ``env``."""
+        return dict(self.demos).get(env, self.default_demos)
+
+    def cells(self) -> list[tuple[str, str, int, int]]:
+        """Every ``(env, policy, demos, seed)`` of the grid, cheapest first within a task."""
+        return [(env, policy, n, seed) for env in self.envs for n in self.demos_for(env)
+                for seed in range(self.seeds) for policy in self.policies]
+
+    def settings(self) -> dict[str, Any]:
+        """What a cell's result depends on besides its coordinates (stored in each run file)."""
+        return {"eval_episodes": self.eval_episodes,
+                "policy_config": self.policy_config.to_dict(),
+                "train_config": self.train_config.to_dict()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"envs": list(self.envs), "policies": list(self.policies),
+                "demos": {env: list(self.demos_for(env)) for env in self.envs},
+                "seeds": self.seeds, **self.settings()}
+
+
+def _fingerprint(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def write_json_atomic(path: str, data: Any) -> None:
+    """Writes ``data`` as JSON to ``path`` atomically (temporary file, then ``os.replace``)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as file:
+            json.dump(data, file, indent=1, sort_keys=True, allow_nan=True)
+            file.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _write_text_atomic(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".txt")
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _load_if_current(path: str, fingerprint: str) -> dict[str, Any] | None:
+    try:
+        with open(path) as file:
+            data = json.load(file)
+    except (OSError, ValueError):
+        return None
+    return data if data.get("fingerprint") == fingerprint else None
+
+
+def _run_path(out: str, env: str, policy: str, demos: int, seed: int) -> str:
+    return os.path.join(out, "runs", f"{env}__{policy}__n{demos}__s{seed}.json")
+
+
+def run_grid(config: ReproduceConfig, out: str, progress: bool = True) -> dict[str, Any]:
+    """Runs (or resumes) every cell of the grid and writes the aggregated results.
+
+    Args:
+      config: the grid.
+      out: output directory (``runs/`` inside holds one JSON per cell).
+      progress: show progress bars.
+
+    Returns:
+      The aggregated results (also written to ``OUT/results.json``).
+    """
+    start = time.perf_counter()
+    settings = config.settings()
+    fingerprint = _fingerprint(settings)
+    oracle_fingerprint = _fingerprint({"eval_episodes": config.eval_episodes})
+    computed = 0
+    oracles = []
+    for env in config.envs:
+        for seed in range(config.seeds):
+            path = os.path.join(out, "runs", f"oracle__{env}__s{seed}.json")
+            result = _load_if_current(path, oracle_fingerprint)
+            if result is None:
+                result = dict(evaluate_oracle(env, config.eval_episodes, seed),
+                              fingerprint=oracle_fingerprint)
+                write_json_atomic(path, result)
+            oracles.append(result)
+    runs = []
+    cells = config.cells()
+    bar = tqdm(cells, desc="imitation grid", disable=not progress, unit="run")
+    for env, policy, demos, seed in bar:
+        bar.set_postfix_str(f"{env} {policy} N={demos} seed={seed}", refresh=True)
+        path = _run_path(out, env, policy, demos, seed)
+        result = _load_if_current(path, fingerprint)
+        if result is None:
+            result = run_experiment(env, policy, demos, seed, config.policy_config,
+                                    config.train_config, config.eval_episodes)
+            result["fingerprint"] = fingerprint
+            write_json_atomic(path, result)
+            computed += 1
+        runs.append(result)
+    bar.close()
+    gifs = render_gifs(config, out) if config.gifs and GIF_ENV in config.envs else []
+    results = aggregate(config, runs, oracles)
+    results["gifs"] = gifs
+    results["runs_computed_this_call"] = computed
+    results["wall_seconds_this_call"] = time.perf_counter() - start
+    results["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count()}
+    write_json_atomic(os.path.join(out, "results.json"), results)
+    _write_text_atomic(os.path.join(out, "results.md"), results_markdown(results))
+    plot_success(results, os.path.join(out, "success_vs_demos.png"))
+    return results
+
+
+def render_gifs(config: ReproduceConfig, out: str) -> list[str]:
+    """One rollout GIF per policy (seed 0, most demonstrations) on ``GIF_ENV``, plus the
+    oracle's; existing GIFs are kept (delete them to redraw)."""
+    from fenchel.imitation.render import render_particle_gif
+
+    task = make_task(GIF_ENV)
+    demos = max(config.demos_for(GIF_ENV))
+    paths = []
+    for name in ("oracle", *config.policies):
+        path = os.path.join(out, f"rollouts_{name}.gif")
+        paths.append(os.path.basename(path))
+        if os.path.exists(path):
+            continue
+        if name == "oracle":
+            policy = task.oracle(0)
+            title = "oracle"
+        else:
+            observations, actions, _ = task.demonstrations(demos, 0)
+            policy, _ = train_policy(name, observations, actions, task.spec,
+                                     config.policy_config, config.train_config, seed=0)
+            title = f"{name} (N={demos} demos)"
+        render_particle_gif(policy, path, GIF_ENV, n_episodes=4, seed=12345, title=title)
+    return paths
+
+
+def aggregate(config: ReproduceConfig, runs: list[dict[str, Any]],
+              oracles: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and standard deviation over seeds of each (env, policy, demos) cell."""
+    summary = []
+    for env in config.envs:
+        for policy in config.policies:
+            for demos in config.demos_for(env):
+                cell = [r for r in runs if (r["env"], r["policy"], r["demos"]) == (env, policy, demos)]
+                if not cell:
+                    continue
+                success = np.array([r["success_rate"] for r in cell])
+                summary.append({
+                    "env": env, "policy": policy, "demos": demos, "seeds": len(cell),
+                    "success_mean": float(success.mean()),
+                    "success_std": float(success.std(ddof=1)) if len(cell) > 1 else 0.0,
+                    "return_mean": float(np.mean([r["mean_return"] for r in cell])),
+                    "latency_ms": float(np.median([r["latency_ms"] for r in cell])),
+                    "train_seconds": float(np.mean([r["train_seconds"] for r in cell])),
+                    "eval_seconds": float(np.mean([r["eval_seconds"] for r in cell])),
+                    "transitions": float(np.mean([r["transitions"] for r in cell])),
+                })
+    oracle_summary = {}
+    for env in config.envs:
+        rates = [o["success_rate"] for o in oracles if o["env"] == env]
+        oracle_summary[env] = {"success_mean": float(np.mean(rates)), "seeds": len(rates),
+                               "episodes_per_seed": config.eval_episodes}
+    return {"config": config.to_dict(), "summary": summary, "oracle": oracle_summary,
+            "runs": [{k: v for k, v in r.items() if k not in ("policy_config", "train_config")}
+                     for r in runs]}
+
+
+def results_markdown(results: dict[str, Any]) -> str:
+    """The results as Markdown tables: success (mean ± std over seeds) and latency."""
+    config = results["config"]
+    lines = ["# Imitation results", "",
+             f"Success rate over {config['eval_episodes']} evaluation episodes per seed, mean ± "
+             f"standard deviation over {config['seeds']} seeds, vs the number of demonstration "
+             "episodes N. Same network sizes and gradient steps for every policy "
+             f"(hidden {config['policy_config']['hidden']}, {config['train_config']['steps']} "
+             f"steps of batch {config['train_config']['batch_size']}).", ""]
+    for env in config["envs"]:
+        oracle = results["oracle"][env]
+        rows = [s for s in results["summary"] if s["env"] == env]
+        demos = config["demos"][env]
+        lines += [f"## {env}", "",
+                  f"Oracle success: {oracle['success_mean']:.3f} ({oracle['seeds']} seeds × "
+                  f"{oracle['episodes_per_seed']} episodes).", "",
+                  "| policy | " + " | ".join(f"N={n}" for n in demos) + " | latency (ms/action) |",
+                  "|---|" + "---|" * len(demos) + "---|"]
+        for policy in config["policies"]:
+            cells, latency = [], []
+            for n in demos:
+                match = [s for s in rows if s["policy"] == policy and s["demos"] == n]
+                if match:
+                    cells.append(f"{match[0]['success_mean']:.3f} ± {match[0]['success_std']:.3f}")
+                    latency.append(match[0]["latency_ms"])
+                else:
+                    cells.append("—")
+            lat = f"{np.median(latency):.2f}" if latency else "—"
+            lines.append(f"| {policy} | " + " | ".join(cells) + f" | {lat} |")
+        lines.append("")
+    lines += ["Latency: median wall time of one policy call on a single observation (batch of "
+              "one), after compilation, on the machine below.", "",
+              f"Machine: {results.get('machine', {})}; wall time of this call: "
+              f"{results.get('wall_seconds_this_call', float('nan')):.0f} s "
+              f"({results.get('runs_computed_this_call', 0)} runs computed).", ""]
+    if results.get("gifs"):
+        lines += ["Rollouts on particle-2d-multimodal: " +
+                  ", ".join(f"[{g}]({g})" for g in results["gifs"]), ""]
+    return "\n".join(lines)
+
+
+def plot_success(results: dict[str, Any], path: str) -> None:
+    """Success vs demonstrations, one panel per task, one line per policy (error bars: std)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    envs = results["config"]["envs"]
+    fig, axes = plt.subplots(1, len(envs), figsize=(4.2 * len(envs), 3.4), squeeze=False)
+    for ax, env in zip(axes[0], envs):
+        for policy in results["config"]["policies"]:
+            rows = sorted((s for s in results["summary"]
+                           if s["env"] == env and s["policy"] == policy), key=lambda s: s["demos"])
+            if rows:
+                ax.errorbar([s["demos"] for s in rows], [s["success_mean"] for s in rows],
+                            yerr=[s["success_std"] for s in rows], marker="o", capsize=3,
+                            label=policy)
+        ax.axhline(results["oracle"][env]["success_mean"], color="gray", ls="--", lw=1,
+                   label="oracle")
+        ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("demonstration episodes")
+        ax.set_ylabel("success rate")
+        ax.set_title(env, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+__all__ = ["GIF_ENV", "ReproduceConfig", "run_grid", "render_gifs", "aggregate",
+           "results_markdown", "plot_success", "write_json_atomic"]

@@ -1,0 +1,300 @@
+"""Training and evaluating imitation policies on a task: demonstrations in, metrics out.
+
+A :class:`Task` gathers what training needs of an environment (sizes, action box, scripted
+demonstrations, batched evaluation, the oracle); :func:`make_task` builds it from any name of
+``fenchel.imitation.envs.ENV_NAMES`` (particle and PointMaze tasks), so nothing below is
+specific to one environment. :func:`train_policy` fits one policy kind on ``(observation, action)``
+pairs; :func:`run_experiment` does demonstrations -> training -> evaluation -> latency, the
+unit of ``fenchel imitation train`` and of ``fenchel reproduce imitation``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+from typing import Any, Callable
+
+import jax
+import numpy as np
+import optax
+
+from fenchel import training
+from fenchel.imitation.policies import (
+    POLICY_NAMES,
+    Normalizer,
+    Policy,
+    PolicyConfig,
+    PolicySpec,
+    make_learner,
+)
+
+# Demonstrations and evaluation episodes are drawn from disjoint seed streams.
+EVAL_SEED_OFFSET = 100_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One imitation task.
+
+    Attributes:
+      name: the task name (``fenchel.imitation.envs.ENV_NAMES``).
+      spec: observation/action sizes and action box.
+      demonstrations: ``(n_episodes, seed) -> (observations (T, obs_dim), actions (T, k),
+        metadata dict)`` from the scripted oracle.
+      evaluate: ``(policy, n_episodes, seed) -> dict`` with at least "success_rate",
+        "success_stderr", "mean_return".
+      oracle: ``seed -> policy``, the scripted expert.
+    """
+
+    name: str
+    spec: PolicySpec
+    demonstrations: Callable[[int, int], tuple[np.ndarray, np.ndarray, dict[str, Any]]]
+    evaluate: Callable[[Any, int, int], dict[str, Any]]
+    oracle: Callable[[int], Any]
+
+
+def make_task(name: str) -> Task:
+    """The :class:`Task` called ``name``.
+
+    Args:
+      name: any name of ``fenchel.imitation.envs.ENV_NAMES``: ``particle-<N>d[-multimodal]``
+        or ``pointmaze-<maze>``.
+
+    Returns:
+      The task.
+
+    Example:
+      >>> make_task("particle-2d-multimodal").spec.action_dim
+      2
+    """
+    from fenchel.imitation import demos as _demos
+    from fenchel.imitation import envs as _envs
+
+    if not isinstance(name, str):
+        raise TypeError(f"task name must be a str, got {type(name).__name__}")
+    config = _envs.make_env_config(name)
+    low, high = _envs.action_bounds(config)
+
+    def demonstrations(n_episodes: int, seed: int):
+        data = _demos.collect_demonstrations(config, n_episodes, seed)
+        return data.observations, data.actions, data.metadata
+
+    def oracle(seed: int):
+        if name.startswith("pointmaze-"):
+            from fenchel.imitation.pointmaze import PointMazeOracle
+            return PointMazeOracle(config, seed=seed)
+        from fenchel.imitation.oracles import ParticleOracle
+        return ParticleOracle(config, seed=seed)
+
+    return Task(
+        name=name,
+        spec=PolicySpec(config.observation_dim, config.action_dim, low, high),
+        demonstrations=demonstrations,
+        evaluate=lambda policy, n, seed: _envs.evaluate_policy(policy, config, n, seed),
+        oracle=oracle)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimization settings, identical for every policy kind.
+
+    Args:
+      steps: gradient steps.
+      batch_size: examples per step (drawn with replacement from the demonstrations).
+      learning_rate: peak Adam learning rate (cosine decay to 10% over ``steps``).
+      weight_decay: decoupled weight decay (AdamW).
+
+    Example:
+      >>> TrainConfig(steps=10).batch_size
+      256
+    """
+
+    steps: int = 2000
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        lr, decay = self.learning_rate, self.weight_decay
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise ValueError(f"learning_rate must be a positive finite number, got {lr!r}")
+        if not (isinstance(decay, (int, float)) and math.isfinite(decay) and decay >= 0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {decay!r}")
+
+    def optimizer(self) -> optax.GradientTransformation:
+        schedule = optax.cosine_decay_schedule(self.learning_rate, self.steps, alpha=0.1)
+        return optax.adamw(schedule, weight_decay=self.weight_decay)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@functools.lru_cache(maxsize=None)
+def _optimizer(train_config: TrainConfig) -> optax.GradientTransformation:
+    # One object per config, so fenchel.training's compiled-step cache is reused across runs.
+    return train_config.optimizer()
+
+
+def train_policy(kind: str, observations: np.ndarray, actions: np.ndarray, spec: PolicySpec,
+                 config: PolicyConfig = PolicyConfig(), train_config: TrainConfig = TrainConfig(),
+                 seed: int = 0, progress: bool = False) -> tuple[Policy, dict[str, Any]]:
+    """Fits a policy of ``kind`` to demonstration pairs by minibatch AdamW.
+
+    Runs :func:`fenchel.training.train` for ``train_config.steps`` steps (every policy kind
+    and dataset size gets the same number of gradient steps) over shuffled minibatches of
+    ``min(batch_size, T)`` pairs, each step with a fresh PRNG key (for sampled
+    counter-examples and randomized inner solvers). Observations are standardized and
+    actions mapped to ``[-1, 1]^k`` first.
+
+    Args:
+      kind: one of ``POLICY_NAMES``.
+      observations: (T, obs_dim) demonstration observations.
+      actions: (T, k) expert actions in the action box.
+      spec: the task's sizes and box.
+      config: policy hyper-parameters.
+      train_config: optimization settings.
+      seed: seed of the initialization, the minibatches and the keys.
+      progress: show a tqdm progress bar.
+
+    Returns:
+      ``(policy, history)`` with history ``{"loss": [loss per step], "train_seconds": float}``.
+
+    Example:
+      >>> spec = PolicySpec(3, 1, 0.0, 1.0)
+      >>> policy, _ = train_policy("mse", np.zeros((8, 3)), np.full((8, 1), 0.5), spec,
+      ...                          PolicyConfig(hidden=(8,)), TrainConfig(steps=2))
+      >>> policy(np.zeros((2, 3))).shape
+      (2, 1)
+    """
+    if kind not in POLICY_NAMES:
+        raise ValueError(f"kind must be one of {POLICY_NAMES}, got {kind!r}")
+    observations = np.asarray(observations, np.float32)
+    actions = np.asarray(actions, np.float32)
+    if observations.ndim != 2 or observations.shape[1] != spec.observation_dim:
+        raise ValueError(f"observations must have shape (T, {spec.observation_dim}), "
+                         f"got {observations.shape}")
+    if actions.shape != (observations.shape[0], spec.action_dim):
+        raise ValueError(f"actions must have shape ({observations.shape[0]}, {spec.action_dim}), "
+                         f"got {actions.shape}")
+    if observations.shape[0] == 0:
+        raise ValueError("need at least one demonstration pair, got 0")
+    learner = make_learner(kind, spec, config)
+    normalizer = Normalizer.fit(observations)
+    data = (normalizer(observations),
+            np.clip(spec.to_unit(actions), -1.0, 1.0).astype(np.float32))
+    start = time.perf_counter()
+    result = training.train(
+        learner.loss, learner.init(seed), _optimizer(train_config), data,
+        batch_size=min(train_config.batch_size, observations.shape[0]),
+        num_steps=train_config.steps, key=jax.random.key(seed), progress=progress)
+    params = jax.block_until_ready(result.params)
+    seconds = time.perf_counter() - start
+    losses = result.history["loss"]
+    if not all(math.isfinite(v) for v in losses):
+        raise FloatingPointError(f"training {kind} diverged (non-finite loss)")
+    policy = Policy(learner, params, normalizer, seed=seed)
+    return policy, {"loss": losses, "train_seconds": seconds}
+
+
+def measure_latency(policy: Any, observations: np.ndarray, repeats: int = 20) -> float:
+    """Median wall time (milliseconds) of one policy call on a single observation.
+
+    The first call (compilation) is excluded.
+
+    Args:
+      policy: a policy callable on (1, obs_dim) batches.
+      observations: (T, obs_dim) observations to cycle through.
+      repeats: timed calls.
+
+    Returns:
+      Milliseconds per action (batch of one).
+    """
+    observations = np.asarray(observations, np.float32)
+    np.asarray(policy(observations[:1]))
+    times = []
+    for i in range(repeats):
+        row = observations[i % observations.shape[0]][None]
+        start = time.perf_counter()
+        np.asarray(policy(row))
+        times.append(time.perf_counter() - start)
+    return 1000.0 * float(np.median(times))
+
+
+def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
+                   config: PolicyConfig = PolicyConfig(),
+                   train_config: TrainConfig = TrainConfig(), eval_episodes: int = 100,
+                   progress: bool = False) -> dict[str, Any]:
+    """Demonstrations -> training -> evaluation -> latency for one (env, policy, N, seed).
+
+    Demonstrations use ``seed``; evaluation episodes use ``EVAL_SEED_OFFSET + seed`` so they
+    never repeat a demonstration's initial state stream, and are the same for every policy.
+
+    Args:
+      env: task name (:func:`make_task`).
+      kind: policy kind, one of ``POLICY_NAMES``.
+      n_demos: demonstration episodes.
+      seed: seed of the demonstrations, the training and the evaluation.
+      config: policy hyper-parameters.
+      train_config: optimization settings.
+      eval_episodes: evaluation episodes.
+      progress: show a training progress bar.
+
+    Returns:
+      A JSON-serializable dict: env, policy, demos, seed, transitions, success_rate,
+      success_stderr, mean_return, latency_ms, train_seconds, eval_seconds, final_loss,
+      demo_success_rate, policy_config, train_config.
+    """
+    if isinstance(n_demos, bool) or not isinstance(n_demos, int) or n_demos < 1:
+        raise ValueError(f"n_demos must be a positive int, got {n_demos!r}")
+    task = make_task(env)
+    observations, actions, metadata = task.demonstrations(n_demos, seed)
+    policy, history = train_policy(kind, observations, actions, task.spec, config,
+                                   train_config, seed=seed, progress=progress)
+    start = time.perf_counter()
+    metrics = task.evaluate(policy, eval_episodes, EVAL_SEED_OFFSET + seed)
+    eval_seconds = time.perf_counter() - start
+    return {
+        "env": env,
+        "policy": kind,
+        "demos": n_demos,
+        "seed": seed,
+        "transitions": int(observations.shape[0]),
+        "success_rate": float(metrics["success_rate"]),
+        "success_stderr": float(metrics["success_stderr"]),
+        "mean_return": float(metrics["mean_return"]),
+        "eval_episodes": int(eval_episodes),
+        "latency_ms": measure_latency(policy, observations),
+        "train_seconds": history["train_seconds"],
+        "eval_seconds": eval_seconds,
+        "final_loss": history["loss"][-1],
+        "demo_success_rate": float(metadata.get("success_rate", float("nan"))),
+        "policy_config": config.to_dict(),
+        "train_config": train_config.to_dict(),
+    }
+
+
+def evaluate_oracle(env: str, eval_episodes: int = 100, seed: int = 0) -> dict[str, Any]:
+    """Success of the task's scripted oracle on the evaluation episodes of ``seed``."""
+    task = make_task(env)
+    metrics = task.evaluate(task.oracle(seed), eval_episodes, EVAL_SEED_OFFSET + seed)
+    return {"env": env, "seed": seed, "eval_episodes": int(eval_episodes),
+            "success_rate": float(metrics["success_rate"]),
+            "mean_return": float(metrics["mean_return"])}
+
+
+__all__ = [
+    "EVAL_SEED_OFFSET",
+    "Task",
+    "make_task",
+    "TrainConfig",
+    "train_policy",
+    "measure_latency",
+    "run_experiment",
+    "evaluate_oracle",
+]
