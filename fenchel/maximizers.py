@@ -99,7 +99,8 @@ def random_init(reg: _regs.Regularizer, key: Array, shape: tuple[int, ...], dtyp
 
 
 def _info(energy, reg, theta, y, iterations, residual, tol) -> MaximizerInfo:
-    residual = jnp.asarray(residual, jnp.float32)
+    # Keep y's precision: a float32 cast would hide convergence under x64.
+    residual = jnp.asarray(residual, jnp.result_type(y))
     return MaximizerInfo(
         iterations=jnp.asarray(iterations, jnp.int32),
         residual=residual,
