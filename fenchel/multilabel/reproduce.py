@@ -78,6 +78,7 @@ def _write_json(path: pathlib.Path, payload: Any) -> None:
     try:
         with os.fdopen(fd, "w") as file:
             json.dump(payload, file, indent=1, sort_keys=True)
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -190,6 +191,10 @@ def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence
             entry = {decoding: {metric: _mean_std([100 * r[decoding][metric] for r in runs])
                                 for metric in METRICS}
                      for decoding in ("test", "test_tuned")}
+            for decoding in ("test", "test_tuned"):
+                if all("example_f1_mulan" in r[decoding] for r in runs):
+                    entry[decoding]["example_f1_mulan"] = _mean_std(
+                        [100 * r[decoding]["example_f1_mulan"] for r in runs])
             entry["inference_ms_per_example"] = _mean_std(
                 [r["test"]["inference_ms_per_example"] for r in runs])
             entry["train_seconds"] = _mean_std([r["train_seconds"] for r in runs])
@@ -240,6 +245,7 @@ def _write_markdown(path: pathlib.Path, result: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".results.md.", dir=path.parent)
     with os.fdopen(fd, "w") as file:
         file.write("\n".join(lines))
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -285,6 +291,7 @@ def plot(out: str | os.PathLike, result: dict[str, Any],
         os.close(fd)
         fig.savefig(tmp, dpi=110)
         plt.close(fig)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
         written.append(str(path))
     return written

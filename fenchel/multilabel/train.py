@@ -265,14 +265,17 @@ def evaluate(trained: TrainedModel, split, threshold: float = 0.5) -> dict[str, 
 
     Returns:
       ``{metric: value}`` for every metric in
-      :data:`fenchel.multilabel.metrics.METRICS`, plus
-      ``inference_ms_per_example`` (relaxed inference, compilation excluded).
+      :data:`fenchel.multilabel.metrics.METRICS`, plus ``example_f1_mulan``
+      (empty-vs-empty examples count 1) and ``inference_ms_per_example`` (relaxed inference, compilation excluded).
     """
     trained.predict_relaxed(split.x[:1])  # compile outside the timing
     start = time.perf_counter()
     y_relaxed = trained.predict_relaxed(split.x)
     elapsed = time.perf_counter() - start
-    result = ml_metrics.all_metrics(split.y, ml_metrics.decode(y_relaxed, threshold))
+    y_pred = ml_metrics.decode(y_relaxed, threshold)
+    result = ml_metrics.all_metrics(split.y, y_pred)
+    # MULAN's convention: an example with no true and no predicted label has F1 = 1.
+    result["example_f1_mulan"] = ml_metrics.example_f1(split.y, y_pred, zero_division=1.0)
     result["inference_ms_per_example"] = 1000.0 * elapsed / max(len(split.x), 1)
     return result
 
