@@ -98,7 +98,7 @@ def macro_f1(y_true, y_pred, zero_division: float = 0.0) -> float:
 
     Example:
       >>> macro_f1([[1, 0], [0, 1]], [[1, 1], [0, 0]])
-      0.3333333333333333
+      0.5
     """
     y_true, y_pred = _check(y_true, y_pred)
     tp = np.sum(y_true & y_pred, axis=0)
