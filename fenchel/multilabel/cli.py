@@ -42,6 +42,29 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _device_count(value: str) -> int:
+    """``--devices``: a count >= 1, or ``0`` / ``all`` for every local device (returned as 0)."""
+    if value.strip().lower() == "all":
+        return 0
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer >= 0 or 'all', got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 or 'all', got {value}")
+    return number
+
+
+def _mesh(devices: int):
+    """The data mesh for ``--devices`` (None for one device: the plain single-device path)."""
+    if devices == 1:
+        return None
+    from fenchel.training import make_mesh
+
+    return make_mesh(None if devices == 0 else devices)
+
+
 def _grid_values(args: argparse.Namespace) -> dict[str, list]:
     return {"hidden": args.hidden, "learning_rate": args.lr,
             "weight_decay": args.weight_decay, "reg_scale": args.reg_scale}
@@ -101,9 +124,18 @@ def _run_single(args: argparse.Namespace) -> int:
         print(f"fenchel multilabel: error: cannot load dataset {args.dataset!r}: {err}",
               file=sys.stderr)
         return 1
+    try:
+        mesh = _mesh(args.devices)
+        if mesh is not None and args.batch_size % mesh.size:
+            raise ValueError(f"--batch-size {args.batch_size} must be divisible by the number "
+                             f"of devices ({mesh.size})")
+    except ValueError as err:
+        print(f"fenchel multilabel: error: {err}", file=sys.stderr)
+        return 2
     configs = method_grid(method, _grid(args), **_fixed(args))
     start = time.perf_counter()
-    result = run_experiment(data, method, configs, seed=args.seed, progress=not args.quiet)
+    result = run_experiment(data, method, configs, seed=args.seed, progress=not args.quiet,
+                            mesh=mesh)
     result["wall_seconds"] = time.perf_counter() - start
     config = result["config"]
     print(f"dataset={data.name} method={method.name} seed={args.seed} "
@@ -139,6 +171,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="split and initialization seed")
     parser.add_argument("--json", default=None, help="write the result to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--devices", type=_device_count, default=1, metavar="N",
+                        help="data-parallel training over N local devices (default 1: one "
+                             "device); 0 or 'all': every device; --batch-size must be "
+                             "divisible by N (see docs/scaling.md)")
     _add_training_arguments(parser)
     parser.set_defaults(func=_run_single)
 

@@ -30,11 +30,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
 from fenchel.multilabel import metrics as ml_metrics
 from fenchel.multilabel.losses import Method, batch_loss, predict_relaxed
 from fenchel.multilabel.models import EnergyNetwork, energy_spec
+from fenchel.training import DATA_AXIS, replicate, to_host
 
 Array = jax.Array
 
@@ -192,9 +194,21 @@ def _train_epoch(method: Method, graphdef, optimizer, params, opt_state, xb, yb,
 _ADAMW = optax.inject_hyperparams(optax.adamw)(learning_rate=1.0, weight_decay=0.0)
 
 
+def _epoch_sharding(mesh: Mesh) -> NamedSharding:
+    """Stacked minibatches ``(n_batches, batch, ...)``: each step's batch split over ``"data"``."""
+    return NamedSharding(mesh, P(None, DATA_AXIS))
+
+
 def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
-        progress: bool = False) -> TrainedModel:
+        progress: bool = False, mesh: Mesh | None = None) -> TrainedModel:
     """Train an energy network with early stopping on validation Hamming accuracy.
+
+    With a ``mesh`` (:func:`fenchel.training.make_mesh`) training is data
+    parallel: every minibatch is split over the mesh's ``"data"`` axis,
+    parameters and optimizer state are replicated, and XLA all-reduces the
+    gradients of the batch-mean loss, so the steps are those of one device
+    (up to the order of floating-point sums). Validation prediction runs with
+    the replicated parameters; the returned model lives on one device.
 
     Args:
       method: energy, loss and Ω (λ is ``config.reg_scale``).
@@ -202,9 +216,17 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
       train, validation: splits with ``.x: (n, d)`` and ``.y: (n, k)``.
       seed: seed of the initialization and of the minibatch order.
       progress: show a progress bar over epochs.
+      mesh: one-axis ``("data",)`` device mesh, or None (one device). The
+        batch size (``min(config.batch_size, n)``) must be divisible by its
+        number of devices.
 
     Returns:
       A :class:`TrainedModel` holding the best-validation parameters.
+
+    Example:
+      >>> from fenchel.training import make_mesh
+      >>> trained = fit(method, Config(batch_size=32), train, validation,
+      ...               mesh=make_mesh(4))  # doctest: +SKIP
     """
     x_train = np.asarray(train.x, np.float32)
     y_train = np.asarray(train.y, np.float32)
@@ -213,9 +235,15 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
                          f"{x_train.shape} and {y_train.shape}")
     if len(x_train) == 0:
         raise ValueError("train split is empty")
-    start = time.perf_counter()
     n, d = x_train.shape
     k = y_train.shape[1]
+    batch_size = min(config.batch_size, n)
+    if mesh is not None and batch_size % mesh.size:
+        raise ValueError(
+            f"batch size must be divisible by the number of devices in mesh: got batch size "
+            f"{batch_size} (config.batch_size={config.batch_size}, {n} training rows) and "
+            f"{mesh.size} devices")
+    start = time.perf_counter()
     model = EnergyNetwork(d, k, method.energy, hidden=config.hidden, concave=method.concave,
                           rngs=nnx.Rngs(seed))
     graphdef, params = nnx.split(model)
@@ -225,7 +253,16 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
     opt_state.hyperparams["weight_decay"] = jnp.asarray(config.weight_decay, jnp.float32)
 
     reg_scale = jnp.asarray(config.reg_scale, jnp.float32)
-    batch_size = min(config.batch_size, n)
+    if mesh is None:
+        def place(batches):
+            return jnp.asarray(batches)
+    else:
+        params, opt_state, reg_scale = replicate((params, opt_state, reg_scale), mesh)
+        epoch_sharding = _epoch_sharding(mesh)
+
+        def place(batches):
+            return jax.make_array_from_callback(batches.shape, epoch_sharding,
+                                                lambda index: batches[index])
     n_batches = n // batch_size
     rng = np.random.default_rng(seed)
     key = jax.random.key(seed)
@@ -235,8 +272,8 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
                   disable=not progress)
     for epoch in epochs:
         order = rng.permutation(n)[:n_batches * batch_size]
-        xb = jnp.asarray(x_train[order].reshape(n_batches, batch_size, d))
-        yb = jnp.asarray(y_train[order].reshape(n_batches, batch_size, k))
+        xb = place(x_train[order].reshape(n_batches, batch_size, d))
+        yb = place(y_train[order].reshape(n_batches, batch_size, k))
         key, sub = jax.random.split(key)
         params, opt_state, train_loss = _train_epoch(
             method, graphdef, optimizer, params, opt_state, xb, yb, sub, reg_scale)
@@ -254,6 +291,9 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
         if epoch - best[1] >= config.patience:
             break
     best_score, best_epoch, best_params = best
+    if mesh is not None:
+        # Off the mesh: the model is used (predicted with, pickled) on one device.
+        best_params = jax.tree.map(jnp.asarray, to_host(best_params))
     return TrainedModel(method=method, config=config, model=nnx.merge(graphdef, best_params),
                         best_epoch=best_epoch, epochs=len(history),
                         best_validation=float(best_score),
@@ -281,8 +321,11 @@ def evaluate(trained: TrainedModel, split, threshold: float = 0.5) -> dict[str, 
 
 
 def search(method: Method, configs: Iterable[Config], train, validation, *, seed: int = 0,
-           progress: bool = False) -> tuple[TrainedModel, list[dict[str, Any]]]:
+           progress: bool = False,
+           mesh: Mesh | None = None) -> tuple[TrainedModel, list[dict[str, Any]]]:
     """Train every configuration; keep the best by validation Hamming accuracy.
+
+    ``mesh`` is passed to :func:`fit` (data-parallel training).
 
     Returns:
       ``(best, table)``: the best :class:`TrainedModel` and one row per
@@ -295,7 +338,8 @@ def search(method: Method, configs: Iterable[Config], train, validation, *, seed
     best, table = None, []
     for config in tqdm(configs, desc=f"search {method.name}", leave=False,
                        disable=not progress or len(configs) == 1):
-        trained = fit(method, config, train, validation, seed=seed, progress=progress)
+        trained = fit(method, config, train, validation, seed=seed, progress=progress,
+                      mesh=mesh)
         table.append({**dataclasses.asdict(config),
                       "validation_hamming_accuracy": trained.best_validation,
                       "best_epoch": trained.best_epoch, "epochs": trained.epochs,
@@ -306,7 +350,7 @@ def search(method: Method, configs: Iterable[Config], train, validation, *, seed
 
 
 def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: int = 0,
-                   progress: bool = False) -> dict[str, Any]:
+                   progress: bool = False, mesh: Mesh | None = None) -> dict[str, Any]:
     """Search ``configs`` on the validation split, then report test metrics.
 
     Args:
@@ -316,6 +360,7 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
       configs: the hyperparameter grid (one config: no search).
       seed: initialization / minibatch seed.
       progress: progress bars.
+      mesh: device mesh for data-parallel training (see :func:`fit`), or None.
 
     Returns:
       A JSON-able dict: ``dataset``, ``method`` (name and fields), ``seed``,
@@ -326,7 +371,7 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
     """
     start = time.perf_counter()
     best, table = search(method, configs, dataset.train, dataset.validation, seed=seed,
-                         progress=progress)
+                         progress=progress, mesh=mesh)
     y_val = best.predict_relaxed(dataset.validation.x)
     threshold = ml_metrics.tune_threshold(dataset.validation.y, y_val, "example_f1")
     test = evaluate(best, dataset.test, 0.5)

@@ -1,0 +1,86 @@
+"""Data-parallel multi-label training: 4 simulated devices match one device."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fenchel import cli
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+WORKER = os.path.join(HERE, "devices_worker.py")
+
+
+def _env(**extra) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_PLATFORMS")}
+    env["JAX_PLATFORMS"] = "cpu"
+    env["PYTHONPATH"] = os.pathsep.join([REPO, env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env
+
+
+def _load(path) -> dict[str, np.ndarray]:
+    with np.load(path) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
+def test_four_simulated_devices_match_one_device(data_dir, tmp_path):
+    subprocess.run(
+        [sys.executable, WORKER, "--data-dir", str(data_dir), "--out", str(tmp_path)],
+        env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"),
+        check=True, timeout=300,
+    )
+    four, one = _load(tmp_path / "devices4.npz"), _load(tmp_path / "devices1.npz")
+    losses_four, losses_one = four["history"][:, 0], one["history"][:, 0]
+    assert losses_one.shape == (3,) and losses_one[-1] < losses_one[0]  # it learned
+    np.testing.assert_allclose(losses_four, losses_one, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(four["history"][:, 1], one["history"][:, 1])
+    assert four["best_epoch"] == one["best_epoch"]
+    leaves = sorted(name for name in one if name.startswith("leaf"))
+    assert leaves and sorted(name for name in four if name.startswith("leaf")) == leaves
+    for name in leaves:
+        np.testing.assert_allclose(four[name], one[name], rtol=1e-5, atol=1e-6)
+    # The returned model is back on one device.
+    assert four["model_devices"] == 1
+    errors = (tmp_path / "errors.txt").read_text()
+    assert "batch size" in errors and "30" in errors and "4 devices" in errors
+
+
+@pytest.mark.parametrize("value, expected", [("all", 0), ("ALL", 0), ("0", 0), ("3", 3)])
+def test_device_count_parsing(value, expected):
+    from fenchel.multilabel.cli import _device_count
+
+    assert _device_count(value) == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "two"])
+def test_bad_device_count_exits_with_usage(value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["multilabel", "--dataset", "emotions", "--devices", value])
+    assert exit_info.value.code == 2
+    assert "--devices" in capsys.readouterr().err
+
+
+def test_more_devices_than_available_fails_cleanly(data_dir, capsys):
+    code = cli.main(["multilabel", "--dataset", "emotions", "--data-dir", str(data_dir),
+                     "--devices", "64", "--quiet"])
+    assert code == 2
+    assert "num_devices=64" in capsys.readouterr().err
+
+
+def test_all_devices_runs_the_sharded_path(data_dir, tmp_path, capsys):
+    """``--devices all`` (here: the one CPU device) trains through the mesh code path."""
+    out = tmp_path / "emotions.json"
+    code = cli.main(["multilabel", "--dataset", "emotions", "--energy", "unary", "--loss", "bce",
+                     "--data-dir", str(data_dir), "--json", str(out), "--devices", "all",
+                     "--max-epochs", "1", "--hidden", "0", "--lr", "0.01",
+                     "--weight-decay", "1e-4", "--reg-scale", "1", "--batch-size", "32",
+                     "--quiet"])
+    assert code == 0
+    assert "hamming_accuracy=" in capsys.readouterr().out
+    assert out.exists()
