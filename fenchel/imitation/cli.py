@@ -73,12 +73,12 @@ def _train_config(args: argparse.Namespace):
 
 
 def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=_positive_int, help="gradient steps (default 2000)")
-    parser.add_argument("--batch-size", type=_positive_int, help="minibatch size (default 256)")
-    parser.add_argument("--learning-rate", type=float, help="peak learning rate (default 1e-3)")
+    parser.add_argument("--steps", type=_positive_int, help="gradient steps (default 1500)")
+    parser.add_argument("--batch-size", type=_positive_int, help="minibatch size (default 128)")
+    parser.add_argument("--learning-rate", type=float, help="peak learning rate (default 3e-3)")
     parser.add_argument("--hidden", type=_positive_int, nargs="+",
-                        help="hidden layer sizes of every MLP (default 128 128)")
-    parser.add_argument("--reg-scale", type=float, help="λ of Ω = SquaredBox (GFY policies)")
+                        help="hidden layer sizes of every MLP (default 64 64)")
+    parser.add_argument("--reg-scale", type=float, help="λ of Ω = SquaredBox on [-1, 1]^k (GFY policies; default 1)")
     parser.add_argument("--act-samples", type=_positive_int,
                         help="samples of the sampling-based maximizer when acting (gfy, ibc)")
 
@@ -145,6 +145,8 @@ def _reproduce(args: argparse.Namespace) -> int:
         fields["seeds"] = args.seeds
     if args.eval_episodes is not None:
         fields["eval_episodes"] = args.eval_episodes
+    if args.jobs is not None:
+        fields["jobs"] = args.jobs
     if args.demos:
         fields["demos"] = ()
         fields["default_demos"] = tuple(args.demos)
@@ -170,14 +172,15 @@ def add_reproduce_parser(subparsers) -> None:
     parser.add_argument("--out", default=os.path.join("docs", "results", "imitation"),
                         help="output directory (default docs/results/imitation)")
     parser.add_argument("--envs", nargs="+", type=_env_name,
-                        help="tasks (default particle-2d-multimodal particle-8d-multimodal "
-                             "pointmaze-medium)")
+                        help="tasks (default particle-2d-multimodal particle-4d-multimodal)")
     parser.add_argument("--policies", nargs="+", choices=POLICY_NAMES, help="policies (default all)")
     parser.add_argument("--demos", nargs="+", type=_positive_int,
                         help="demonstration episodes, for every task (default per task)")
     parser.add_argument("--seeds", type=_positive_int, help="seeds per cell (default 3)")
     parser.add_argument("--eval-episodes", type=_positive_int,
                         help="evaluation episodes per seed (default 100)")
+    parser.add_argument("--jobs", type=_positive_int,
+                        help="worker processes running grid cells in parallel (default 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_hyperparameter_arguments(parser)
     parser.set_defaults(func=_reproduce)

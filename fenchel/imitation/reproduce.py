@@ -13,9 +13,11 @@ demonstrations, plus the oracle's).
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import json
+import multiprocessing
 import os
 import platform
 import tempfile
@@ -52,25 +54,26 @@ class ReproduceConfig:
       policy_config: policy hyper-parameters (same for every policy).
       train_config: optimization settings (same for every policy).
       gifs: whether to write the rollout GIFs (needs ``GIF_ENV`` in ``envs``).
+      jobs: worker processes running cells in parallel (results do not depend on it).
 
     Example:
-      >>> ReproduceConfig(envs=("particle-2d-multimodal",), seeds=1).demos_for("particle-2d-multimodal")
-      (10, 30, 100)
+      >>> ReproduceConfig(seeds=1).demos_for("particle-2d-multimodal")
+      (50, 200)
     """
 
-    envs: tuple[str, ...] = ("particle-2d-multimodal", "particle-8d-multimodal",
-                             "pointmaze-medium")
+    envs: tuple[str, ...] = ("particle-2d-multimodal", "particle-4d-multimodal")
     policies: tuple[str, ...] = POLICY_NAMES
     demos: tuple[tuple[str, tuple[int, ...]], ...] = (
-        ("particle-8d-multimodal", (30, 100)),
+        ("particle-4d-multimodal", (200,)),
         ("pointmaze-medium", (100,)),
     )
-    default_demos: tuple[int, ...] = (10, 30, 100)
+    default_demos: tuple[int, ...] = (50, 200)
     seeds: int = 3
     eval_episodes: int = 100
     policy_config: PolicyConfig = PolicyConfig()
     train_config: TrainConfig = TrainConfig()
     gifs: bool = True
+    jobs: int = 1
 
     def __post_init__(self) -> None:
         for env in self.envs:
@@ -80,6 +83,8 @@ class ReproduceConfig:
             raise ValueError(f"unknown policies {unknown}; valid: {POLICY_NAMES}")
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
             raise ValueError(f"seeds must be a positive int, got {self.seeds!r}")
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
+            raise ValueError(f"jobs must be a positive int, got {self.jobs!r}")
         if not isinstance(self.eval_episodes, int) or self.eval_episodes < 1:
             raise ValueError(f"eval_episodes must be a positive int, got {self.eval_episodes!r}")
         for _, counts in self.demos:
@@ -170,7 +175,6 @@ def run_grid(config: ReproduceConfig, out: str, progress: bool = True) -> dict[s
     settings = config.settings()
     fingerprint = _fingerprint(settings)
     oracle_fingerprint = _fingerprint({"eval_episodes": config.eval_episodes})
-    computed = 0
     oracles = []
     for env in config.envs:
         for seed in range(config.seeds):
@@ -181,21 +185,27 @@ def run_grid(config: ReproduceConfig, out: str, progress: bool = True) -> dict[s
                               fingerprint=oracle_fingerprint)
                 write_json_atomic(path, result)
             oracles.append(result)
-    runs = []
     cells = config.cells()
-    bar = tqdm(cells, desc="imitation grid", disable=not progress, unit="run")
-    for env, policy, demos, seed in bar:
-        bar.set_postfix_str(f"{env} {policy} N={demos} seed={seed}", refresh=True)
-        path = _run_path(out, env, policy, demos, seed)
-        result = _load_if_current(path, fingerprint)
-        if result is None:
-            result = run_experiment(env, policy, demos, seed, config.policy_config,
-                                    config.train_config, config.eval_episodes)
-            result["fingerprint"] = fingerprint
-            write_json_atomic(path, result)
-            computed += 1
-        runs.append(result)
+    todo = [cell for cell in cells
+            if _load_if_current(_run_path(out, *cell), fingerprint) is None
+            or (_gif_cell(config, cell) and not os.path.exists(_gif_path(out, cell[1])))]
+    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="imitation grid",
+               disable=not progress, unit="run")
+    jobs = [(config, out, cell, fingerprint) for cell in todo]
+    if config.jobs > 1 and len(jobs) > 1:
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(config.jobs, mp_context=context) as pool:
+            for cell in pool.map(_run_cell, jobs):
+                bar.set_postfix_str(" ".join(map(str, cell)), refresh=False)
+                bar.update(1)
+    else:
+        for job in jobs:
+            bar.set_postfix_str(" ".join(map(str, job[2])), refresh=True)
+            _run_cell(job)
+            bar.update(1)
     bar.close()
+    computed = len(todo)
+    runs = [_load_if_current(_run_path(out, *cell), fingerprint) for cell in cells]
     gifs = render_gifs(config, out) if config.gifs and GIF_ENV in config.envs else []
     results = aggregate(config, runs, oracles)
     results["gifs"] = gifs
@@ -208,16 +218,50 @@ def run_grid(config: ReproduceConfig, out: str, progress: bool = True) -> dict[s
     return results
 
 
+def _gif_cell(config: ReproduceConfig, cell: tuple[str, str, int, int]) -> bool:
+    env, _, demos, seed = cell
+    return (config.gifs and env == GIF_ENV and seed == 0
+            and demos == max(config.demos_for(GIF_ENV)))
+
+
+def _gif_path(out: str, name: str) -> str:
+    return os.path.join(out, f"rollouts_{name}.gif")
+
+
+def _render(policy, path: str, title: str) -> None:
+    from fenchel.imitation.render import render_particle_gif
+
+    render_particle_gif(policy, path, GIF_ENV, n_episodes=4, seed=12345, title=title)
+
+
+def _run_cell(job) -> tuple[str, str, int, int]:
+    """Trains and evaluates one cell (and renders its GIF if it is the GIF cell)."""
+    config, out, cell, fingerprint = job
+    env, policy, demos, seed = cell
+    path = _run_path(out, *cell)
+    hook = None
+    if _gif_cell(config, cell):
+        hook = lambda trained: _render(trained, _gif_path(out, policy),
+                                       f"{policy} (N={demos} demos)")
+    if _load_if_current(path, fingerprint) is None:
+        result = run_experiment(env, policy, demos, seed, config.policy_config,
+                                config.train_config, config.eval_episodes,
+                                after_training=hook)
+        result["fingerprint"] = fingerprint
+        write_json_atomic(path, result)
+    elif hook is not None:  # result on disk, GIF missing: retrain to draw it
+        render_gifs(config, out)
+    return cell
+
+
 def render_gifs(config: ReproduceConfig, out: str) -> list[str]:
     """One rollout GIF per policy (seed 0, most demonstrations) on ``GIF_ENV``, plus the
     oracle's; existing GIFs are kept (delete them to redraw)."""
-    from fenchel.imitation.render import render_particle_gif
-
     task = make_task(GIF_ENV)
     demos = max(config.demos_for(GIF_ENV))
     paths = []
     for name in ("oracle", *config.policies):
-        path = os.path.join(out, f"rollouts_{name}.gif")
+        path = _gif_path(out, name)
         paths.append(os.path.basename(path))
         if os.path.exists(path):
             continue
@@ -229,7 +273,7 @@ def render_gifs(config: ReproduceConfig, out: str) -> list[str]:
             policy, _ = train_policy(name, observations, actions, task.spec,
                                      config.policy_config, config.train_config, seed=0)
             title = f"{name} (N={demos} demos)"
-        render_particle_gif(policy, path, GIF_ENV, n_episodes=4, seed=12345, title=title)
+        _render(policy, path, title)
     return paths
 
 

@@ -108,12 +108,12 @@ class TrainConfig:
 
     Example:
       >>> TrainConfig(steps=10).batch_size
-      256
+      128
     """
 
-    steps: int = 2000
-    batch_size: int = 256
-    learning_rate: float = 1e-3
+    steps: int = 1500
+    batch_size: int = 128
+    learning_rate: float = 3e-3
     weight_decay: float = 1e-4
 
     def __post_init__(self) -> None:
@@ -229,7 +229,8 @@ def measure_latency(policy: Any, observations: np.ndarray, repeats: int = 20) ->
 def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
                    config: PolicyConfig = PolicyConfig(),
                    train_config: TrainConfig = TrainConfig(), eval_episodes: int = 100,
-                   progress: bool = False) -> dict[str, Any]:
+                   progress: bool = False,
+                   after_training: Callable[[Policy], None] | None = None) -> dict[str, Any]:
     """Demonstrations -> training -> evaluation -> latency for one (env, policy, N, seed).
 
     Demonstrations use ``seed``; evaluation episodes use ``EVAL_SEED_OFFSET + seed`` so they
@@ -244,6 +245,7 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
       train_config: optimization settings.
       eval_episodes: evaluation episodes.
       progress: show a training progress bar.
+      after_training: called with the trained policy before evaluation (e.g. to render it).
 
     Returns:
       A JSON-serializable dict: env, policy, demos, seed, transitions, success_rate,
@@ -256,6 +258,8 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
     observations, actions, metadata = task.demonstrations(n_demos, seed)
     policy, history = train_policy(kind, observations, actions, task.spec, config,
                                    train_config, seed=seed, progress=progress)
+    if after_training is not None:
+        after_training(policy)
     start = time.perf_counter()
     metrics = task.evaluate(policy, eval_episodes, EVAL_SEED_OFFSET + seed)
     eval_seconds = time.perf_counter() - start

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -74,22 +73,24 @@ def test_normalizer_standardizes_and_floors_constant_features():
     assert np.all(np.isfinite(out)) and np.allclose(out[:, 1], 0.0)
 
 
-@pytest.mark.parametrize("kind", POLICY_NAMES)
-@pytest.mark.parametrize("box", [(0.0, 1.0), (-2.0, 3.0)])
+@pytest.mark.parametrize("kind, box", [("gfy", (0.0, 1.0)), ("ibc", (-2.0, 3.0)),
+                                       ("gfy-pairwise", (-2.0, 3.0)), ("mse", (0.0, 1.0))])
 def test_each_policy_trains_and_acts_within_the_box(kind, box):
     rng = np.random.default_rng(0)
-    spec = PolicySpec(4, 2, *box)
-    observations = rng.normal(size=(32, 4)).astype(np.float32)
+    spec = PolicySpec(10, 2, *box)
+    observations = rng.normal(size=(32, 10)).astype(np.float32)
     actions = rng.uniform(*box, size=(32, 2)).astype(np.float32)
     policy, history = train_policy(kind, observations, actions, spec, TINY,
                                    TrainConfig(steps=3, batch_size=16), seed=0)
     assert len(history["loss"]) == 3 and all(np.isfinite(history["loss"]))
     # Far-out observations must still give actions inside the box.
-    probe = np.concatenate([observations[:5], 100.0 * rng.normal(size=(5, 4))]).astype(np.float32)
+    probe = np.concatenate([observations[:5], 100.0 * rng.normal(size=(5, 10))]).astype(np.float32)
     action = policy(probe)
     assert action.shape == (10, 2) and action.dtype == np.float32
     assert np.all(action >= box[0]) and np.all(action <= box[1])
     assert policy(probe[0]).shape == (2,)
+    # Acting reuses one key: the policy is a function of the observation.
+    np.testing.assert_array_equal(policy(probe), action)
 
 
 @pytest.mark.parametrize("kind", ["mse", "gfy-pairwise"])
@@ -100,7 +101,7 @@ def test_unimodal_policies_learn_a_linear_expert(kind):
     observations = rng.uniform(-1, 1, size=(256, 2)).astype(np.float32)
     actions = (0.5 + 0.3 * observations[:, :1]).astype(np.float32)
     policy, history = train_policy(kind, observations, actions, spec, TINY,
-                                   TrainConfig(steps=300, batch_size=64, learning_rate=1e-2), seed=0)
+                                   TrainConfig(steps=200, batch_size=64, learning_rate=1e-2), seed=0)
     assert history["loss"][-1] < history["loss"][0]
     error = np.abs(policy(observations) - actions)
     assert np.median(error) < 0.05
@@ -121,13 +122,3 @@ def test_train_policy_rejects_mismatched_data():
         train_policy("mse", np.zeros((8, 4)), np.zeros((7, 2)), spec, TINY, TrainConfig(steps=1))
     with pytest.raises(ValueError, match="kind"):
         train_policy("bc", np.zeros((8, 4)), np.zeros((8, 2)), spec, TINY, TrainConfig(steps=1))
-
-
-def test_act_is_deterministic_given_the_key():
-    spec = PolicySpec(4, 2, 0.0, 1.0)
-    learner = make_learner("gfy", spec, TINY)
-    params = learner.init(0)
-    obs = jnp.ones((3, 4))
-    a = learner.act(params, obs, jax.random.key(3))
-    b = learner.act(params, obs, jax.random.key(3))
-    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
