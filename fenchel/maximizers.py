@@ -222,8 +222,7 @@ class ProjectedGradient(Maximizer):
             return reg.prox(z + g / lipschitz, 1.0 / lipschitz)
 
         def backtrack(z, fz, g, lipschitz):
-            def not_enough_ascent(carry):
-                lip, n = carry
+            def not_enough_ascent(lip):
                 y_new = prox_step(z, g, lip)
                 diff = y_new - z
                 squared_step = jnp.vdot(diff, diff)
@@ -234,12 +233,20 @@ class ProjectedGradient(Maximizer):
                 # under the rounding slack (L then shrinks forever and the iterates
                 # stall); the curvature along d, from gradients, still can.
                 too_curved = -jnp.vdot(g_new - g, diff) > lip * squared_step * (1 + 1e-3)
-                return ((f_new < model - slack) | too_curved) & (n < 40)
+                return (f_new < model - slack) | too_curved
+
+            def double(carry):
+                lip, n, _ = carry
+                return 2.0 * lip, n + 1, not_enough_ascent(2.0 * lip)
 
             if self.unroll:  # fixed trip count keeps the loop differentiable
                 return lipschitz
-            lipschitz, _ = jax.lax.while_loop(
-                not_enough_ascent, lambda c: (2.0 * c[0], c[1] + 1), (lipschitz, 0))
+            # The test is evaluated once per trial and carried: under vmap a
+            # while_loop re-evaluates its condition to mask the update, and a
+            # borderline test rounded differently there would loop forever.
+            lipschitz, _, _ = jax.lax.while_loop(
+                lambda c: c[2] & (c[1] < 40), double,
+                (lipschitz, 0, not_enough_ascent(lipschitz)))
             return lipschitz
 
         def body(state):
