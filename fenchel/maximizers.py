@@ -642,7 +642,12 @@ def check_theta(theta: Any) -> None:
 
 def check_output(reg: _regs.Regularizer, y: Array, name: str = "y") -> None:
     """Raise ``ValueError`` if a concrete ``y`` lies outside ``dom Ω``."""
-    if _is_concrete(y) and not bool(reg.contains(jnp.asarray(y))):
+    if not _is_concrete(y):
+        return
+    # A concrete y closed over inside jit must still be checked eagerly.
+    with jax.ensure_compile_time_eval():
+        inside = bool(reg.contains(jnp.asarray(y)))
+    if not inside:
         raise ValueError(f"{name} lies outside the domain of {type(reg).__name__}: "
                          f"{_describe_domain(reg)}")
 
