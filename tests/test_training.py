@@ -13,8 +13,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import training_worker
 from fenchel.training import epoch_permutation, make_mesh, to_host, train
+
+# The worker script doubles as a module of shared settings; pytest's importlib
+# mode does not put this folder on sys.path, so do it here.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import training_worker  # noqa: E402
 
 WORKER = os.path.join(os.path.dirname(__file__), "training_worker.py")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
