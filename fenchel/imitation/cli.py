@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from fenchel.imitation.demos import collect_demonstrations, save_demonstrations
 from fenchel.imitation.envs import ENV_NAMES, make_env_config
 from fenchel.imitation.pointmaze import POINTMAZE_ENV_NAMES
+from fenchel.training import parse_device_count
 
 
 def _env_name(value: str) -> str:
@@ -87,8 +89,16 @@ def _train(args: argparse.Namespace) -> int:
     from fenchel.imitation.reproduce import write_json_atomic
     from fenchel.imitation.train import run_experiment
 
+    from fenchel.training import mesh_for_devices
+
+    try:
+        mesh = mesh_for_devices(args.devices)
+    except ValueError as err:
+        print(f"fenchel imitation train: error: {err}", file=sys.stderr)
+        return 2
     result = run_experiment(args.env, args.policy, args.demos, args.seed, _policy_config(args),
-                            _train_config(args), args.eval_episodes, progress=not args.quiet)
+                            _train_config(args), args.eval_episodes, progress=not args.quiet,
+                            mesh=mesh)
     print(f"env={result['env']} policy={result['policy']} demos={result['demos']} "
           f"seed={result['seed']} transitions={result['transitions']} "
           f"success_rate={result['success_rate']:.3f}±{result['success_stderr']:.3f} "
@@ -116,6 +126,9 @@ def _add_train_parser(subparsers) -> None:
                         help="evaluation episodes (default 100)")
     parser.add_argument("--json", help="write the result to this JSON file (atomically)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--devices", type=parse_device_count, default=1, metavar="N",
+                        help="data-parallel training over N local devices (default 1); 0 or "
+                             "'all': every device; the batch size must be divisible by N")
     _add_hyperparameter_arguments(parser)
     parser.set_defaults(func=_train)
 

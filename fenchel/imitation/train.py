@@ -143,7 +143,8 @@ def _optimizer(train_config: TrainConfig) -> optax.GradientTransformation:
 
 def train_policy(kind: str, observations: np.ndarray, actions: np.ndarray, spec: PolicySpec,
                  config: PolicyConfig = PolicyConfig(), train_config: TrainConfig = TrainConfig(),
-                 seed: int = 0, progress: bool = False) -> tuple[Policy, dict[str, Any]]:
+                 seed: int = 0, progress: bool = False,
+                 mesh: Any = None) -> tuple[Policy, dict[str, Any]]:
     """Fits a policy of ``kind`` to demonstration pairs by minibatch AdamW.
 
     Runs :func:`fenchel.training.train` for ``train_config.steps`` steps (every policy kind
@@ -161,6 +162,8 @@ def train_policy(kind: str, observations: np.ndarray, actions: np.ndarray, spec:
       train_config: optimization settings.
       seed: seed of the initialization, the minibatches and the keys.
       progress: show a tqdm progress bar.
+      mesh: a ``jax.sharding.Mesh`` to train data-parallel over (each minibatch
+        sharded along its ``"data"`` axis; see :func:`fenchel.training.train`).
 
     Returns:
       ``(policy, history)`` with history ``{"loss": [loss per step], "train_seconds": float}``.
@@ -192,7 +195,7 @@ def train_policy(kind: str, observations: np.ndarray, actions: np.ndarray, spec:
     result = training.train(
         learner.loss, learner.init(seed), _optimizer(train_config), data,
         batch_size=min(train_config.batch_size, observations.shape[0]),
-        num_steps=train_config.steps, key=jax.random.key(seed), progress=progress)
+        num_steps=train_config.steps, key=jax.random.key(seed), progress=progress, mesh=mesh)
     params = jax.block_until_ready(result.params)
     seconds = time.perf_counter() - start
     losses = result.history["loss"]
@@ -230,7 +233,8 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
                    config: PolicyConfig = PolicyConfig(),
                    train_config: TrainConfig = TrainConfig(), eval_episodes: int = 100,
                    progress: bool = False,
-                   after_training: Callable[[Policy], None] | None = None) -> dict[str, Any]:
+                   after_training: Callable[[Policy], None] | None = None,
+                   mesh: Any = None) -> dict[str, Any]:
     """Demonstrations -> training -> evaluation -> latency for one (env, policy, N, seed).
 
     Demonstrations use ``seed``; evaluation episodes use ``EVAL_SEED_OFFSET + seed`` so they
@@ -246,6 +250,7 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
       eval_episodes: evaluation episodes.
       progress: show a training progress bar.
       after_training: called with the trained policy before evaluation (e.g. to render it).
+      mesh: device mesh for data-parallel training (:func:`train_policy`).
 
     Returns:
       A JSON-serializable dict: env, policy, demos, seed, transitions, success_rate,
@@ -257,7 +262,7 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
     task = make_task(env)
     observations, actions, metadata = task.demonstrations(n_demos, seed)
     policy, history = train_policy(kind, observations, actions, task.spec, config,
-                                   train_config, seed=seed, progress=progress)
+                                   train_config, seed=seed, progress=progress, mesh=mesh)
     if after_training is not None:
         after_training(policy)
     start = time.perf_counter()

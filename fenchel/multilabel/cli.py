@@ -19,6 +19,7 @@ import time
 
 from fenchel.multilabel.losses import LOSSES, REGULARIZERS, Method
 from fenchel.multilabel.models import ENERGIES
+from fenchel.training import mesh_for_devices, parse_device_count
 
 
 def _positive_int(value: str) -> int:
@@ -40,29 +41,6 @@ def _positive_float(value: str) -> float:
     if not number > 0:
         raise argparse.ArgumentTypeError(f"must be a number > 0, got {value}")
     return number
-
-
-def _device_count(value: str) -> int:
-    """``--devices``: a count >= 1, or ``0`` / ``all`` for every local device (returned as 0)."""
-    if value.strip().lower() == "all":
-        return 0
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be an integer >= 0 or 'all', got {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0 or 'all', got {value}")
-    return number
-
-
-def _mesh(devices: int):
-    """The data mesh for ``--devices`` (None for one device: the plain single-device path)."""
-    if devices == 1:
-        return None
-    from fenchel.training import make_mesh
-
-    return make_mesh(None if devices == 0 else devices)
 
 
 def _grid_values(args: argparse.Namespace) -> dict[str, list]:
@@ -125,7 +103,7 @@ def _run_single(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     try:
-        mesh = _mesh(args.devices)
+        mesh = mesh_for_devices(args.devices)
         if mesh is not None and args.batch_size % mesh.size:
             raise ValueError(f"--batch-size {args.batch_size} must be divisible by the number "
                              f"of devices ({mesh.size})")
@@ -171,7 +149,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="split and initialization seed")
     parser.add_argument("--json", default=None, help="write the result to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--devices", type=_device_count, default=1, metavar="N",
+    parser.add_argument("--devices", type=parse_device_count, default=1, metavar="N",
                         help="data-parallel training over N local devices (default 1: one "
                              "device); 0 or 'all': every device; --batch-size must be "
                              "divisible by N (see docs/scaling.md)")

@@ -30,12 +30,16 @@ from fenchel.training._sharding import (
     global_batch,
     initialize_distributed,
     make_mesh,
+    mesh_for_devices,
+    parse_device_count,
     replicate,
     replicated,
     to_host,
 )
 
 __all__ = [
+    "mesh_for_devices",
+    "parse_device_count",
     "train",
     "TrainResult",
     "make_train_step",

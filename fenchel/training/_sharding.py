@@ -198,3 +198,28 @@ def to_host(tree: PyTree) -> PyTree:
         return np.asarray(leaf)
 
     return jax.tree.map(fetch, tree)
+
+
+def parse_device_count(value: str) -> int:
+    """Parse a ``--devices`` flag: a count >= 1, or ``0`` / ``all`` for every
+    local device (returned as 0). Usable as an ``argparse`` ``type=``."""
+    import argparse
+
+    if value.strip().lower() == "all":
+        return 0
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer >= 0 or 'all', got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 or 'all', got {value}")
+    return number
+
+
+def mesh_for_devices(devices: int) -> Mesh | None:
+    """The data mesh for a parsed ``--devices`` value: ``None`` for 1 (the plain
+    single-device path), every local device for 0, else ``make_mesh(devices)``."""
+    if devices == 1:
+        return None
+    return make_mesh(None if devices == 0 else devices)

@@ -87,3 +87,27 @@ def test_train_cli_writes_json(tmp_path, capsys):
 def test_train_cli_rejects_unknown_policy():
     with pytest.raises(SystemExit):
         main(["imitation", "train", "--env", "particle-2d", "--policy", "dqn", "--demos", "1"])
+
+
+def test_training_over_a_mesh_matches_the_single_device_path():
+    import jax
+
+    from fenchel.imitation.train import train_policy
+    from fenchel.training import make_mesh
+
+    task = make_task("particle-2d-multimodal")
+    observations, actions, _ = task.demonstrations(2, 0)
+    config = TrainConfig(steps=3, batch_size=16)
+    plain, plain_history = train_policy("mse", observations, actions, task.spec, TINY, config)
+    meshed, mesh_history = train_policy("mse", observations, actions, task.spec, TINY, config,
+                                        mesh=make_mesh(1))
+    np.testing.assert_allclose(mesh_history["loss"], plain_history["loss"], rtol=1e-6)
+    for a, b in zip(jax.tree.leaves(meshed.params), jax.tree.leaves(plain.params)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+
+
+def test_train_cli_rejects_more_devices_than_exist(capsys):
+    code = main(["imitation", "train", "--env", "particle-2d", "--policy", "mse", "--demos", "1",
+                 "--devices", "64", "--quiet"])
+    assert code == 2
+    assert "device" in capsys.readouterr().err

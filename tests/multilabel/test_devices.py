@@ -53,7 +53,7 @@ def test_four_simulated_devices_match_one_device(data_dir, tmp_path):
 
 @pytest.mark.parametrize("value, expected", [("all", 0), ("ALL", 0), ("0", 0), ("3", 3)])
 def test_device_count_parsing(value, expected):
-    from fenchel.multilabel.cli import _device_count
+    from fenchel.training import parse_device_count as _device_count
 
     assert _device_count(value) == expected
 
