@@ -15,7 +15,7 @@ from fenchel import regularizers as R
 
 K = 5
 SEEDS = st.integers(0, 2**31 - 1)
-FEW = settings(max_examples=20, deadline=None)
+FEW = settings(max_examples=15, deadline=None)
 
 
 def _scaled(reg, scale):
@@ -35,7 +35,7 @@ def _fenchel_young_gap(reg):
 
 
 @FEW
-@given(seed=SEEDS, scale=st.sampled_from([0.5, 1.0, 3.0]))
+@given(seed=SEEDS, scale=st.sampled_from([1.0, 2.5]))
 def test_fenchel_young_inequality_and_maximizer(any_reg, domain_sample, seed, scale):
     # Ω*(θ) = <θ, ŷ> − Ω(ŷ) ≥ <θ, y> − Ω(y) for every y ∈ dom Ω, with ŷ ∈ dom Ω.
     reg = _scaled(any_reg, scale)
