@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import platform
-import tempfile
 from typing import Any
 
 import jax
+
+from fenchel._io import write_json_atomic
 
 
 @dataclasses.dataclass
@@ -118,19 +118,7 @@ def write_json(path: str | os.PathLike, results: list[CaseResult], meta: dict[st
     payload = {"meta": meta, "cases": {r.name: {"title": r.title, "columns": r.columns,
                                                 "rows": r.rows, "summary": r.summary,
                                                 "notes": r.notes} for r in results}}
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".bench-", suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(_jsonable(payload), handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_json_atomic(path, _jsonable(payload), indent=2, sort_keys=False)
 
 
 __all__ = ["CaseResult", "format_table", "format_report", "environment", "write_json"]

@@ -86,7 +86,7 @@ def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from fenchel.imitation.reproduce import write_json_atomic
+    from fenchel._io import write_json_atomic
     from fenchel.imitation.train import run_experiment
 
     from fenchel.training import mesh_for_devices

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from fenchel._io import write_json_atomic, write_text_atomic
 from fenchel.imitation.policies import POLICY_NAMES, PolicyConfig
 from fenchel.imitation.train import (
     TrainConfig,
@@ -116,37 +117,6 @@ def _fingerprint(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def write_json_atomic(path: str, data: Any) -> None:
-    """Writes ``data`` as JSON to ``path`` atomically (temporary file, then ``os.replace``)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as file:
-            json.dump(data, file, indent=1, sort_keys=True, allow_nan=True)
-            file.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _write_text_atomic(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".txt")
-    try:
-        with os.fdopen(fd, "w") as file:
-            file.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _load_if_current(path: str, fingerprint: str) -> dict[str, Any] | None:
     try:
         with open(path) as file:
@@ -213,7 +183,7 @@ def run_grid(config: ReproduceConfig, out: str, progress: bool = True) -> dict[s
     results["wall_seconds_this_call"] = time.perf_counter() - start
     results["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count()}
     write_json_atomic(os.path.join(out, "results.json"), results)
-    _write_text_atomic(os.path.join(out, "results.md"), results_markdown(results))
+    write_text_atomic(os.path.join(out, "results.md"), results_markdown(results))
     plot_success(results, os.path.join(out, "success_vs_demos.png"))
     return results
 

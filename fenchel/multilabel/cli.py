@@ -11,12 +11,10 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
-import pathlib
 import sys
 import time
 
+from fenchel._io import write_json_atomic
 from fenchel.multilabel.losses import LOSSES, REGULARIZERS, Method
 from fenchel.multilabel.models import ENERGIES
 from fenchel.training import mesh_for_devices, parse_device_count
@@ -80,12 +78,6 @@ def _fixed(args: argparse.Namespace) -> dict:
             "batch_size": args.batch_size}
 
 
-def _write_json_atomic(path: str, payload) -> None:
-    from fenchel.multilabel.reproduce import _write_json
-
-    _write_json(pathlib.Path(path), payload)
-
-
 def _run_single(args: argparse.Namespace) -> int:
     from fenchel.datasets import load_dataset
     from fenchel.multilabel.reproduce import method_grid
@@ -128,7 +120,7 @@ def _run_single(args: argparse.Namespace) -> int:
               + f" inference_ms_per_example={metrics['inference_ms_per_example']:.3f}")
     print(f"wall_seconds={result['wall_seconds']:.1f}")
     if args.json:
-        _write_json_atomic(args.json, result)
+        write_json_atomic(args.json, result)
         print(f"wrote {args.json}")
     return 0
 

@@ -30,6 +30,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from fenchel._io import write_json_atomic, write_text_atomic
 from fenchel.multilabel.losses import Method
 from fenchel.multilabel.metrics import METRICS
 from fenchel.multilabel.train import Config, config_grid, run_experiment
@@ -72,20 +73,6 @@ def method_grid(method: Method, grid: dict[str, Sequence[Any]], **fixed: Any) ->
     return [dataclasses.replace(c, **fixed) for c in configs]
 
 
-def _write_json(path: pathlib.Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as file:
-            json.dump(payload, file, indent=1, sort_keys=True)
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def run_path(out: pathlib.Path, dataset: str, method: Method, seed: int) -> pathlib.Path:
     """Where the result of one (dataset, method, seed) run is stored."""
     return out / "runs" / dataset / method.name / f"seed{seed}.json"
@@ -111,7 +98,7 @@ def _run_group(out: str, dataset: str, method: Method, seeds: Sequence[int],
         result = run_experiment(data, method, configs, seed=seed)
         result["tuned_on_seed"] = seeds[0] if chosen is not None else seed
         chosen = Config(**result["config"])
-        _write_json(path, result)
+        write_json_atomic(path, result)
         done.append(str(path))
     return done
 
@@ -205,7 +192,7 @@ def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence
             table.setdefault(dataset, {})[method.name] = entry
     result = {"datasets": table, "seeds": list(seeds), "run_seconds": run_seconds,
               "metrics_scale": "percent"}
-    _write_json(out / "results.json", result)
+    write_json_atomic(out / "results.json", result)
     _write_markdown(out / "results.md", result)
     plot(out, result)
     return result
@@ -241,12 +228,7 @@ def _write_markdown(path: pathlib.Path, result: dict[str, Any]) -> None:
                       f"{entry['inference_ms_per_example']['mean']:.3f}", cfg]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".results.md.", dir=path.parent)
-    with os.fdopen(fd, "w") as file:
-        file.write("\n".join(lines))
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_text_atomic(path, "\n".join(lines))
 
 
 def plot(out: str | os.PathLike, result: dict[str, Any],
