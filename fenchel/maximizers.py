@@ -33,9 +33,8 @@ exactly at a stationary point; ``info.converged`` is ``residual <= tol``.
 from __future__ import annotations
 
 import dataclasses
-import math
 import warnings
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

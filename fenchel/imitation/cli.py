@@ -98,7 +98,7 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     result = run_experiment(args.env, args.policy, args.demos, args.seed, _policy_config(args),
                             _train_config(args), args.eval_episodes, progress=not args.quiet,
-                            mesh=mesh)
+                            mesh=mesh, checkpoint_dir=args.checkpoint_dir)
     print(f"env={result['env']} policy={result['policy']} demos={result['demos']} "
           f"seed={result['seed']} transitions={result['transitions']} "
           f"success_rate={result['success_rate']:.3f}±{result['success_stderr']:.3f} "
@@ -126,9 +126,13 @@ def _add_train_parser(subparsers) -> None:
                         help="evaluation episodes (default 100)")
     parser.add_argument("--json", help="write the result to this JSON file (atomically)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--devices", type=parse_device_count, default=1, metavar="N",
-                        help="data-parallel training over N local devices (default 1); 0 or "
-                             "'all': every device; the batch size must be divisible by N")
+    parser.add_argument("--devices", type=parse_device_count, default=0, metavar="N",
+                        help="data-parallel training over N local devices (default: all "
+                             "local devices; 1 on a plain CPU); the batch size must be "
+                             "divisible by N")
+    parser.add_argument("--checkpoint-dir", metavar="DIR",
+                        help="save the training state here every epoch (orbax) and resume "
+                             "from what is there")
     _add_hyperparameter_arguments(parser)
     parser.set_defaults(func=_train)
 

@@ -143,8 +143,8 @@ def _optimizer(train_config: TrainConfig) -> optax.GradientTransformation:
 
 def train_policy(kind: str, observations: np.ndarray, actions: np.ndarray, spec: PolicySpec,
                  config: PolicyConfig = PolicyConfig(), train_config: TrainConfig = TrainConfig(),
-                 seed: int = 0, progress: bool = False,
-                 mesh: Any = None) -> tuple[Policy, dict[str, Any]]:
+                 seed: int = 0, progress: bool = False, mesh: Any = None,
+                 checkpoint_dir: str | None = None) -> tuple[Policy, dict[str, Any]]:
     """Fits a policy of ``kind`` to demonstration pairs by minibatch AdamW.
 
     Runs :func:`fenchel.training.train` for ``train_config.steps`` steps (every policy kind
@@ -164,6 +164,8 @@ def train_policy(kind: str, observations: np.ndarray, actions: np.ndarray, spec:
       progress: show a tqdm progress bar.
       mesh: a ``jax.sharding.Mesh`` to train data-parallel over (each minibatch
         sharded along its ``"data"`` axis; see :func:`fenchel.training.train`).
+      checkpoint_dir: folder for resumable orbax checkpoints (once per epoch); a
+        call that finds one there continues from it to the same parameters.
 
     Returns:
       ``(policy, history)`` with history ``{"loss": [loss per step], "train_seconds": float}``.
@@ -195,7 +197,8 @@ def train_policy(kind: str, observations: np.ndarray, actions: np.ndarray, spec:
     result = training.train(
         learner.loss, learner.init(seed), _optimizer(train_config), data,
         batch_size=min(train_config.batch_size, observations.shape[0]),
-        num_steps=train_config.steps, key=jax.random.key(seed), progress=progress, mesh=mesh)
+        num_steps=train_config.steps, key=jax.random.key(seed), progress=progress, mesh=mesh,
+        checkpoint_dir=checkpoint_dir)
     params = jax.block_until_ready(result.params)
     seconds = time.perf_counter() - start
     losses = result.history["loss"]
@@ -234,7 +237,7 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
                    train_config: TrainConfig = TrainConfig(), eval_episodes: int = 100,
                    progress: bool = False,
                    after_training: Callable[[Policy], None] | None = None,
-                   mesh: Any = None) -> dict[str, Any]:
+                   mesh: Any = None, checkpoint_dir: str | None = None) -> dict[str, Any]:
     """Demonstrations -> training -> evaluation -> latency for one (env, policy, N, seed).
 
     Demonstrations use ``seed``; evaluation episodes use ``EVAL_SEED_OFFSET + seed`` so they
@@ -251,6 +254,7 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
       progress: show a training progress bar.
       after_training: called with the trained policy before evaluation (e.g. to render it).
       mesh: device mesh for data-parallel training (:func:`train_policy`).
+      checkpoint_dir: resumable training checkpoints (:func:`train_policy`).
 
     Returns:
       A JSON-serializable dict: env, policy, demos, seed, transitions, success_rate,
@@ -262,7 +266,8 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
     task = make_task(env)
     observations, actions, metadata = task.demonstrations(n_demos, seed)
     policy, history = train_policy(kind, observations, actions, task.spec, config,
-                                   train_config, seed=seed, progress=progress, mesh=mesh)
+                                   train_config, seed=seed, progress=progress, mesh=mesh,
+                                   checkpoint_dir=checkpoint_dir)
     if after_training is not None:
         after_training(policy)
     start = time.perf_counter()

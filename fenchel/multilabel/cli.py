@@ -105,7 +105,7 @@ def _run_single(args: argparse.Namespace) -> int:
     configs = method_grid(method, _grid(args), **_fixed(args))
     start = time.perf_counter()
     result = run_experiment(data, method, configs, seed=args.seed, progress=not args.quiet,
-                            mesh=mesh)
+                            mesh=mesh, checkpoint_dir=args.checkpoint_dir)
     result["wall_seconds"] = time.perf_counter() - start
     config = result["config"]
     print(f"dataset={data.name} method={method.name} seed={args.seed} "
@@ -141,10 +141,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="split and initialization seed")
     parser.add_argument("--json", default=None, help="write the result to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--devices", type=parse_device_count, default=1, metavar="N",
-                        help="data-parallel training over N local devices (default 1: one "
-                             "device); 0 or 'all': every device; --batch-size must be "
+    parser.add_argument("--devices", type=parse_device_count, default=0, metavar="N",
+                        help="data-parallel training over N local devices (default: all "
+                             "local devices; 1 on a plain CPU); --batch-size must be "
                              "divisible by N (see docs/scaling.md)")
+    parser.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                        help="save every epoch of every configuration here (orbax) and "
+                             "resume from what is there")
     _add_training_arguments(parser)
     parser.set_defaults(func=_run_single)
 

@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import itertools
 import math
+import os
 import time
 from typing import Any, Iterable, NamedTuple, Sequence
 
@@ -36,7 +37,7 @@ from tqdm.auto import tqdm
 from fenchel.multilabel import metrics as ml_metrics
 from fenchel.multilabel.losses import Method, batch_loss, predict_relaxed
 from fenchel.multilabel.models import EnergyNetwork, energy_spec
-from fenchel.training import DATA_AXIS, replicate, to_host
+from fenchel.training import DATA_AXIS, Checkpointer, epoch_permutation, replicate, to_host
 
 Array = jax.Array
 
@@ -121,6 +122,9 @@ class TrainedModel:
       best_validation: validation Hamming accuracy at ``best_epoch``.
       train_seconds: wall time of training (compilation included).
       history: per epoch ``(train_loss, validation_hamming_accuracy)``.
+      finished: ``False`` only when ``max_epochs_this_run`` cut training short
+        (``model`` is then the best so far; call :func:`fit` again to resume).
+      resumed_from: epoch of the checkpoint training resumed from, or ``None``.
     """
 
     method: Method
@@ -131,6 +135,8 @@ class TrainedModel:
     best_validation: float
     train_seconds: float
     history: list[tuple[float, float]]
+    finished: bool = True
+    resumed_from: int | None = None
 
     def predict_relaxed(self, x: np.ndarray) -> np.ndarray:
         """Relaxed predictions ``ŷ ∈ [0, 1]^{n×k}`` for inputs ``x: (n, d)``."""
@@ -200,15 +206,30 @@ def _epoch_sharding(mesh: Mesh) -> NamedSharding:
 
 
 def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
-        progress: bool = False, mesh: Mesh | None = None) -> TrainedModel:
+        progress: bool = False, mesh: Mesh | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        max_epochs_this_run: int | None = None) -> TrainedModel:
     """Train an energy network with early stopping on validation Hamming accuracy.
+
+    Epoch ``e`` visits the training rows in the order
+    :func:`fenchel.training.epoch_permutation` ``(seed, e)`` and draws its step
+    keys from ``fold_in(key(seed), e)``: both are pure functions of (seed,
+    epoch), so a resumed run continues the same sequence.
 
     With a ``mesh`` (:func:`fenchel.training.make_mesh`) training is data
     parallel: every minibatch is split over the mesh's ``"data"`` axis,
     parameters and optimizer state are replicated, and XLA all-reduces the
     gradients of the batch-mean loss, so the steps are those of one device
-    (up to the order of floating-point sums). Validation prediction runs with
-    the replicated parameters; the returned model lives on one device.
+    (up to the order of floating-point sums). Each device's shard is built
+    from the rows it needs only (``jax.make_array_from_callback``), so in a
+    multi-host job every process places its own devices' rows. Validation
+    prediction runs with the replicated parameters; the returned model lives
+    on one device.
+
+    With ``checkpoint_dir`` the whole state (parameters, optimizer state,
+    best parameters, history, epoch) is saved with orbax after every epoch;
+    a call that finds a checkpoint there continues from it and ends with the
+    same parameters as an uninterrupted run.
 
     Args:
       method: energy, loss and Ω (λ is ``config.reg_scale``).
@@ -219,6 +240,11 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
       mesh: one-axis ``("data",)`` device mesh, or None (one device). The
         batch size (``min(config.batch_size, n)``) must be divisible by its
         number of devices.
+      checkpoint_dir: folder for resumable checkpoints of this one run
+        (``None``: no checkpoints).
+      max_epochs_this_run: stop after this many epochs of this call (e.g. to
+        fit a job's time limit); a later call with the same ``checkpoint_dir``
+        resumes.
 
     Returns:
       A :class:`TrainedModel` holding the best-validation parameters.
@@ -226,7 +252,7 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
     Example:
       >>> from fenchel.training import make_mesh
       >>> trained = fit(method, Config(batch_size=32), train, validation,
-      ...               mesh=make_mesh(4))  # doctest: +SKIP
+      ...               mesh=make_mesh(4), checkpoint_dir="ckpt/run0")  # doctest: +SKIP
     """
     x_train = np.asarray(train.x, np.float32)
     y_train = np.asarray(train.y, np.float32)
@@ -235,6 +261,10 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
                          f"{x_train.shape} and {y_train.shape}")
     if len(x_train) == 0:
         raise ValueError("train split is empty")
+    if max_epochs_this_run is not None and (not isinstance(max_epochs_this_run, int)
+                                            or max_epochs_this_run < 1):
+        raise ValueError(f"max_epochs_this_run must be a positive integer or None, got "
+                         f"{max_epochs_this_run!r}")
     n, d = x_train.shape
     k = y_train.shape[1]
     batch_size = min(config.batch_size, n)
@@ -254,6 +284,10 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
 
     reg_scale = jnp.asarray(config.reg_scale, jnp.float32)
     if mesh is None:
+        if jax.process_count() > 1:
+            raise ValueError(f"mesh=None in a job of {jax.process_count()} processes; pass "
+                             "mesh=fenchel.training.make_mesh()")
+
         def place(batches):
             return jnp.asarray(batches)
     else:
@@ -263,41 +297,88 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
         def place(batches):
             return jax.make_array_from_callback(batches.shape, epoch_sharding,
                                                 lambda index: batches[index])
+    if jax.process_count() > 1:
+        # Replicated arrays of a multi-host job are not fully addressable:
+        # validation runs on each process's local copy.
+        def local(tree):
+            return jax.tree.map(jnp.asarray, to_host(tree))
+    else:
+        def local(tree):
+            return tree
     n_batches = n // batch_size
-    rng = np.random.default_rng(seed)
     key = jax.random.key(seed)
-    best = (-np.inf, 0, params)
+    best_score, best_epoch, best_params = -math.inf, 0, params
     history: list[tuple[float, float]] = []
-    epochs = tqdm(range(1, config.max_epochs + 1), desc=method.name, leave=False,
+    stopped = False
+    resumed_from = None
+
+    checkpointer = None
+    identity = {"method": method.name, "config": dataclasses.asdict(config), "seed": int(seed),
+                "shapes": [n, d, k]}
+    if checkpoint_dir is not None:
+        checkpointer = Checkpointer(checkpoint_dir, max_to_keep=1)
+        latest = checkpointer.latest_step()
+        if latest is not None:
+            trees, meta = checkpointer.restore(
+                latest, {"params": params, "opt_state": opt_state, "best_params": params})
+            for name, expected in identity.items():
+                if meta[name] != expected:
+                    checkpointer.close()
+                    raise ValueError(
+                        f"checkpoint in {checkpointer.directory} was written with "
+                        f"{name}={meta[name]!r}, this run has {name}={expected!r}; use "
+                        "another checkpoint_dir or the original settings")
+            params, opt_state = trees["params"], trees["opt_state"]
+            best_params = trees["best_params"]
+            history = [tuple(entry) for entry in meta["history"]]
+            best_score, best_epoch, stopped = meta["best_score"], meta["best_epoch"], meta["stopped"]
+            resumed_from = latest
+
+    first_epoch = len(history) + 1
+    last_epoch = len(history) if stopped else config.max_epochs
+    if max_epochs_this_run is not None:
+        last_epoch = min(last_epoch, len(history) + max_epochs_this_run)
+    epochs = tqdm(range(first_epoch, last_epoch + 1), desc=method.name, leave=False,
                   disable=not progress)
-    for epoch in epochs:
-        order = rng.permutation(n)[:n_batches * batch_size]
-        xb = place(x_train[order].reshape(n_batches, batch_size, d))
-        yb = place(y_train[order].reshape(n_batches, batch_size, k))
-        key, sub = jax.random.split(key)
-        params, opt_state, train_loss = _train_epoch(
-            method, graphdef, optimizer, params, opt_state, xb, yb, sub, reg_scale)
-        train_loss = float(train_loss)
-        if not math.isfinite(train_loss):
-            raise FloatingPointError(f"{method.name}: training loss became {train_loss} at "
-                                     f"epoch {epoch}; lower the learning rate")
-        y_val = predict_batches(method, nnx.merge(graphdef, params), validation.x,
-                                config.reg_scale)
-        score = ml_metrics.hamming_accuracy(validation.y, ml_metrics.decode(y_val))
-        history.append((train_loss, score))
-        if score > best[0]:
-            best = (score, epoch, jax.tree.map(jnp.copy, params))
-        epochs.set_postfix(loss=f"{train_loss:.4f}", val_hamming=f"{score:.4f}")
-        if epoch - best[1] >= config.patience:
-            break
-    best_score, best_epoch, best_params = best
+    try:
+        for epoch in epochs:
+            order = epoch_permutation([seed], epoch, n)[:n_batches * batch_size]
+            xb = place(x_train[order].reshape(n_batches, batch_size, d))
+            yb = place(y_train[order].reshape(n_batches, batch_size, k))
+            params, opt_state, train_loss = _train_epoch(
+                method, graphdef, optimizer, params, opt_state, xb, yb,
+                jax.random.fold_in(key, epoch), reg_scale)
+            train_loss = float(to_host(train_loss))
+            if not math.isfinite(train_loss):
+                raise FloatingPointError(f"{method.name}: training loss became {train_loss} at "
+                                         f"epoch {epoch}; lower the learning rate")
+            y_val = predict_batches(method, nnx.merge(graphdef, local(params)), validation.x,
+                                    config.reg_scale)
+            score = ml_metrics.hamming_accuracy(validation.y, ml_metrics.decode(y_val))
+            history.append((train_loss, score))
+            if score > best_score:
+                best_score, best_epoch, best_params = score, epoch, jax.tree.map(jnp.copy, params)
+            epochs.set_postfix(loss=f"{train_loss:.4f}", val_hamming=f"{score:.4f}")
+            stopped = epoch - best_epoch >= config.patience
+            if checkpointer is not None:
+                checkpointer.save(epoch, {"params": params, "opt_state": opt_state,
+                                          "best_params": best_params},
+                                  dict(identity, history=history, best_score=best_score,
+                                       best_epoch=best_epoch, stopped=stopped))
+            if stopped:
+                break
+    finally:
+        if checkpointer is not None:
+            checkpointer.close()
+    finished = stopped or len(history) >= config.max_epochs
     if mesh is not None:
         # Off the mesh: the model is used (predicted with, pickled) on one device.
         best_params = jax.tree.map(jnp.asarray, to_host(best_params))
     return TrainedModel(method=method, config=config, model=nnx.merge(graphdef, best_params),
                         best_epoch=best_epoch, epochs=len(history),
                         best_validation=float(best_score),
-                        train_seconds=time.perf_counter() - start, history=history)
+                        train_seconds=time.perf_counter() - start, history=history,
+                        finished=finished, resumed_from=resumed_from)
 
 
 def evaluate(trained: TrainedModel, split, threshold: float = 0.5) -> dict[str, float]:
@@ -321,11 +402,15 @@ def evaluate(trained: TrainedModel, split, threshold: float = 0.5) -> dict[str, 
 
 
 def search(method: Method, configs: Iterable[Config], train, validation, *, seed: int = 0,
-           progress: bool = False,
-           mesh: Mesh | None = None) -> tuple[TrainedModel, list[dict[str, Any]]]:
+           progress: bool = False, mesh: Mesh | None = None,
+           checkpoint_dir: str | os.PathLike | None = None,
+           ) -> tuple[TrainedModel, list[dict[str, Any]]]:
     """Train every configuration; keep the best by validation Hamming accuracy.
 
-    ``mesh`` is passed to :func:`fit` (data-parallel training).
+    ``mesh`` is passed to :func:`fit` (data-parallel training). With
+    ``checkpoint_dir``, configuration ``i`` checkpoints in
+    ``checkpoint_dir/config_<i>``, so an interrupted search resumes where it
+    stopped (finished configurations are restored, not retrained).
 
     Returns:
       ``(best, table)``: the best :class:`TrainedModel` and one row per
@@ -336,10 +421,12 @@ def search(method: Method, configs: Iterable[Config], train, validation, *, seed
     if not configs:
         raise ValueError("configs is empty: give at least one Config")
     best, table = None, []
-    for config in tqdm(configs, desc=f"search {method.name}", leave=False,
-                       disable=not progress or len(configs) == 1):
+    for index, config in enumerate(tqdm(configs, desc=f"search {method.name}", leave=False,
+                                        disable=not progress or len(configs) == 1)):
+        run_dir = (None if checkpoint_dir is None
+                   else os.path.join(os.fspath(checkpoint_dir), f"config_{index:03d}"))
         trained = fit(method, config, train, validation, seed=seed, progress=progress,
-                      mesh=mesh)
+                      mesh=mesh, checkpoint_dir=run_dir)
         table.append({**dataclasses.asdict(config),
                       "validation_hamming_accuracy": trained.best_validation,
                       "best_epoch": trained.best_epoch, "epochs": trained.epochs,
@@ -350,7 +437,8 @@ def search(method: Method, configs: Iterable[Config], train, validation, *, seed
 
 
 def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: int = 0,
-                   progress: bool = False, mesh: Mesh | None = None) -> dict[str, Any]:
+                   progress: bool = False, mesh: Mesh | None = None,
+                   checkpoint_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Search ``configs`` on the validation split, then report test metrics.
 
     Args:
@@ -361,6 +449,7 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
       seed: initialization / minibatch seed.
       progress: progress bars.
       mesh: device mesh for data-parallel training (see :func:`fit`), or None.
+      checkpoint_dir: resumable checkpoints of the search (see :func:`search`).
 
     Returns:
       A JSON-able dict: ``dataset``, ``method`` (name and fields), ``seed``,
@@ -371,7 +460,7 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
     """
     start = time.perf_counter()
     best, table = search(method, configs, dataset.train, dataset.validation, seed=seed,
-                         progress=progress, mesh=mesh)
+                         progress=progress, mesh=mesh, checkpoint_dir=checkpoint_dir)
     y_val = best.predict_relaxed(dataset.validation.x)
     threshold = ml_metrics.tune_threshold(dataset.validation.y, y_val, "example_f1")
     test = evaluate(best, dataset.test, 0.5)

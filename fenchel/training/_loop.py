@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import os
 from typing import Any, Callable, Mapping
 
@@ -15,7 +14,7 @@ from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
 from fenchel.training._checkpoint import Checkpointer
-from fenchel.training._sharding import global_batch, make_mesh, replicate, replicated, to_host
+from fenchel.training._sharding import global_batch, make_mesh, replicate, replicated
 
 PyTree = Any
 LossFn = Callable[[PyTree, PyTree, jax.Array], jax.Array]

@@ -218,8 +218,11 @@ def parse_device_count(value: str) -> int:
 
 
 def mesh_for_devices(devices: int) -> Mesh | None:
-    """The data mesh for a parsed ``--devices`` value: ``None`` for 1 (the plain
-    single-device path), every local device for 0, else ``make_mesh(devices)``."""
+    """The data mesh for a parsed ``--devices`` value: every local device for 0,
+    else ``make_mesh(devices)``; ``None`` (the plain single-device path) when
+    that is one device of a single-process job."""
+    if devices == 0:
+        devices = jax.local_device_count() if jax.process_count() == 1 else None
     if devices == 1:
         return None
-    return make_mesh(None if devices == 0 else devices)
+    return make_mesh(devices)

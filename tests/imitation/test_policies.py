@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fenchel.imitation.policies import (
-    POLICY_NAMES,
     Normalizer,
     PairwiseHead,
     Policy,

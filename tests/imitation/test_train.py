@@ -111,3 +111,18 @@ def test_train_cli_rejects_more_devices_than_exist(capsys):
                  "--devices", "64", "--quiet"])
     assert code == 2
     assert "device" in capsys.readouterr().err
+
+
+def test_train_cli_checkpoints_and_resumes(tmp_path, capsys):
+    command = ["imitation", "train", "--env", "particle-2d", "--policy", "mse", "--demos", "1",
+               "--steps", "4", "--batch-size", "8", "--hidden", "8", "--eval-episodes", "2",
+               "--quiet", "--checkpoint-dir", str(tmp_path / "ckpt"), "--json",
+               str(tmp_path / "first.json")]
+    assert main(command) == 0
+    assert (tmp_path / "ckpt" / "4").is_dir()
+    # A rerun finds the finished checkpoint: no step is trained again, same policy.
+    assert main(command[:-1] + [str(tmp_path / "second.json")]) == 0
+    first = json.loads((tmp_path / "first.json").read_text())
+    second = json.loads((tmp_path / "second.json").read_text())
+    assert second["final_loss"] == first["final_loss"]
+    assert second["success_rate"] == first["success_rate"]

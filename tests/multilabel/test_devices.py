@@ -1,15 +1,21 @@
-"""Data-parallel multi-label training: 4 simulated devices match one device."""
+"""Data-parallel multi-label training: 4 simulated devices match one device; resume after stop."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import socket
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
+from flax import nnx
 
 from fenchel import cli
+from fenchel.multilabel.losses import Method
+from fenchel.multilabel.train import Config, fit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -47,8 +53,54 @@ def test_four_simulated_devices_match_one_device(data_dir, tmp_path):
         np.testing.assert_allclose(four[name], one[name], rtol=1e-5, atol=1e-6)
     # The returned model is back on one device.
     assert four["model_devices"] == 1
+    # Stopped after epoch 2 and resumed from the orbax checkpoint: the same run.
+    resumed = _load(tmp_path / "devices4_resumed.npz")
+    np.testing.assert_array_equal(resumed["history"], four["history"])
+    assert resumed["best_epoch"] == four["best_epoch"]
+    for name in leaves:
+        np.testing.assert_array_equal(resumed[name], four[name])
     errors = (tmp_path / "errors.txt").read_text()
     assert "batch size" in errors and "30" in errors and "4 devices" in errors
+
+
+def test_two_processes_train_together_like_one(data_dir, emotions_slice, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, WORKER, "--data-dir", str(data_dir), "--out", str(tmp_path),
+               "--port", str(port)]
+    processes = [subprocess.Popen(command + ["--process-id", str(i)], env=_env(),
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for i in range(2)]
+    outputs = []
+    try:
+        for process in processes:
+            outputs.append(process.communicate(timeout=300)[0])
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    for process, output in zip(processes, outputs):
+        assert process.returncode == 0, output[-3000:]
+    # The same run on one device of one process.
+    spec = importlib.util.spec_from_file_location("devices_worker", WORKER)
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    train, validation = emotions_slice
+    single = fit(Method("pairwise", "gfy", "entropy"), Config(**worker.CONFIG), train,
+                 validation, seed=0)
+    leaves = [np.asarray(leaf) for leaf in jax.tree.leaves(nnx.state(single.model))]
+    history = np.asarray(single.history)
+    for i in range(2):
+        both = _load(tmp_path / f"process{i}.npz")
+        np.testing.assert_allclose(both["history"][:, 0], history[:, 0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(both["history"][:, 1], history[:, 1])
+        assert both["best_epoch"] == single.best_epoch
+        for j, leaf in enumerate(leaves):
+            np.testing.assert_allclose(both[f"leaf{j}"], leaf, rtol=1e-5, atol=1e-6)
+    # They checkpointed together: every epoch's state is on disk.
+    assert (tmp_path / "checkpoint" / "3").is_dir()
 
 
 @pytest.mark.parametrize("value, expected", [("all", 0), ("ALL", 0), ("0", 0), ("3", 3)])
