@@ -7,12 +7,18 @@ shared) and the mean loss over the batch, time ``jax.value_and_grad`` w.r.t.
 * ``maximize`` — the bare inner maximization, K steps (no loss, no gradient):
   the lower bound a GFY step can approach; the baseline of the ratios;
 * ``gfy`` — :func:`fenchel.losses.gfy_loss` (Danskin gradient, K steps forward);
+* ``gfy_fixed`` — the same GFY loss, its forward solver run with
+  ``unroll=True``: exactly the K iterations ``unrolled`` differentiates
+  through (fixed step, no backtracking or adaptive step), under
+  ``stop_gradient``; ``unrolled / gfy_fixed`` is the price of differentiating
+  through the iterations alone;
 * ``unrolled`` — :func:`fenchel.losses.unrolled_loss`, backpropagating through
   the K steps;
 * ``implicit`` — :func:`fenchel.losses.implicit_loss`, K steps forward and an
   implicit-function-theorem backward pass (GMRES on the fixed-point map),
 
-all with the same solver (:func:`fenchel.bench.problems.fixed_iteration_solver`).
+all with the same solver (:func:`fenchel.bench.problems.fixed_iteration_solver`);
+``unrolled`` runs it with ``unroll=True``, which fixes its step size.
 Memory is XLA's temporary-buffer size of the compiled function.
 """
 
@@ -29,7 +35,7 @@ from fenchel.bench.problems import REGULARIZERS, fixed_iteration_solver, pairwis
 from fenchel.bench.results import CaseResult
 from fenchel.bench.timing import measure_many
 
-METHODS = ("maximize", "gfy", "unrolled", "implicit")
+METHODS = ("maximize", "gfy", "gfy_fixed", "unrolled", "implicit")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +82,9 @@ def batch_objective(method: str, reg, solver) -> Callable:
         return solve
     if method == "gfy":
         loss = lambda theta, y_i: losses.gfy_loss(pairwise, reg, theta, y_i, solver=solver)
+    elif method == "gfy_fixed":
+        fixed = dataclasses.replace(solver, unroll=True)
+        loss = lambda theta, y_i: losses.gfy_loss(pairwise, reg, theta, y_i, solver=fixed)
     elif method == "unrolled":
         loss = lambda theta, y_i: losses.unrolled_loss(
             pairwise, reg, theta, y_i, solver=solver, num_steps=solver.maxiter)
@@ -157,7 +166,8 @@ def summarize(rows: list[dict]) -> dict:
     * ``gfy_vs_maximize_max``: max over configurations of time(gfy)/time(maximize)
       (goal ≤ 1.3);
     * ``unrolled_vs_gfy_min_at_K100``: min over (Ω, k) at K = 100 of
-      time(unrolled)/time(gfy) (goal ≥ 3);
+      time(unrolled)/time(gfy) (goal ≥ 3); ``unrolled_vs_gfy_fixed_min_at_K100``
+      the same against ``gfy_fixed`` (same forward iterations as unrolling);
     * ``gfy_temp_growth`` / ``unrolled_temp_growth``: temp memory at the largest
       K over that at the smallest, max over (Ω, k) (goal for GFY: ≈ 1);
     * ``implicit_vs_gfy_min_at_k174``: min over (Ω, K) at k = 174 of
@@ -168,17 +178,22 @@ def summarize(rows: list[dict]) -> dict:
     if gfy:
         summary["gfy_vs_maximize_max"] = max(r["vs_maximize"] for r in gfy)
         summary["gfy_vs_maximize_median"] = sorted(r["vs_maximize"] for r in gfy)[len(gfy) // 2]
-    ratios, implicit = [], []
+    ratios, fixed_ratios, implicit = [], [], []
     growth = {"gfy": [], "unrolled": []}
     for r in gfy:
         un = _lookup(rows, reg=r["reg"], k=r["k"], K=r["K"], method="unrolled")
         im = _lookup(rows, reg=r["reg"], k=r["k"], K=r["K"], method="implicit")
+        fx = _lookup(rows, reg=r["reg"], k=r["k"], K=r["K"], method="gfy_fixed")
         if un and r["K"] == 100:
             ratios.append(un["median_ms"] / r["median_ms"])
+            if fx:
+                fixed_ratios.append(un["median_ms"] / fx["median_ms"])
         if im and r["k"] == 174:
             implicit.append(im["median_ms"] / r["median_ms"])
     if ratios:
         summary["unrolled_vs_gfy_min_at_K100"] = min(ratios)
+    if fixed_ratios:
+        summary["unrolled_vs_gfy_fixed_min_at_K100"] = min(fixed_ratios)
     if implicit:
         summary["implicit_vs_gfy_min_at_k174"] = min(implicit)
     for method in growth:

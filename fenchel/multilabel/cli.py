@@ -64,6 +64,9 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
                         help="minibatch size (default 64)")
     parser.add_argument("--data-dir", default=None,
                         help="MULAN data folder (default $FENCHEL_DATA, else the user cache)")
+    parser.add_argument("--no-refit", dest="refit", action="store_false",
+                        help="test the model of the search instead of retraining the chosen "
+                             "configuration on train + validation")
 
 
 def _grid(args: argparse.Namespace) -> dict[str, list]:
@@ -105,13 +108,15 @@ def _run_single(args: argparse.Namespace) -> int:
     configs = method_grid(method, _grid(args), **_fixed(args))
     start = time.perf_counter()
     result = run_experiment(data, method, configs, seed=args.seed, progress=not args.quiet,
-                            mesh=mesh, checkpoint_dir=args.checkpoint_dir)
+                            mesh=mesh, checkpoint_dir=args.checkpoint_dir, refit=args.refit)
     result["wall_seconds"] = time.perf_counter() - start
     config = result["config"]
     print(f"dataset={data.name} method={method.name} seed={args.seed} "
           f"configs_searched={len(configs)} chosen: hidden={config['hidden']} "
           f"lr={config['learning_rate']:g} weight_decay={config['weight_decay']:g} "
-          f"reg_scale={config['reg_scale']:g} best_epoch={result['best_epoch']}")
+          f"reg_scale={config['reg_scale']:g} best_epoch={result['best_epoch']}"
+          + (f" refit_epochs={result['refit_epochs']} (train+validation)" if result["refit"]
+             else ""))
     for decoding, label in (("test", "round@0.5"), ("test_tuned", f"tuned@{result['threshold']:g}")):
         metrics = result[decoding]
         print(f"test[{label}] " + " ".join(
@@ -168,7 +173,7 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = run_grid(args.out, args.datasets, methods, args.seeds, grid=_grid(args),
                       data_dir=args.data_dir, jobs=args.jobs, progress=not args.quiet,
-                      **_fixed(args))
+                      refit=args.refit, **_fixed(args))
     elapsed = time.perf_counter() - start
     for dataset, entries in result["datasets"].items():
         for name, entry in entries.items():

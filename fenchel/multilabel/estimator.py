@@ -105,8 +105,7 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
         config = Config(learning_rate=self.learning_rate, weight_decay=self.weight_decay,
                         hidden=self.hidden, reg_scale=self.reg_scale,
                         batch_size=self.batch_size, max_epochs=self.max_epochs,
-                        patience=self.max_epochs if self.validation_fraction == 0
-                        else self.patience)
+                        patience=self.patience)
         rng = np.random.default_rng(self.random_state)
         order = rng.permutation(len(X))
         n_val = int(round(self.validation_fraction * len(X)))
@@ -114,10 +113,9 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"validation_fraction={self.validation_fraction} leaves no "
                              f"training rows out of {len(X)}")
         train_rows, val_rows = order[n_val:], order[:n_val]
-        if n_val == 0:
-            val_rows = train_rows  # early stopping disabled above; score on train
         train = MultilabelSplitLike(X[train_rows], y[train_rows])
-        validation = MultilabelSplitLike(X[val_rows], y[val_rows])
+        # Without a validation split: max_epochs epochs, last parameters.
+        validation = MultilabelSplitLike(X[val_rows], y[val_rows]) if n_val else None
         self.model_ = fit(method, config, train, validation, seed=int(self.random_state))
         self.classes_ = np.arange(y.shape[1])
         return self

@@ -7,7 +7,8 @@ one-hidden-layer MLP feature map, and scores a (relaxed) label vector
 * ``"unary"``:    Φ(θ, y) = <u(x), y>                      (θ = u(x), bilinear)
 * ``"pairwise"``: Φ(θ, y) = <u(x), y> + ½ yᵀ U y           (θ = (u(x), U))
   with ``U`` learned and shared across examples; ``concave=True`` keeps
-  ``U = −V Vᵀ ⪯ 0`` so that the inner problem is concave;
+  ``U = −V Vᵀ ⪯ 0`` so that the inner problem is concave (``V: (k, r)``
+  starts at N(0, 1/r), i.e. ``diag U ≈ −1``; a free ``U`` starts at N(0, 0.01²));
 * ``"global"``:   Φ(θ, y) = <u(x), y> + c₂ᵀ softplus(C₁ y)   (SPEN's global
   energy, non-concave in y), θ = ((C₁, c₂), u(x)).
 
@@ -168,9 +169,13 @@ class EnergyNetwork(nnx.Module):
         if energy == "pairwise":
             rank = n_labels if rank is None else rank
             _check_positive("rank", rank)
-            # Small initial interactions: training starts from (nearly) the unary model.
-            init = nnx.initializers.normal(0.01)
-            shape = (n_labels, rank) if concave else (n_labels, n_labels)
+            if concave:
+                # V ~ N(0, 1/r): diag(U) = −‖v_i‖² ≈ −1. The gradient w.r.t. V is
+                # proportional to V, so a small V would barely move (and U stay ≈ 0).
+                init, shape = nnx.initializers.normal(rank ** -0.5), (n_labels, rank)
+            else:
+                # A free U starts near the unary model (its inner problem is not concave).
+                init, shape = nnx.initializers.normal(0.01), (n_labels, n_labels)
             self.interaction_weights = nnx.Param(init(rngs.params(), shape))
         if energy == "global":
             _check_positive("global_hidden", global_hidden)

@@ -8,6 +8,8 @@ Protocol (identical for every method, so comparisons are like for like):
   and the best by validation Hamming accuracy is kept (hyperparameters a
   method ignores, such as λ for perceptron and hinge, are dropped from its
   grid); seeds 1..N-1 reuse that configuration;
+* refit: the chosen configuration is trained again on train + validation for
+  the epoch count early stopping chose, and that model is tested;
 * each (dataset, method, seed) result is written atomically to
   ``OUT/runs/<dataset>/<method>/seed<s>.json`` and skipped when present, so an
   interrupted run resumes;
@@ -80,7 +82,7 @@ def run_path(out: pathlib.Path, dataset: str, method: Method, seed: int) -> path
 
 def _run_group(out: str, dataset: str, method: Method, seeds: Sequence[int],
                grid: dict[str, Sequence[Any]], fixed: dict[str, Any],
-               data_dir: str | None) -> list[str]:
+               data_dir: str | None, refit: bool = True) -> list[str]:
     """Every seed of one (dataset, method); seed 0 tunes, later seeds reuse."""
     from fenchel.datasets import load_dataset  # imported in the worker
 
@@ -95,7 +97,7 @@ def _run_group(out: str, dataset: str, method: Method, seeds: Sequence[int],
             continue
         data = load_dataset(dataset, data_dir, seed=seed)
         configs = method_grid(method, grid, **fixed) if chosen is None else [chosen]
-        result = run_experiment(data, method, configs, seed=seed)
+        result = run_experiment(data, method, configs, seed=seed, refit=refit)
         result["tuned_on_seed"] = seeds[0] if chosen is not None else seed
         chosen = Config(**result["config"])
         write_json_atomic(path, result)
@@ -106,7 +108,8 @@ def _run_group(out: str, dataset: str, method: Method, seeds: Sequence[int],
 def run_grid(out: str | os.PathLike, datasets: Iterable[str] = DEFAULT_DATASETS,
              methods: Iterable[Method] = DEFAULT_METHODS, n_seeds: int = 3, *,
              grid: dict[str, Sequence[Any]] | None = None, data_dir: str | None = None,
-             jobs: int = 1, progress: bool = True, **fixed: Any) -> dict[str, Any]:
+             jobs: int = 1, progress: bool = True, refit: bool = True,
+             **fixed: Any) -> dict[str, Any]:
     """Run (or resume) the grid and aggregate it.
 
     Args:
@@ -118,6 +121,8 @@ def run_grid(out: str | os.PathLike, datasets: Iterable[str] = DEFAULT_DATASETS,
       data_dir: data folder (default ``$FENCHEL_DATA``).
       jobs: worker processes (one (dataset, method) group each).
       progress: progress bar.
+      refit: retrain each chosen configuration on train + validation
+        (:func:`~fenchel.multilabel.train.run_experiment`).
       **fixed: Config fields fixed for every run (e.g. ``max_epochs=2``).
 
     Returns:
@@ -134,7 +139,7 @@ def run_grid(out: str | os.PathLike, datasets: Iterable[str] = DEFAULT_DATASETS,
     groups = [(d, m) for d in datasets for m in methods]
     start = time.perf_counter()
     bar = tqdm(total=len(groups), desc="multilabel grid", disable=not progress)
-    args = lambda d, m: (str(out), d, m, seeds, dict(grid), dict(fixed), data_dir)
+    args = lambda d, m: (str(out), d, m, seeds, dict(grid), dict(fixed), data_dir, refit)
     if jobs == 1:
         for d, m in groups:
             bar.set_postfix_str(f"{d} {m.name}")
@@ -182,6 +187,10 @@ def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence
                 if all("example_f1_mulan" in r[decoding] for r in runs):
                     entry[decoding]["example_f1_mulan"] = _mean_std(
                         [100 * r[decoding]["example_f1_mulan"] for r in runs])
+            if all("test_before_refit" in r for r in runs):
+                entry["test_before_refit"] = {
+                    metric: _mean_std([100 * r["test_before_refit"][metric] for r in runs])
+                    for metric in METRICS}
             entry["inference_ms_per_example"] = _mean_std(
                 [r["test"]["inference_ms_per_example"] for r in runs])
             entry["train_seconds"] = _mean_std([r["train_seconds"] for r in runs])

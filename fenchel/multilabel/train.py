@@ -235,6 +235,9 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
       method: energy, loss and Ω (λ is ``config.reg_scale``).
       config: hyperparameters.
       train, validation: splits with ``.x: (n, d)`` and ``.y: (n, k)``.
+        ``validation=None`` trains exactly ``config.max_epochs`` epochs and
+        keeps the last parameters (no early stopping; e.g. a refit on
+        train + validation with the epoch count chosen on validation).
       seed: seed of the initialization and of the minibatch order.
       progress: show a progress bar over epochs.
       mesh: one-axis ``("data",)`` device mesh, or None (one device). The
@@ -247,7 +250,8 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
         resumes.
 
     Returns:
-      A :class:`TrainedModel` holding the best-validation parameters.
+      A :class:`TrainedModel` holding the best-validation parameters (the
+      last ones without ``validation``; its history's scores are then NaN).
 
     Example:
       >>> from fenchel.training import make_mesh
@@ -352,12 +356,17 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
             if not math.isfinite(train_loss):
                 raise FloatingPointError(f"{method.name}: training loss became {train_loss} at "
                                          f"epoch {epoch}; lower the learning rate")
-            y_val = predict_batches(method, nnx.merge(graphdef, local(params)), validation.x,
-                                    config.reg_scale)
-            score = ml_metrics.hamming_accuracy(validation.y, ml_metrics.decode(y_val))
+            if validation is None:
+                score = math.nan
+                best_epoch, best_params = epoch, params
+            else:
+                y_val = predict_batches(method, nnx.merge(graphdef, local(params)),
+                                        validation.x, config.reg_scale)
+                score = ml_metrics.hamming_accuracy(validation.y, ml_metrics.decode(y_val))
+                if score > best_score:
+                    best_score, best_epoch = score, epoch
+                    best_params = jax.tree.map(jnp.copy, params)
             history.append((train_loss, score))
-            if score > best_score:
-                best_score, best_epoch, best_params = score, epoch, jax.tree.map(jnp.copy, params)
             epochs.set_postfix(loss=f"{train_loss:.4f}", val_hamming=f"{score:.4f}")
             stopped = epoch - best_epoch >= config.patience
             if checkpointer is not None:
@@ -376,7 +385,7 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
         best_params = jax.tree.map(jnp.asarray, to_host(best_params))
     return TrainedModel(method=method, config=config, model=nnx.merge(graphdef, best_params),
                         best_epoch=best_epoch, epochs=len(history),
-                        best_validation=float(best_score),
+                        best_validation=math.nan if validation is None else float(best_score),
                         train_seconds=time.perf_counter() - start, history=history,
                         finished=finished, resumed_from=resumed_from)
 
@@ -438,8 +447,16 @@ def search(method: Method, configs: Iterable[Config], train, validation, *, seed
 
 def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: int = 0,
                    progress: bool = False, mesh: Mesh | None = None,
-                   checkpoint_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+                   checkpoint_dir: str | os.PathLike | None = None,
+                   refit: bool = True) -> dict[str, Any]:
     """Search ``configs`` on the validation split, then report test metrics.
+
+    With ``refit`` (the default) the chosen configuration is then trained
+    again on train + validation for the number of epochs early stopping
+    chose (``best_epoch``), keeping the last parameters, like scikit-learn's
+    ``GridSearchCV(refit=True)``; the test metrics are those of that model.
+    The decoding threshold is tuned on the validation split with the search's
+    model, before the refit (the refit model has seen those rows).
 
     Args:
       dataset: a :class:`fenchel.datasets.MultilabelDataset` (its validation
@@ -449,22 +466,39 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
       seed: initialization / minibatch seed.
       progress: progress bars.
       mesh: device mesh for data-parallel training (see :func:`fit`), or None.
-      checkpoint_dir: resumable checkpoints of the search (see :func:`search`).
+      checkpoint_dir: resumable checkpoints of the search (see :func:`search`)
+        and of the refit (``checkpoint_dir/refit``).
+      refit: retrain the chosen configuration on train + validation.
 
     Returns:
       A JSON-able dict: ``dataset``, ``method`` (name and fields), ``seed``,
       ``config`` (the chosen one), ``search`` (table), ``validation``,
       ``threshold`` (the tuned one), ``test`` (metrics with rounding at 0.5),
       ``test_tuned`` (metrics at the tuned threshold), ``train_seconds``,
-      ``search_seconds``.
+      ``search_seconds``, ``refit``; with ``refit`` also ``refit_epochs``,
+      ``refit_seconds`` and the search model's ``test_before_refit`` /
+      ``test_tuned_before_refit``.
     """
     start = time.perf_counter()
     best, table = search(method, configs, dataset.train, dataset.validation, seed=seed,
                          progress=progress, mesh=mesh, checkpoint_dir=checkpoint_dir)
     y_val = best.predict_relaxed(dataset.validation.x)
     threshold = ml_metrics.tune_threshold(dataset.validation.y, y_val, "example_f1")
-    test = evaluate(best, dataset.test, 0.5)
-    test_tuned = evaluate(best, dataset.test, threshold)
+    final = best
+    if refit:
+        both = MultilabelSplitLike(np.concatenate([dataset.train.x, dataset.validation.x]),
+                                   np.concatenate([dataset.train.y, dataset.validation.y]))
+        final = fit(method, dataclasses.replace(best.config, max_epochs=best.best_epoch), both,
+                    None, seed=seed, progress=progress, mesh=mesh,
+                    checkpoint_dir=(None if checkpoint_dir is None
+                                    else os.path.join(os.fspath(checkpoint_dir), "refit")))
+    test = evaluate(final, dataset.test, 0.5)
+    test_tuned = evaluate(final, dataset.test, threshold)
+    extra = {}
+    if refit:
+        extra = {"refit_epochs": final.epochs, "refit_seconds": final.train_seconds,
+                 "test_before_refit": evaluate(best, dataset.test, 0.5),
+                 "test_tuned_before_refit": evaluate(best, dataset.test, threshold)}
     return {
         "dataset": dataset.name,
         "method": {"name": method.name, **{key: value for key, value in
@@ -484,6 +518,8 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
         "n_train": int(len(dataset.train.x)),
         "n_validation": int(len(dataset.validation.x)),
         "n_test": int(len(dataset.test.x)),
+        "refit": bool(refit),
+        **extra,
     }
 
 

@@ -63,3 +63,25 @@ def test_bad_epoch_budget_is_rejected(emotions_slice, value):
     train, validation = emotions_slice
     with pytest.raises(ValueError, match="max_epochs_this_run"):
         fit(METHOD, CONFIG, train, validation, max_epochs_this_run=value)
+
+
+def test_without_validation_it_trains_the_whole_budget_and_keeps_the_last(emotions_slice):
+    train, _ = emotions_slice
+    config = Config(learning_rate=1e-2, max_epochs=3, patience=1, batch_size=32)
+    trained = fit(METHOD, config, train, None, seed=0)
+    assert trained.epochs == 3 and trained.best_epoch == 3 and trained.finished
+    assert np.isnan(trained.best_validation)
+    assert all(np.isnan(score) for _, score in trained.history)
+
+
+def test_refit_retrains_the_chosen_configuration_on_train_and_validation(emotions):
+    from fenchel.multilabel.train import run_experiment
+
+    config = Config(learning_rate=1e-2, max_epochs=3, patience=3, batch_size=64)
+    result = run_experiment(emotions, METHOD, [config], seed=0)
+    assert result["refit"] and result["refit_epochs"] == result["best_epoch"]
+    assert result["config"]["max_epochs"] == 3  # the searched configuration, not the refit's
+    assert set(result["test_before_refit"]) == set(result["test"])
+    plain = run_experiment(emotions, METHOD, [config], seed=0, refit=False)
+    assert not plain["refit"] and "refit_epochs" not in plain
+    assert plain["test"]["hamming_accuracy"] == result["test_before_refit"]["hamming_accuracy"]
