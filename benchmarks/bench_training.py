@@ -1,4 +1,4 @@
-"""Training throughput (examples per second) on yeast.
+"""Throughput (examples per second) of the multi-label trainer (fenchel.multilabel.train.fit) on yeast.
 
 Same as ``fenchel bench --cases training``; extra arguments (``--quick``,
 ``--json OUT``, ``--reps N``) are passed on.
