@@ -10,23 +10,45 @@ from typing import Any, Iterator
 
 
 @contextlib.contextmanager
-def atomic_text_file(path: str | os.PathLike) -> Iterator[Any]:
-    """Open a temporary file beside ``path`` for writing text; on success it
-    replaces ``path`` (``os.replace``), on error it is removed. Parent folders
-    are created."""
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary path beside ``path`` to write to (for writers that take a
+    file name, e.g. matplotlib's ``savefig``); on success it replaces ``path``
+    (``os.replace``, readable by all), on error it is removed. Parent folders
+    are created.
+
+    Example:
+      >>> with atomic_path("/tmp/fenchel-doc/plot.txt") as tmp:  # doctest: +SKIP
+      ...     open(tmp, "w").write("done")
+    """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".tmp-{os.path.basename(path)}.", suffix=".tmp")
+    name = os.path.basename(path)
+    # The real suffix last: writers such as savefig pick the format from it.
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".tmp-{name}.",
+                               suffix=os.path.splitext(name)[1])
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as file:
-            yield file
+        yield tmp
         os.chmod(tmp, 0o644)  # mkstemp makes it owner-only
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
+    """:func:`atomic_path`, opened: yields the temporary file opened with
+    ``mode`` (``"w"`` text, ``"wb"`` bytes)."""
+    with atomic_path(path) as tmp, open(tmp, mode) as file:
+        yield file
+
+
+def atomic_text_file(path: str | os.PathLike) -> contextlib.AbstractContextManager:
+    """:func:`atomic_file` in text mode."""
+    return atomic_file(path, "w")
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

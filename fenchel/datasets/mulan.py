@@ -16,13 +16,11 @@ Data directory: the ``data_dir`` argument, else ``$FENCHEL_DATA``, else
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import hashlib
 import os
 import pathlib
-import tempfile
 import types
 import urllib.error
 import urllib.request
@@ -30,6 +28,7 @@ from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
+from fenchel._io import atomic_file
 from fenchel.datasets.arff import ArffData, PathLike, read_arff, read_mulan_label_names
 
 MULAN_URL = "https://raw.githubusercontent.com/tsoumakas/mulan/master/data/multi-label"
@@ -304,27 +303,18 @@ def download_file(url: str, destination: PathLike, sha256: str) -> pathlib.Path:
       ...               DATASETS["yeast"].sha256["yeast.xml"])  # doctest: +SKIP
     """
     destination = pathlib.Path(os.fspath(destination))
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part",
-                                             dir=destination.parent)
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(descriptor, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
-                    while chunk := response.read(_CHUNK_BYTES):
-                        digest.update(chunk)
-                        out.write(chunk)
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-                raise OSError(f"could not download {url} to {destination}: {error}") from error
+    digest = hashlib.sha256()
+    with atomic_file(destination, "wb") as out:
+        try:
+            with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
+                while chunk := response.read(_CHUNK_BYTES):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            raise OSError(f"could not download {url} to {destination}: {error}") from error
         if digest.hexdigest() != sha256:
             raise ValueError(f"download of {url} has sha256 {digest.hexdigest()}, expected "
                              f"{sha256}; nothing was saved to {destination}")
-        os.replace(temporary, destination)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
     _VERIFIED[_file_key(destination)] = sha256
     return destination
 

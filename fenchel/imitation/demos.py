@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
 
+from fenchel._io import atomic_file
 from fenchel.imitation.envs import (
     EnvConfig,
     config_from_dict,
@@ -166,23 +166,15 @@ def save_demonstrations(path: str | os.PathLike, demos: Demonstrations) -> None:
     """Writes ``demos`` atomically to one ``.npz`` file (metadata as a JSON string).
 
     Args:
-      path: destination file; its directory must exist. Written as given (no suffix added).
+      path: destination file (its folder is created if needed). Written as given (no suffix
+        added).
       demos: the dataset.
     """
     path = os.fspath(path)
     arrays = {key: np.asarray(getattr(demos, key)) for key in _ARRAYS}
     arrays["metadata"] = np.asarray(json.dumps(demos.metadata, sort_keys=True))
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            np.savez(file, **arrays)
-        os.chmod(tmp_path, 0o644)  # mkstemp creates 0600; a dataset is meant to be shared
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
-        raise
+    with atomic_file(path, "wb") as file:
+        np.savez(file, **arrays)
 
 
 def load_demonstrations(path: str | os.PathLike) -> Demonstrations:

@@ -7,11 +7,11 @@ visited), the particle's trail and its current set-point (the policy's action, a
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
 
+from fenchel._io import atomic_path
 from fenchel.imitation.envs import env_name, make_env_config, rollout_from_state
 from fenchel.imitation.particle import ParticleConfig, particle_reset
 
@@ -114,19 +114,12 @@ def render_particle_gif(policy: Any, path: str | os.PathLike,
         return changed
 
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".gif")
-    os.close(fd)
     try:
-        FuncAnimation(fig, draw, frames=frames, blit=False).save(
-            tmp_path, writer=PillowWriter(fps=fps))
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, path)
+        with atomic_path(path) as tmp_path:
+            FuncAnimation(fig, draw, frames=frames, blit=False).save(
+                tmp_path, writer=PillowWriter(fps=fps))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
     return {"path": path, "frames": frames, "success": [bool(s) for s in rollout.success]}
 
 

@@ -20,14 +20,13 @@ import json
 import multiprocessing
 import os
 import platform
-import tempfile
 import time
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from fenchel._io import write_json_atomic, write_text_atomic
+from fenchel._io import atomic_path, write_json_atomic, write_text_atomic
 from fenchel.imitation.policies import POLICY_NAMES, PolicyConfig
 from fenchel.imitation.train import (
     TrainConfig,
@@ -346,17 +345,11 @@ def plot_success(results: dict[str, Any], path: str) -> None:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 __all__ = ["GIF_ENV", "ReproduceConfig", "run_grid", "render_gifs", "aggregate",

@@ -25,14 +25,13 @@ import json
 import multiprocessing
 import os
 import pathlib
-import tempfile
 import time
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from fenchel._io import write_json_atomic, write_text_atomic
+from fenchel._io import atomic_path, write_json_atomic, write_text_atomic
 from fenchel.multilabel.losses import Method
 from fenchel.multilabel.metrics import METRICS
 from fenchel.multilabel.train import Config, config_grid, run_experiment
@@ -278,12 +277,11 @@ def plot(out: str | os.PathLike, result: dict[str, Any],
             ax.set_xlabel(f"{metric.replace('_', ' ')} % ({'round' if decoding == 'test' else 'tuned'})")
         fig.tight_layout()
         path = out / f"{decoding}_{metric}.png"
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=out)
-        os.close(fd)
-        fig.savefig(tmp, dpi=110)
-        plt.close(fig)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        try:
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, dpi=110)
+        finally:
+            plt.close(fig)
         written.append(str(path))
     return written
 
