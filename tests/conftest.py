@@ -1,8 +1,10 @@
-"""Shared fixtures for the core tests (regularizers, energies, maximizers, losses)."""
+"""Shared fixtures: the core tests' problems and references, and multi-process launches."""
 
 from __future__ import annotations
 
 import functools
+import socket
+import subprocess
 
 import jax
 import jax.numpy as jnp
@@ -125,6 +127,38 @@ def solve():
     """``solve(energy, reg, solver)(theta, init=None) -> (ŷ, info)``, jitted once per triple
     (eager ``while_loop`` would recompile at every call)."""
     return _jitted_maximize
+
+
+def _run_together(commands: list[list[str]], env: dict[str, str], timeout: float) -> None:
+    """Start every command at once (e.g. the processes of one jax.distributed job), wait for
+    all, kill leftovers, and fail with the tail of the output of any that did not exit 0."""
+    processes = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True) for command in commands]
+    outputs = []
+    try:
+        for process in processes:
+            outputs.append(process.communicate(timeout=timeout)[0])
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    for process, output in zip(processes, outputs):
+        assert process.returncode == 0, output[-3000:]
+
+
+@pytest.fixture(scope="session")
+def run_together():
+    """``run(commands, env, timeout)``: run processes concurrently, all must exit 0."""
+    return _run_together
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port free on the loopback interface (for a jax.distributed coordinator)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 # CI replays a fixed set of hypothesis examples so that a red run can be

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -42,12 +41,6 @@ def _losses(path) -> np.ndarray:
         return npz["loss"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _train(**kwargs):
     loss_fn, params, data = training_worker.problem()
     defaults = dict(batch_size=16, key=jax.random.key(1), progress=False)
@@ -83,26 +76,11 @@ def test_four_simulated_devices_match_one_device_and_resume_across_counts(tmp_pa
     assert "batch_size=6 must be divisible by the number of devices in the mesh (4)" in errors
 
 
-def test_two_processes_agree_with_single_process(tmp_path):
-    port = _free_port()
-    command = [sys.executable, WORKER, "distributed", "--port", str(port), "--num-processes", "2",
-               "--checkpoint-dir", str(tmp_path / "ckpt"), "--out", str(tmp_path)]
-    processes = [
-        subprocess.Popen(command + ["--process-id", str(i)], env=_env(),
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for i in range(2)
-    ]
-    outputs = []
-    try:
-        for process in processes:
-            outputs.append(process.communicate(timeout=240)[0])
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    for process, output in zip(processes, outputs):
-        assert process.returncode == 0, output[-3000:]
+def test_two_processes_agree_with_single_process(tmp_path, run_together, free_port):
+    command = [sys.executable, WORKER, "distributed", "--port", str(free_port),
+               "--num-processes", "2", "--checkpoint-dir", str(tmp_path / "ckpt"),
+               "--out", str(tmp_path)]
+    run_together([command + ["--process-id", str(i)] for i in range(2)], _env(), timeout=240)
 
     single = training_worker.run(mesh=None)
     for i in range(2):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 
@@ -63,26 +62,11 @@ def test_four_simulated_devices_match_one_device(data_dir, tmp_path):
     assert "batch size" in errors and "30" in errors and "4 devices" in errors
 
 
-def test_two_processes_train_together_like_one(data_dir, emotions_slice, tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def test_two_processes_train_together_like_one(data_dir, emotions_slice, tmp_path, run_together,
+                                               free_port):
     command = [sys.executable, WORKER, "--data-dir", str(data_dir), "--out", str(tmp_path),
-               "--port", str(port)]
-    processes = [subprocess.Popen(command + ["--process-id", str(i)], env=_env(),
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                 for i in range(2)]
-    outputs = []
-    try:
-        for process in processes:
-            outputs.append(process.communicate(timeout=300)[0])
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    for process, output in zip(processes, outputs):
-        assert process.returncode == 0, output[-3000:]
+               "--port", str(free_port)]
+    run_together([command + ["--process-id", str(i)] for i in range(2)], _env(), timeout=300)
     # The same run on one device of one process.
     spec = importlib.util.spec_from_file_location("devices_worker", WORKER)
     worker = importlib.util.module_from_spec(spec)
