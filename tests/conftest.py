@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import socket
 import subprocess
 
@@ -129,6 +130,25 @@ def solve():
     return _jitted_maximize
 
 
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _subprocess_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a fresh JAX worker: CPU only, no inherited
+    ``XLA_FLAGS`` (the worker sets its own simulated devices), the repository importable."""
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_PLATFORMS")}
+    env["JAX_PLATFORMS"] = "cpu"
+    env["PYTHONPATH"] = os.pathsep.join([_REPO, env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def subprocess_env():
+    """``env(**extra) -> dict``: the environment of a fresh JAX worker process."""
+    return _subprocess_env
+
+
 def _run_together(commands: list[list[str]], env: dict[str, str], timeout: float) -> None:
     """Start every command at once (e.g. the processes of one jax.distributed job), wait for
     all, kill leftovers, and fail with the tail of the output of any that did not exit 0."""
@@ -163,10 +183,8 @@ def free_port() -> int:
 
 # CI replays a fixed set of hypothesis examples so that a red run can be
 # reproduced exactly; locally, examples stay random and keep exploring.
-import os as _os
-
-from hypothesis import settings as _settings
+from hypothesis import settings as _settings  # noqa: E402
 
 _settings.register_profile("ci", derandomize=True)
-if _os.environ.get("CI"):
+if os.environ.get("CI"):
     _settings.load_profile("ci")

@@ -20,15 +20,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import training_worker  # noqa: E402
 
 WORKER = os.path.join(os.path.dirname(__file__), "training_worker.py")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _env(**extra) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_PLATFORMS")}
-    env["JAX_PLATFORMS"] = "cpu"
-    env["PYTHONPATH"] = os.pathsep.join([REPO, env.get("PYTHONPATH", "")])
-    env.update(extra)
-    return env
 
 
 def _leaves(path) -> list[np.ndarray]:
@@ -52,10 +43,11 @@ def _assert_trees_equal(a, b) -> None:
         np.testing.assert_array_equal(x, y)
 
 
-def test_four_simulated_devices_match_one_device_and_resume_across_counts(tmp_path):
+def test_four_simulated_devices_match_one_device_and_resume_across_counts(
+        tmp_path, subprocess_env):
     subprocess.run(
         [sys.executable, WORKER, "devices", "--counts", "4", "1", "--out", str(tmp_path)],
-        env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"),
+        env=subprocess_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"),
         check=True, timeout=300,
     )
     np.testing.assert_allclose(
@@ -76,11 +68,13 @@ def test_four_simulated_devices_match_one_device_and_resume_across_counts(tmp_pa
     assert "batch_size=6 must be divisible by the number of devices in the mesh (4)" in errors
 
 
-def test_two_processes_agree_with_single_process(tmp_path, run_together, free_port):
+def test_two_processes_agree_with_single_process(tmp_path, run_together, free_port,
+                                                 subprocess_env):
     command = [sys.executable, WORKER, "distributed", "--port", str(free_port),
                "--num-processes", "2", "--checkpoint-dir", str(tmp_path / "ckpt"),
                "--out", str(tmp_path)]
-    run_together([command + ["--process-id", str(i)] for i in range(2)], _env(), timeout=240)
+    run_together([command + ["--process-id", str(i)] for i in range(2)], subprocess_env(),
+                 timeout=240)
 
     single = training_worker.run(mesh=None)
     for i in range(2):

@@ -17,16 +17,7 @@ from fenchel.multilabel.losses import Method
 from fenchel.multilabel.train import Config, fit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
 WORKER = os.path.join(HERE, "devices_worker.py")
-
-
-def _env(**extra) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_PLATFORMS")}
-    env["JAX_PLATFORMS"] = "cpu"
-    env["PYTHONPATH"] = os.pathsep.join([REPO, env.get("PYTHONPATH", "")])
-    env.update(extra)
-    return env
 
 
 def _load(path) -> dict[str, np.ndarray]:
@@ -34,10 +25,10 @@ def _load(path) -> dict[str, np.ndarray]:
         return {name: npz[name] for name in npz.files}
 
 
-def test_four_simulated_devices_match_one_device(data_dir, tmp_path):
+def test_four_simulated_devices_match_one_device(data_dir, tmp_path, subprocess_env):
     subprocess.run(
         [sys.executable, WORKER, "--data-dir", str(data_dir), "--out", str(tmp_path)],
-        env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"),
+        env=subprocess_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"),
         check=True, timeout=300,
     )
     four, one = _load(tmp_path / "devices4.npz"), _load(tmp_path / "devices1.npz")
@@ -63,10 +54,11 @@ def test_four_simulated_devices_match_one_device(data_dir, tmp_path):
 
 
 def test_two_processes_train_together_like_one(data_dir, emotions_slice, tmp_path, run_together,
-                                               free_port):
+                                               free_port, subprocess_env):
     command = [sys.executable, WORKER, "--data-dir", str(data_dir), "--out", str(tmp_path),
                "--port", str(free_port)]
-    run_together([command + ["--process-id", str(i)] for i in range(2)], _env(), timeout=300)
+    run_together([command + ["--process-id", str(i)] for i in range(2)], subprocess_env(),
+                 timeout=300)
     # The same run on one device of one process.
     spec = importlib.util.spec_from_file_location("devices_worker", WORKER)
     worker = importlib.util.module_from_spec(spec)
