@@ -37,6 +37,8 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from fenchel.imitation._observations import observation_batch
+
 MAZE_NAMES: tuple[str, ...] = ("umaze", "medium", "large")
 POINTMAZE_ENV_NAMES: tuple[str, ...] = tuple(f"pointmaze-{maze}" for maze in MAZE_NAMES)
 OBSERVATION_FIELDS: tuple[str, ...] = ("x", "y", "vx", "vy", "goal_x", "goal_y")
@@ -693,12 +695,7 @@ class PointMazeOracle:
         Returns:
           (n, 2) float32 forces in [-1, 1] (or (2,) for a single observation).
         """
-        observation = np.asarray(observation)
-        single = observation.ndim == 1
-        batch = observation[None] if single else observation
-        if batch.ndim != 2 or batch.shape[1] != self.config.observation_dim:
-            raise ValueError(f"observation must have shape (n, {self.config.observation_dim}), "
-                             f"got {observation.shape}")
+        batch, single = observation_batch(observation, self.config.observation_dim)
         waypoint = self.waypoints(batch)
         position, velocity = batch[:, :2], batch[:, 2:4]
         action = self.kp * (waypoint - position) - self.kd * velocity

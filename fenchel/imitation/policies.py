@@ -41,6 +41,7 @@ from fenchel import energies as fe
 from fenchel import losses as fl
 from fenchel import maximizers as fm
 from fenchel import regularizers as fr
+from fenchel.imitation._observations import observation_batch
 
 Array = jax.Array
 
@@ -460,12 +461,8 @@ class Policy:
         """Nothing to reset: the policy reads everything from the observation."""
 
     def __call__(self, observations: np.ndarray) -> np.ndarray:
-        observations = np.asarray(observations)
-        single = observations.ndim == 1
-        batch = observations[None] if single else observations
-        if batch.ndim != 2 or batch.shape[1] != self.spec.observation_dim:
-            raise ValueError(f"observations must have shape (n, {self.spec.observation_dim}), "
-                             f"got {observations.shape}")
+        batch, single = observation_batch(observations, self.spec.observation_dim,
+                                          "observations")
         if self.deterministic:
             key = self._key
         else:
