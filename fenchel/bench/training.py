@@ -24,6 +24,7 @@ from fenchel.bench.results import CaseResult
 from fenchel.bench.timing import time_python
 
 REFERENCE = "unary-bce"
+_RATIO = f"vs_{REFERENCE.replace('-', '_')}"  # the column of throughput / the reference's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +91,7 @@ def run(config: TrainingConfig = TrainingConfig(), log: Callable[[str], None] = 
         name="training",
         title=(f"fenchel.multilabel trainer on {config.dataset} (n={n}, d={d}, k={k}), AdamW, "
                f"batch {batch}, {config.epochs} epochs per fit; ratio against {REFERENCE}"),
-        columns=["hidden", "method", "examples_per_s", f"vs_{REFERENCE.replace('-', '_')}",
+        columns=["hidden", "method", "examples_per_s", _RATIO,
                  "ms_per_epoch", "final_loss", "compile_s", "reps"])
     for hidden in config.hidden:
         reference = None
@@ -108,8 +109,7 @@ def run(config: TrainingConfig = TrainingConfig(), log: Callable[[str], None] = 
             if name == REFERENCE:
                 reference = throughput
             row = {"hidden": hidden, "method": name, "examples_per_s": throughput,
-                   f"vs_{REFERENCE.replace('-', '_')}":
-                       None if reference is None else throughput / reference,
+                   _RATIO: None if reference is None else throughput / reference,
                    "ms_per_epoch": 1e3 * seconds / config.epochs,
                    "final_loss": float(trained.history[-1][0]), "compile_s": compile_s,
                    "reps": reps, "batch": batch, "epochs": config.epochs}
