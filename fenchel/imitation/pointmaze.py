@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Sequence
 
 import gymnasium
 import numpy as np
 from gymnasium import spaces
 
 from fenchel.imitation._observations import observation_batch
+from fenchel.imitation._rollouts import EpisodeBatch, episode_seeds, lockstep_rollout
 
 MAZE_NAMES: tuple[str, ...] = ("umaze", "medium", "large")
 POINTMAZE_ENV_NAMES: tuple[str, ...] = tuple(f"pointmaze-{maze}" for maze in MAZE_NAMES)
@@ -459,39 +460,12 @@ def maze_grid(env: PointMazeConfig | str) -> MazeGrid:
     return MazeGrid.from_map(_as_config(env).maze_map, scaling=1.0)
 
 
-def episode_seeds(seed: int | np.random.SeedSequence, n_episodes: int) -> np.ndarray:
-    """The (n_episodes,) int64 environment reset seeds drawn from ``seed``.
-
-    Episode ``i``'s seed depends on ``seed`` and ``i`` only, not on how episodes are batched.
-    """
-    return np.random.default_rng(seed).integers(0, 2**31 - 1, size=n_episodes, dtype=np.int64)
-
-
 # ----------------------------------------------------------------------------- batched rollouts
 
 
-class PointMazeRollout(NamedTuple):
-    """Lockstep rollout of ``n`` episodes over ``T = max_steps`` steps.
-
-    Field-compatible with :class:`fenchel.imitation.envs.Rollout` (without ``visit_step``).
-
-    Attributes:
-      observations: (T, n, 6) float32 observation before each step (None if not recorded).
-      actions: (T, n, 2) float32 actions as returned by the policy (None if not recorded).
-      rewards: (T, n) float64 rewards (None if not recorded).
-      active: (T, n) bool, True for the steps that belong to the episode (before termination).
-      success: (n,) bool.
-      episode_length: (n,) int steps until termination (``T`` when never terminated).
-      episode_return: (n,) float64 sum of the rewards.
-    """
-
-    observations: np.ndarray | None
-    actions: np.ndarray | None
-    rewards: np.ndarray | None
-    active: np.ndarray
-    success: np.ndarray
-    episode_length: np.ndarray
-    episode_return: np.ndarray
+#: Rollouts of PointMaze episodes (:class:`fenchel.imitation._rollouts.EpisodeBatch`):
+#: observations (T, n, 6), actions (T, n, 2) forces.
+PointMazeRollout = EpisodeBatch
 
 
 def pointmaze_rollout(policy: Policy, config: PointMazeConfig, seeds: Sequence[int],
@@ -500,7 +474,7 @@ def pointmaze_rollout(policy: Policy, config: PointMazeConfig, seeds: Sequence[i
 
     Calls ``policy.reset(n)`` first if defined; each step the policy receives all ``n``
     observations (an episode that has ended repeats its last one, and its action is ignored).
-    Stops early once every episode has ended.
+    Stops early once every episode has ended (reached its goal).
 
     Args:
       policy: maps (n, 6) observations to (n, 2) forces.
@@ -511,49 +485,10 @@ def pointmaze_rollout(policy: Policy, config: PointMazeConfig, seeds: Sequence[i
     Returns:
       A :class:`PointMazeRollout`; recorded arrays are zero after the episode ends.
     """
-    seeds = [int(s) for s in seeds]
-    n, steps = len(seeds), config.max_steps
-    if n < 1:
+    if len(seeds) < 1:
         raise ValueError("seeds must hold at least one seed")
-    envs = _env_pool(config, n)
-    if hasattr(policy, "reset"):
-        policy.reset(n)
-    observation = np.stack([flatten_observation(env.reset(seed=s)[0])
-                            for env, s in zip(envs, seeds)])
-    if record:
-        observations = np.zeros((steps, n, config.observation_dim), np.float32)
-        actions = np.zeros((steps, n, config.action_dim), np.float32)
-        rewards = np.zeros((steps, n))
-    else:
-        observations = actions = rewards = None
-    active = np.zeros((steps, n), dtype=bool)
-    done = np.zeros(n, dtype=bool)
-    success = np.zeros(n, dtype=bool)
-    episode_return = np.zeros(n)
-    for t in range(steps):
-        if done.all():
-            break
-        active[t] = ~done
-        action = np.asarray(policy(observation))
-        if action.shape != (n, config.action_dim):
-            raise ValueError(
-                f"policy must return actions of shape {(n, config.action_dim)}, got {action.shape}")
-        if not np.isfinite(action).all():
-            raise ValueError("policy returned NaN or infinite actions")
-        if record:
-            observations[t], actions[t] = observation, action
-        observation = observation.copy()
-        for i in np.flatnonzero(~done):
-            step = envs[i].step(action[i].astype(np.float64))
-            obs_dict, reward, terminated, _, info = step
-            observation[i] = flatten_observation(obs_dict)
-            episode_return[i] += reward
-            if record:
-                rewards[t, i] = reward
-            success[i] = info["success"]
-            done[i] = terminated
-    return PointMazeRollout(observations, actions, rewards, active, success,
-                            active.sum(axis=0), episode_return)
+    return lockstep_rollout(policy, _env_pool(config, len(seeds)), seeds, config.max_steps,
+                            config.action_dim, observe=flatten_observation, record=record)
 
 
 def evaluate_pointmaze(policy: Policy, env: PointMazeConfig | str, n_episodes: int,

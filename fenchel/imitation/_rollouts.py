@@ -1,0 +1,118 @@
+"""Lockstep rollouts of a batched policy over a list of gymnasium environments.
+
+Shared by the MuJoCo tasks (PointMaze, locomotion): one environment per episode, the policy
+called once per step on all ``n`` observations.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Sequence
+
+import gymnasium
+import numpy as np
+
+
+def episode_seeds(seed: int | np.random.SeedSequence, n_episodes: int) -> np.ndarray:
+    """The (n_episodes,) int64 environment reset seeds drawn from ``seed``.
+
+    Episode ``i``'s seed depends on ``seed`` and ``i`` only, not on how episodes are batched.
+    """
+    return np.random.default_rng(seed).integers(0, 2**31 - 1, size=n_episodes, dtype=np.int64)
+
+
+def _info_success(terminated: bool, truncated: bool, info: dict[str, Any]) -> bool:
+    return bool(info.get("success", False))
+
+
+class EpisodeBatch(NamedTuple):
+    """Lockstep rollout of ``n`` episodes over at most ``T`` steps.
+
+    Field-compatible with :class:`fenchel.imitation.envs.Rollout` (without ``visit_step``).
+
+    Attributes:
+      observations: (T, n, obs_dim) float32 observation before each step (None if not recorded).
+      actions: (T, n, k) float32 actions as returned by the policy (None if not recorded).
+      rewards: (T, n) float64 rewards (None if not recorded).
+      active: (T, n) bool, True for the steps that belong to the episode (before it ended).
+      success: (n,) bool, ``success_of`` at the episode's last step.
+      episode_length: (n,) int steps until the episode ended (``T`` when it never did).
+      episode_return: (n,) float64 sum of the rewards.
+    """
+
+    observations: np.ndarray | None
+    actions: np.ndarray | None
+    rewards: np.ndarray | None
+    active: np.ndarray
+    success: np.ndarray
+    episode_length: np.ndarray
+    episode_return: np.ndarray
+
+
+def lockstep_rollout(policy: Callable[[np.ndarray], Any], envs: Sequence[gymnasium.Env],
+                     seeds: Sequence[int], max_steps: int, action_dim: int,
+                     observe: Callable[[Any], np.ndarray] = np.asarray,
+                     success_of: Callable[[bool, bool, dict[str, Any]], bool] = _info_success,
+                     record: bool = True) -> EpisodeBatch:
+    """Runs ``policy`` on ``envs[i]`` reset with ``seeds[i]``, all in lockstep.
+
+    Calls ``policy.reset(n)`` first if defined; each step the policy receives all ``n``
+    observations (an episode that has ended repeats its last one, and its action is ignored).
+    An episode ends when its environment says terminated or truncated; the rollout stops
+    after ``max_steps`` steps or once every episode has ended.
+
+    Args:
+      policy: maps (n, obs_dim) observations to (n, action_dim) actions.
+      envs: at least ``n`` environments (the first ``n`` are used).
+      seeds: (n,) reset seeds, one episode each.
+      max_steps: step limit T.
+      action_dim: length k of an action.
+      observe: maps an environment's observation to a flat float vector.
+      success_of: ``(terminated, truncated, info) -> bool`` after each step; an episode's
+        success is its value at the last step (default ``info["success"]``, False if absent).
+      record: whether to keep observations, actions and rewards.
+
+    Returns:
+      An :class:`EpisodeBatch`; recorded arrays are zero after an episode ends.
+    """
+    seeds = [int(s) for s in seeds]
+    n = len(seeds)
+    if n < 1:
+        raise ValueError("seeds must hold at least one seed")
+    if len(envs) < n:
+        raise ValueError(f"need one environment per episode: {len(envs)} for {n} seeds")
+    if hasattr(policy, "reset"):
+        policy.reset(n)
+    observation = np.stack([observe(env.reset(seed=s)[0]) for env, s in zip(envs, seeds)])
+    if record:
+        observations = np.zeros((max_steps, n, observation.shape[1]), np.float32)
+        actions = np.zeros((max_steps, n, action_dim), np.float32)
+        rewards = np.zeros((max_steps, n))
+    else:
+        observations = actions = rewards = None
+    active = np.zeros((max_steps, n), dtype=bool)
+    done = np.zeros(n, dtype=bool)
+    success = np.zeros(n, dtype=bool)
+    episode_return = np.zeros(n)
+    for t in range(max_steps):
+        if done.all():
+            break
+        active[t] = ~done
+        action = np.asarray(policy(observation))
+        if action.shape != (n, action_dim):
+            raise ValueError(
+                f"policy must return actions of shape {(n, action_dim)}, got {action.shape}")
+        if not np.isfinite(action).all():
+            raise ValueError("policy returned NaN or infinite actions")
+        if record:
+            observations[t], actions[t] = observation, action
+        observation = observation.copy()
+        for i in np.flatnonzero(~done):
+            raw, reward, terminated, truncated, info = envs[i].step(action[i].astype(np.float64))
+            observation[i] = observe(raw)
+            episode_return[i] += reward
+            if record:
+                rewards[t, i] = reward
+            success[i] = success_of(terminated, truncated, info)
+            done[i] = terminated or truncated
+    return EpisodeBatch(observations, actions, rewards, active, success, active.sum(axis=0),
+                        episode_return)
