@@ -486,18 +486,26 @@ class DerivativeFree(Maximizer):
         samples = samples.at[0].set(reg.project(init))
         width = reg.upper - reg.lower
 
+        def keep_best(best, samples, values):
+            i = jnp.argmax(values)
+            return jax.tree.map(lambda old, new: jnp.where(values[i] > best[1], new, old),
+                                best, (samples[i], values[i]))
+
         def round_(carry, noise):
-            samples, values, key = carry
+            samples, values, best, key = carry
             key, pick, perturb = jax.random.split(key, 3)
             idx = jax.random.categorical(pick, values / self.temperature, shape=(self.num_samples,))
             moved = samples[idx] + noise * jax.random.normal(perturb, samples.shape, samples.dtype)
             moved = reg.project(moved)
-            return (moved, evaluate(moved), key), None
+            values = evaluate(moved)
+            return (moved, values, keep_best(best, moved, values), key), None
 
         noises = self.noise_scale * width * self.shrink ** jnp.arange(self.iterations)
-        (samples, values, _), _ = jax.lax.scan(
-            round_, (samples, evaluate(samples), key), noises.astype(init.dtype))
-        y = samples[jnp.argmax(values)]
+        values = evaluate(samples)
+        # The best point of every round is kept: resampling may drop it (and the warm start).
+        first = (samples[jnp.argmax(values)], jnp.max(values))
+        (_, _, (y, _), _), _ = jax.lax.scan(
+            round_, (samples, values, first, key), noises.astype(init.dtype))
         final_noise = noises[-1] if self.iterations else 0.0
         return y, _info(energy, reg, theta, y, self.iterations, final_noise, jnp.inf)
 
