@@ -13,6 +13,7 @@ import sys
 
 from fenchel.imitation.demos import collect_demonstrations, save_demonstrations
 from fenchel.imitation.envs import ENV_NAMES, make_env_config
+from fenchel.imitation.locomotion import LOCOMOTION_ENV_NAMES
 from fenchel.imitation.pointmaze import POINTMAZE_ENV_NAMES
 from fenchel.training import parse_device_count
 
@@ -47,10 +48,12 @@ def _collect(args: argparse.Namespace) -> int:
 
 def _add_collect_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "collect", help="Roll out the scripted oracle and save a demonstrations .npz file.")
+        "collect", help="Roll out the task's oracle (scripted, or the SAC expert for "
+                        "locomotion) and save a demonstrations .npz file.")
     parser.add_argument("--env", type=_env_name, required=True,
                         help="task name: particle-<N>d[-multimodal] (N in 1..16, e.g. "
-                             f"{ENV_NAMES[1]}) or {'/'.join(POINTMAZE_ENV_NAMES)}")
+                             f"{ENV_NAMES[1]}), {'/'.join(POINTMAZE_ENV_NAMES)} or "
+                             f"{'/'.join(LOCOMOTION_ENV_NAMES)}")
     parser.add_argument("--episodes", type=_positive_int, required=True,
                         help="number of episodes")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -102,7 +105,7 @@ def _train(args: argparse.Namespace) -> int:
     print(f"env={result['env']} policy={result['policy']} demos={result['demos']} "
           f"seed={result['seed']} transitions={result['transitions']} "
           f"success_rate={result['success_rate']:.3f}±{result['success_stderr']:.3f} "
-          f"latency_ms={result['latency_ms']:.2f} train_s={result['train_seconds']:.1f} "
+          f"mean_return={result['mean_return']:.1f} latency_ms={result['latency_ms']:.2f} train_s={result['train_seconds']:.1f} "
           f"eval_s={result['eval_seconds']:.1f}")
     if args.json:
         write_json_atomic(args.json, result)
@@ -114,9 +117,11 @@ def _add_train_parser(subparsers) -> None:
     from fenchel.imitation.policies import POLICY_NAMES
 
     parser = subparsers.add_parser(
-        "train", help="Train one policy on oracle demonstrations and evaluate its success.")
+        "train", help="Train one policy on oracle demonstrations and evaluate its success "
+                      "(locomotion: its return).")
     parser.add_argument("--env", type=_env_name, required=True,
-                        help="task name, e.g. particle-2d-multimodal or pointmaze-medium")
+                        help="task name, e.g. particle-2d-multimodal, pointmaze-medium or "
+                             "hopper")
     parser.add_argument("--policy", choices=POLICY_NAMES, required=True,
                         help="gfy (neural energy), gfy-pairwise (concave energy), mse or ibc")
     parser.add_argument("--demos", type=_positive_int, required=True,
@@ -137,14 +142,47 @@ def _add_train_parser(subparsers) -> None:
     parser.set_defaults(func=_train)
 
 
-_SUBCOMMANDS = (_add_collect_parser, _add_train_parser)
+def _train_expert(args: argparse.Namespace) -> int:
+    from fenchel.imitation.experts import SACConfig, expert_path, train_sac_expert
+
+    out = args.out or expert_path(args.env_id)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    expert = train_sac_expert(args.env_id, out, args.seed, SACConfig(timesteps=args.timesteps),
+                              progress=not args.quiet)
+    meta = expert.metadata
+    print(f"env={meta['env_id']} seed={meta['seed']} timesteps={args.timesteps} "
+          f"eval_return={meta['eval_return_mean']:.1f}±{meta['eval_return_std']:.1f} "
+          f"({meta['eval_episodes']} episodes) train_s={meta['train_seconds']:.0f}")
+    print(f"wrote {out}")
+    return 0
+
+
+def _add_train_expert_parser(subparsers) -> None:
+    from fenchel.imitation.locomotion import LOCOMOTION_ENV_IDS
+
+    parser = subparsers.add_parser(
+        "train-expert", help="Train the SAC expert of a locomotion task (needs the [experts] "
+                             "extra) and export its actor weights.")
+    parser.add_argument("--env-id", choices=sorted(set(LOCOMOTION_ENV_IDS.values())),
+                        required=True, help="gymnasium id of the locomotion task")
+    parser.add_argument("--timesteps", type=_positive_int, default=100_000,
+                        help="environment steps of SAC training (default 100000)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", help="output .npz (default: the file shipped in "
+                                      "fenchel/imitation/expert_weights/)")
+    parser.add_argument("--quiet", action="store_true", help="no per-chunk progress lines")
+    parser.set_defaults(func=_train_expert)
+
+
+_SUBCOMMANDS = (_add_collect_parser, _add_train_parser, _add_train_expert_parser)
 
 
 def add_parser(subparsers) -> None:
     """Adds ``imitation`` and its sub-commands to the ``fenchel`` command line."""
     parser = subparsers.add_parser(
         "imitation",
-        help="Imitation learning on the particle and PointMaze tasks (demonstrations, policies).")
+        help="Imitation learning on the particle, PointMaze and locomotion tasks "
+             "(demonstrations, policies, experts).")
     commands = parser.add_subparsers(dest="imitation_command", required=True)
     for add in _SUBCOMMANDS:
         add(commands)
@@ -170,10 +208,12 @@ def _reproduce(args: argparse.Namespace) -> int:
     results = run_grid(ReproduceConfig(**fields), args.out, progress=not args.quiet)
     for row in results["summary"]:
         print(f"{row['env']:24s} {row['policy']:13s} N={row['demos']:<4d} "
-              f"success={row['success_mean']:.3f}±{row['success_std']:.3f} "
+              f"{'success' if row['metric'] == 'success_rate' else 'return/expert'}="
+              f"{row['score_mean']:.3f}±{row['score_std']:.3f} "
               f"latency_ms={row['latency_ms']:.2f}")
     for env, oracle in results["oracle"].items():
-        print(f"{env:24s} oracle        success={oracle['success_mean']:.3f}")
+        print(f"{env:24s} oracle        success={oracle['success_mean']:.3f} "
+              f"return={oracle['return_mean']:.1f}")
     print(f"wrote {os.path.join(args.out, 'results.md')} ({results['wall_seconds_this_call']:.0f} s, "
           f"{results['runs_computed_this_call']} runs computed)")
     return 0

@@ -1,8 +1,9 @@
 """Demonstration datasets: scripted-oracle rollouts flattened into (observation, action) pairs.
 
 Particle tasks roll out :class:`~fenchel.imitation.oracles.ParticleOracle`; PointMaze tasks
-:class:`~fenchel.imitation.pointmaze.PointMazeOracle` (in batches of ``POINTMAZE_BATCH``
-episodes, each batch one MuJoCo environment per episode).
+:class:`~fenchel.imitation.pointmaze.PointMazeOracle` and locomotion tasks their SAC expert
+(:func:`~fenchel.imitation.locomotion.task_expert`), both in batches of ``MUJOCO_BATCH``
+episodes, each batch one MuJoCo environment per episode.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fenchel.imitation.envs import (
     make_env_config,
     rollout_from_state,
 )
+from fenchel.imitation.locomotion import LocomotionConfig, locomotion_rollout, task_expert
 from fenchel.imitation.oracles import ParticleOracle
 from fenchel.imitation.particle import ParticleConfig, particle_reset
 from fenchel.imitation.pointmaze import (
@@ -32,7 +34,7 @@ from fenchel.imitation.pointmaze import (
 )
 
 FORMAT_VERSION = 1
-POINTMAZE_BATCH = 100
+MUJOCO_BATCH = 100
 _ARRAYS = ("observations", "actions", "episode_index", "episode_starts", "episode_lengths",
            "episode_returns", "episode_success")
 
@@ -50,7 +52,8 @@ class Demonstrations:
       episode_returns: (E,) float64 return of each episode.
       episode_success: (E,) bool whether each episode succeeded (failed ones are kept).
       metadata: JSON-serializable dict: "env", "config", "seed", "oracle", "n_episodes",
-        "success_rate", "mean_return", "format_version".
+        "success_rate", "mean_return", "format_version" (locomotion: also "expert", the
+        expert's training metadata).
     """
 
     observations: np.ndarray
@@ -81,11 +84,11 @@ class Demonstrations:
 def _resolve_config(env: str | EnvConfig) -> tuple[str | None, EnvConfig]:
     if isinstance(env, str):
         return env, make_env_config(env)
-    if isinstance(env, (ParticleConfig, PointMazeConfig)):
+    if isinstance(env, (ParticleConfig, PointMazeConfig, LocomotionConfig)):
         name = env_name(env)
         return (name if make_env_config(name) == env else None), env
-    raise TypeError(
-        f"env must be an environment name, a ParticleConfig or a PointMazeConfig, got {type(env)}")
+    raise TypeError(f"env must be an environment name, a ParticleConfig, PointMazeConfig or "
+                    f"LocomotionConfig, got {type(env)}")
 
 
 def _episode_major(result) -> dict[str, np.ndarray]:
@@ -100,12 +103,16 @@ def _episode_major(result) -> dict[str, np.ndarray]:
     }
 
 
-def _pointmaze_episodes(config: PointMazeConfig, n_episodes: int, reset_seed, oracle_seed
-                        ) -> tuple[dict[str, np.ndarray], PointMazeOracle]:
+def _mujoco_episodes(config: PointMazeConfig | LocomotionConfig, n_episodes: int, reset_seed,
+                    oracle_seed) -> tuple[dict[str, np.ndarray], Any]:
     seeds = episode_seeds(reset_seed, n_episodes)
-    oracle = PointMazeOracle(config, seed=np.random.default_rng(oracle_seed))
-    parts = [_episode_major(pointmaze_rollout(oracle, config, seeds[start:start + POINTMAZE_BATCH]))
-             for start in range(0, n_episodes, POINTMAZE_BATCH)]
+    if isinstance(config, PointMazeConfig):
+        oracle, rollout = PointMazeOracle(config, seed=np.random.default_rng(oracle_seed)), \
+            pointmaze_rollout
+    else:  # the SAC expert is deterministic: the reset seeds alone vary its episodes
+        oracle, rollout = task_expert(config), locomotion_rollout
+    parts = [_episode_major(rollout(oracle, config, seeds[start:start + MUJOCO_BATCH]))
+             for start in range(0, n_episodes, MUJOCO_BATCH)]
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}, oracle
 
 
@@ -115,12 +122,14 @@ def collect_demonstrations(env: str | EnvConfig, n_episodes: int,
 
     Reproducible: the same ``(env, n_episodes, seed)`` gives identical arrays. Each episode
     contributes its steps up to and including the one at which it succeeds (all
-    ``max_steps`` if it never does). The oracle is :class:`ParticleOracle` for particle tasks
-    and :class:`PointMazeOracle` (random choice among equally short routes) for PointMaze.
+    ``max_steps`` if it never does; locomotion: up to the time limit or the fall). The oracle
+    is :class:`ParticleOracle` for particle tasks, :class:`PointMazeOracle` (random choice
+    among equally short routes) for PointMaze and the task's SAC expert for locomotion
+    (success = did not fall).
 
     Args:
-      env: a name from ``fenchel.imitation.envs.ENV_NAMES``, a ``ParticleConfig`` or a
-        ``PointMazeConfig``.
+      env: a name from ``fenchel.imitation.envs.ENV_NAMES``, a ``ParticleConfig``,
+        ``PointMazeConfig`` or ``LocomotionConfig``.
       n_episodes: number of episodes, at least 1.
       seed: seed of the initial states and of the oracle's goal order.
 
@@ -137,8 +146,8 @@ def collect_demonstrations(env: str | EnvConfig, n_episodes: int,
             or n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive int, got {n_episodes!r}")
     reset_seed, oracle_seed = np.random.SeedSequence(seed).spawn(2)
-    if isinstance(config, PointMazeConfig):
-        episodes, oracle = _pointmaze_episodes(config, n_episodes, reset_seed, oracle_seed)
+    if isinstance(config, (PointMazeConfig, LocomotionConfig)):
+        episodes, oracle = _mujoco_episodes(config, n_episodes, reset_seed, oracle_seed)
     else:
         initial = particle_reset(np.random.default_rng(reset_seed), n_episodes, config)
         oracle = ParticleOracle(config, seed=np.random.default_rng(oracle_seed))
@@ -155,6 +164,8 @@ def collect_demonstrations(env: str | EnvConfig, n_episodes: int,
         "success_rate": float(episodes["episode_success"].mean()),
         "mean_return": float(episodes["episode_returns"].mean()),
     }
+    if isinstance(config, LocomotionConfig):  # how the expert was trained, and its return
+        metadata["expert"] = oracle.metadata
     return Demonstrations(
         episode_index=np.repeat(np.arange(n_episodes, dtype=np.int64), lengths),
         episode_starts=starts,

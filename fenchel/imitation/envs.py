@@ -2,8 +2,10 @@
 
 The gymnasium environment and the batched helpers share the dynamics of
 :mod:`fenchel.imitation.particle`; the batched ones run thousands of episodes in lockstep.
-Names ``pointmaze-<maze>`` select the PointMaze tasks of :mod:`fenchel.imitation.pointmaze`,
-which :func:`make_env_config`, :func:`env_name` and :func:`evaluate_policy` also handle.
+Names ``pointmaze-<maze>`` select the PointMaze tasks of :mod:`fenchel.imitation.pointmaze`
+and ``hopper``, ``halfcheetah``, ``walker2d`` the locomotion tasks of
+:mod:`fenchel.imitation.locomotion`, which :func:`make_env_config`, :func:`env_name` and
+:func:`evaluate_policy` also handle.
 
 A *policy* here is any callable mapping a batch of observations ``(n, observation_dim)`` to
 actions ``(n, action_dim)`` (particle: ``(n, 4 N + 2)`` to set-points ``(n, N)``; PointMaze:
@@ -21,6 +23,12 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from fenchel.imitation.locomotion import (
+    LOCOMOTION_ENV_NAMES,
+    LocomotionConfig,
+    evaluate_locomotion,
+    parse_locomotion_name,
+)
 from fenchel.imitation.particle import (
     MAX_DIM,
     ParticleConfig,
@@ -38,11 +46,11 @@ from fenchel.imitation.pointmaze import (
 )
 
 Policy = Callable[[np.ndarray], Any]
-EnvConfig = ParticleConfig | PointMazeConfig
+EnvConfig = ParticleConfig | PointMazeConfig | LocomotionConfig
 
 ENV_NAMES: tuple[str, ...] = tuple(
     f"particle-{dim}d{suffix}" for suffix in ("", "-multimodal") for dim in range(1, MAX_DIM + 1)
-) + POINTMAZE_ENV_NAMES
+) + POINTMAZE_ENV_NAMES + LOCOMOTION_ENV_NAMES
 _ENV_NAME = re.compile(r"particle-([1-9][0-9]*)d(-multimodal)?")
 GYMNASIUM_ID = "fenchel/Particle-v0"
 
@@ -51,12 +59,13 @@ def make_env_config(name: str) -> EnvConfig:
     """Parses a task name into its config.
 
     Args:
-      name: one of ``ENV_NAMES``: ``"particle-<N>d"``, ``"particle-<N>d-multimodal"`` or
-        ``"pointmaze-<maze>"`` with maze ``umaze``, ``medium`` or ``large``.
+      name: one of ``ENV_NAMES``: ``"particle-<N>d"``, ``"particle-<N>d-multimodal"``,
+        ``"pointmaze-<maze>"`` with maze ``umaze``, ``medium`` or ``large``, or a locomotion
+        task ``"hopper"``, ``"halfcheetah"``, ``"walker2d"``.
 
     Returns:
-      The ``ParticleConfig`` with ``dim=N`` and ``multimodal`` set by the suffix, or the
-      ``PointMazeConfig`` of the maze (default episode length).
+      The ``ParticleConfig`` with ``dim=N`` and ``multimodal`` set by the suffix, the
+      ``PointMazeConfig`` of the maze (default episode length) or the ``LocomotionConfig``.
 
     Example:
       >>> make_env_config("particle-8d-multimodal").dim
@@ -64,9 +73,10 @@ def make_env_config(name: str) -> EnvConfig:
       >>> make_env_config("pointmaze-large").observation_dim
       6
     """
-    pointmaze = parse_pointmaze_name(name)
-    if pointmaze is not None:
-        return pointmaze
+    for parse in (parse_pointmaze_name, parse_locomotion_name):
+        config = parse(name)
+        if config is not None:
+            return config
     match = _ENV_NAME.fullmatch(name) if isinstance(name, str) else None
     if match is None or not 1 <= int(match.group(1)) <= MAX_DIM:
         raise ValueError(f"unknown environment name {name!r}; valid names: {', '.join(ENV_NAMES)}")
@@ -80,7 +90,7 @@ def env_name(config: EnvConfig) -> str:
       >>> env_name(ParticleConfig(dim=2, multimodal=True))
       'particle-2d-multimodal'
     """
-    if isinstance(config, PointMazeConfig):
+    if isinstance(config, (PointMazeConfig, LocomotionConfig)):
         return config.name
     return f"particle-{config.dim}d" + ("-multimodal" if config.multimodal else "")
 
@@ -92,15 +102,17 @@ def action_bounds(config: EnvConfig) -> tuple[float, float]:
       >>> action_bounds(ParticleConfig(dim=3)), action_bounds(make_env_config("pointmaze-umaze"))
       ((0.0, 1.0), (-1.0, 1.0))
     """
-    if isinstance(config, PointMazeConfig):
+    if isinstance(config, (PointMazeConfig, LocomotionConfig)):
         return config.action_low, config.action_high
     if isinstance(config, ParticleConfig):
         return 0.0, 1.0
-    raise TypeError(f"config must be a ParticleConfig or PointMazeConfig, got {type(config)}")
+    raise TypeError(f"config must be a ParticleConfig, PointMazeConfig or LocomotionConfig, "
+                    f"got {type(config)}")
 
 
 def config_from_dict(fields: dict[str, Any]) -> EnvConfig:
-    """Rebuilds a config from its ``to_dict()`` (a PointMaze config is the one with "maze").
+    """Rebuilds a config from its ``to_dict()`` (a PointMaze config is the one with "maze", a
+    locomotion config the one with "task").
 
     Example:
       >>> config = make_env_config("pointmaze-medium")
@@ -109,6 +121,8 @@ def config_from_dict(fields: dict[str, Any]) -> EnvConfig:
     """
     if "maze" in fields:
         return PointMazeConfig(**fields)
+    if "task" in fields:
+        return LocomotionConfig(**fields)
     return ParticleConfig(**fields)
 
 
@@ -264,12 +278,15 @@ def evaluate_policy(policy: Policy, env_config: EnvConfig | str, n_episodes: int
     The initial states depend on ``seed`` only (not on ``batch_size``), so policies compared
     with the same seed face the same episodes. A PointMaze config (or name) is passed on to
     :func:`fenchel.imitation.pointmaze.evaluate_pointmaze`, whose result has the keys below
-    except "goal1_first_rate", plus "mean_success_length".
+    except "goal1_first_rate", plus "mean_success_length"; a locomotion config to
+    :func:`fenchel.imitation.locomotion.evaluate_locomotion` (success = did not fall, plus
+    "return_std" and "returns").
 
     Args:
       policy: maps (n, 4 N + 2) observations to (n, N) set-points (PointMaze: (n, 6) to
         (n, 2) forces); ``policy.reset(n)`` is called before each batch if defined.
-      env_config: a ``ParticleConfig``, ``PointMazeConfig`` or a name from ``ENV_NAMES``.
+      env_config: a ``ParticleConfig``, ``PointMazeConfig``, ``LocomotionConfig`` or a name
+        from ``ENV_NAMES``.
       n_episodes: number of episodes, at least 1.
       seed: seed of the initial states.
       batch_size: episodes run in lockstep per policy call (default: all of them).
@@ -289,9 +306,11 @@ def evaluate_policy(policy: Policy, env_config: EnvConfig | str, n_episodes: int
     config = make_env_config(env_config) if isinstance(env_config, str) else env_config
     if isinstance(config, PointMazeConfig):
         return evaluate_pointmaze(policy, config, n_episodes, seed, batch_size)
+    if isinstance(config, LocomotionConfig):
+        return evaluate_locomotion(policy, config, n_episodes, seed, batch_size)
     if not isinstance(config, ParticleConfig):
-        raise TypeError(f"env_config must be a ParticleConfig, PointMazeConfig or a name, "
-                        f"got {type(config)}")
+        raise TypeError(f"env_config must be a ParticleConfig, PointMazeConfig, "
+                        f"LocomotionConfig or a name, got {type(config)}")
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) \
             or n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive int, got {n_episodes!r}")

@@ -66,6 +66,9 @@ class ReproduceConfig:
     demos: tuple[tuple[str, tuple[int, ...]], ...] = (
         ("particle-4d-multimodal", (200,)),
         ("pointmaze-medium", (100,)),
+        ("hopper", (5,)),
+        ("halfcheetah", (5,)),
+        ("walker2d", (5,)),
     )
     default_demos: tuple[int, ...] = (50, 200)
     seeds: int = 3
@@ -246,9 +249,25 @@ def render_gifs(config: ReproduceConfig, out: str) -> list[str]:
     return paths
 
 
+def _metric(env: str) -> str:
+    return make_task(env).metric
+
+
 def aggregate(config: ReproduceConfig, runs: list[dict[str, Any]],
               oracles: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean and standard deviation over seeds of each (env, policy, demos) cell."""
+    """Mean and standard deviation over seeds of each (env, policy, demos) cell.
+
+    A cell's *score* is its task's metric: the success rate, or for the locomotion tasks the
+    return relative to the expert's on the same evaluation episodes (``R_policy / R_expert``,
+    per seed).
+    """
+    oracle_return = {(o["env"], o["seed"]): o["mean_return"] for o in oracles}
+
+    def score(run: dict[str, Any]) -> float:
+        if _metric(run["env"]) == "success_rate":
+            return run["success_rate"]
+        return run["mean_return"] / oracle_return[run["env"], run["seed"]]
+
     summary = []
     for env in config.envs:
         for policy in config.policies:
@@ -257,10 +276,13 @@ def aggregate(config: ReproduceConfig, runs: list[dict[str, Any]],
                 if not cell:
                     continue
                 success = np.array([r["success_rate"] for r in cell])
+                scores = np.array([score(r) for r in cell])
+                std = lambda x: float(x.std(ddof=1)) if len(cell) > 1 else 0.0
                 summary.append({
                     "env": env, "policy": policy, "demos": demos, "seeds": len(cell),
-                    "success_mean": float(success.mean()),
-                    "success_std": float(success.std(ddof=1)) if len(cell) > 1 else 0.0,
+                    "metric": _metric(env),
+                    "score_mean": float(scores.mean()), "score_std": std(scores),
+                    "success_mean": float(success.mean()), "success_std": std(success),
                     "return_mean": float(np.mean([r["mean_return"] for r in cell])),
                     "latency_ms": float(np.median([r["latency_ms"] for r in cell])),
                     "train_seconds": float(np.mean([r["train_seconds"] for r in cell])),
@@ -269,9 +291,14 @@ def aggregate(config: ReproduceConfig, runs: list[dict[str, Any]],
                 })
     oracle_summary = {}
     for env in config.envs:
-        rates = [o["success_rate"] for o in oracles if o["env"] == env]
-        oracle_summary[env] = {"success_mean": float(np.mean(rates)), "seeds": len(rates),
-                               "episodes_per_seed": config.eval_episodes}
+        mine = [o for o in oracles if o["env"] == env]
+        oracle_summary[env] = {
+            "metric": _metric(env),
+            "score_mean": 1.0 if _metric(env) == "mean_return"
+            else float(np.mean([o["success_rate"] for o in mine])),
+            "success_mean": float(np.mean([o["success_rate"] for o in mine])),
+            "return_mean": float(np.mean([o["mean_return"] for o in mine])),
+            "seeds": len(mine), "episodes_per_seed": config.eval_episodes}
     return {"config": config.to_dict(), "summary": summary, "oracle": oracle_summary,
             "runs": [{k: v for k, v in r.items() if k not in ("policy_config", "train_config")}
                      for r in runs]}
@@ -281,18 +308,25 @@ def results_markdown(results: dict[str, Any]) -> str:
     """The results as Markdown tables: success (mean ± std over seeds) and latency."""
     config = results["config"]
     lines = ["# Imitation results", "",
-             f"Success rate over {config['eval_episodes']} evaluation episodes per seed, mean ± "
+             f"Score over {config['eval_episodes']} evaluation episodes per seed, mean ± "
              f"standard deviation over {config['seeds']} seeds, vs the number of demonstration "
-             "episodes N. Same network sizes and gradient steps for every policy "
+             "episodes N: the success rate (particle, PointMaze) or the return relative to the "
+             "expert's on the same episodes (locomotion). Same network sizes and gradient "
+             "steps for every policy "
              f"(hidden {config['policy_config']['hidden']}, {config['train_config']['steps']} "
              f"steps of batch {config['train_config']['batch_size']}).", ""]
     for env in config["envs"]:
         oracle = results["oracle"][env]
         rows = [s for s in results["summary"] if s["env"] == env]
         demos = config["demos"][env]
-        lines += [f"## {env}", "",
-                  f"Oracle success: {oracle['success_mean']:.3f} ({oracle['seeds']} seeds × "
-                  f"{oracle['episodes_per_seed']} episodes).", "",
+        if oracle["metric"] == "mean_return":
+            about = (f"Expert (SAC) return: {oracle['return_mean']:.1f}, did not fall in "
+                     f"{oracle['success_mean']:.3f} of the episodes ({oracle['seeds']} seeds × "
+                     f"{oracle['episodes_per_seed']} episodes). Score = return / expert's.")
+        else:
+            about = (f"Oracle success: {oracle['success_mean']:.3f} ({oracle['seeds']} seeds × "
+                     f"{oracle['episodes_per_seed']} episodes).")
+        lines += [f"## {env}", "", about, "",
                   "| policy | " + " | ".join(f"N={n}" for n in demos) + " | latency (ms/action) |",
                   "|---|" + "---|" * len(demos) + "---|"]
         for policy in config["policies"]:
@@ -300,7 +334,7 @@ def results_markdown(results: dict[str, Any]) -> str:
             for n in demos:
                 match = [s for s in rows if s["policy"] == policy and s["demos"] == n]
                 if match:
-                    cells.append(f"{match[0]['success_mean']:.3f} ± {match[0]['success_std']:.3f}")
+                    cells.append(f"{match[0]['score_mean']:.3f} ± {match[0]['score_std']:.3f}")
                     latency.append(match[0]["latency_ms"])
                 else:
                     cells.append("—")
@@ -319,7 +353,7 @@ def results_markdown(results: dict[str, Any]) -> str:
 
 
 def plot_success(results: dict[str, Any], path: str) -> None:
-    """Success vs demonstrations, one panel per task, one line per policy (error bars: std)."""
+    """Score vs demonstrations, one panel per task, one line per policy (error bars: std)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -332,15 +366,17 @@ def plot_success(results: dict[str, Any], path: str) -> None:
             rows = sorted((s for s in results["summary"]
                            if s["env"] == env and s["policy"] == policy), key=lambda s: s["demos"])
             if rows:
-                ax.errorbar([s["demos"] for s in rows], [s["success_mean"] for s in rows],
-                            yerr=[s["success_std"] for s in rows], marker="o", capsize=3,
+                ax.errorbar([s["demos"] for s in rows], [s["score_mean"] for s in rows],
+                            yerr=[s["score_std"] for s in rows], marker="o", capsize=3,
                             label=policy)
-        ax.axhline(results["oracle"][env]["success_mean"], color="gray", ls="--", lw=1,
-                   label="oracle")
+        oracle = results["oracle"][env]
+        ax.axhline(oracle["score_mean"], color="gray", ls="--", lw=1, label="oracle")
         ax.set_xscale("log")
-        ax.set_ylim(-0.02, 1.02)
+        if oracle["metric"] == "success_rate":
+            ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("demonstration episodes")
-        ax.set_ylabel("success rate")
+        ax.set_ylabel("success rate" if oracle["metric"] == "success_rate"
+                      else "return / expert return")
         ax.set_title(env, fontsize=10)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)

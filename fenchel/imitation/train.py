@@ -45,7 +45,9 @@ class Task:
         metadata dict)`` from the scripted oracle.
       evaluate: ``(policy, n_episodes, seed) -> dict`` with at least "success_rate",
         "success_stderr", "mean_return".
-      oracle: ``seed -> policy``, the scripted expert.
+      oracle: ``seed -> policy``, the scripted expert (locomotion: the SAC expert).
+      metric: what scores a policy: "success_rate" (particle, PointMaze) or "mean_return"
+        (locomotion, reported relative to the expert's return on the same episodes).
     """
 
     name: str
@@ -53,14 +55,15 @@ class Task:
     demonstrations: Callable[[int, int], tuple[np.ndarray, np.ndarray, dict[str, Any]]]
     evaluate: Callable[[Any, int, int], dict[str, Any]]
     oracle: Callable[[int], Any]
+    metric: str = "success_rate"
 
 
 def make_task(name: str) -> Task:
     """The :class:`Task` called ``name``.
 
     Args:
-      name: any name of ``fenchel.imitation.envs.ENV_NAMES``: ``particle-<N>d[-multimodal]``
-        or ``pointmaze-<maze>``.
+      name: any name of ``fenchel.imitation.envs.ENV_NAMES``: ``particle-<N>d[-multimodal]``,
+        ``pointmaze-<maze>``, ``hopper``, ``halfcheetah`` or ``walker2d``.
 
     Returns:
       The task.
@@ -82,6 +85,9 @@ def make_task(name: str) -> Task:
         return data.observations, data.actions, data.metadata
 
     def oracle(seed: int):
+        if isinstance(config, _envs.LocomotionConfig):
+            from fenchel.imitation.locomotion import task_expert
+            return task_expert(config)
         if name.startswith("pointmaze-"):
             from fenchel.imitation.pointmaze import PointMazeOracle
             return PointMazeOracle(config, seed=seed)
@@ -93,7 +99,8 @@ def make_task(name: str) -> Task:
         spec=PolicySpec(config.observation_dim, config.action_dim, low, high),
         demonstrations=demonstrations,
         evaluate=lambda policy, n, seed: _envs.evaluate_policy(policy, config, n, seed),
-        oracle=oracle)
+        oracle=oracle,
+        metric="mean_return" if isinstance(config, _envs.LocomotionConfig) else "success_rate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,7 +264,8 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
       checkpoint_dir: resumable training checkpoints (:func:`train_policy`).
 
     Returns:
-      A JSON-serializable dict: env, policy, demos, seed, transitions, success_rate,
+      A JSON-serializable dict: env, policy, demos, seed, transitions, metric (the task's),
+      success_rate,
       success_stderr, mean_return, latency_ms, train_seconds, eval_seconds, final_loss,
       demo_success_rate, policy_config, train_config.
     """
@@ -279,6 +287,7 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
         "demos": n_demos,
         "seed": seed,
         "transitions": int(observations.shape[0]),
+        "metric": task.metric,
         "success_rate": float(metrics["success_rate"]),
         "success_stderr": float(metrics["success_stderr"]),
         "mean_return": float(metrics["mean_return"]),
@@ -294,7 +303,7 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
 
 
 def evaluate_oracle(env: str, eval_episodes: int = 100, seed: int = 0) -> dict[str, Any]:
-    """Success of the task's scripted oracle on the evaluation episodes of ``seed``."""
+    """Success and return of the task's oracle on the evaluation episodes of ``seed``."""
     task = make_task(env)
     metrics = task.evaluate(task.oracle(seed), eval_episodes, EVAL_SEED_OFFSET + seed)
     return {"env": env, "seed": seed, "eval_episodes": int(eval_episodes),

@@ -6,11 +6,12 @@ import dataclasses
 import json
 import os
 
+import numpy as np
 import pytest
 
 from fenchel.cli import main
 from fenchel.imitation.policies import PolicyConfig
-from fenchel.imitation.reproduce import ReproduceConfig, run_grid
+from fenchel.imitation.reproduce import ReproduceConfig, aggregate, results_markdown, run_grid
 from fenchel.imitation.train import TrainConfig
 
 TINY = PolicyConfig(hidden=(16,), train_samples=8, train_rounds=1, train_refine=3,
@@ -69,3 +70,23 @@ def test_reproduce_cli(tmp_path, capsys):
     assert code == 0
     assert (out / "results.md").exists() and (out / "rollouts_mse.gif").exists()
     assert "success=" in capsys.readouterr().out
+
+
+def test_locomotion_scores_are_returns_relative_to_the_expert():
+    config = _tiny_grid(envs=("hopper",), demos=(("hopper", (2,)),), gifs=False)
+    run = lambda seed, ret: {"env": "hopper", "policy": "mse", "demos": 2, "seed": seed,
+                             "success_rate": 0.5, "mean_return": ret, "latency_ms": 1.0,
+                             "train_seconds": 1.0, "eval_seconds": 1.0, "transitions": 10}
+    oracles = [{"env": "hopper", "seed": 0, "success_rate": 1.0, "mean_return": 1000.0},
+               {"env": "hopper", "seed": 1, "success_rate": 1.0, "mean_return": 2000.0}]
+    results = aggregate(config, [run(0, 500.0), run(1, 1500.0)], oracles)
+    (row,) = results["summary"]
+    # Per seed: 500 / 1000 and 1500 / 2000.
+    assert row["metric"] == "mean_return"
+    assert row["score_mean"] == pytest.approx(0.625)
+    assert row["score_std"] == pytest.approx(np.std([0.5, 0.75], ddof=1))
+    assert row["return_mean"] == 1000.0 and row["success_mean"] == 0.5
+    oracle = results["oracle"]["hopper"]
+    assert oracle["score_mean"] == 1.0 and oracle["return_mean"] == 1500.0
+    markdown = results_markdown(dict(results, machine={}))
+    assert "Expert (SAC) return: 1500.0" in markdown and "| mse | 0.625 ± 0.177 |" in markdown
