@@ -24,6 +24,16 @@ def _info_success(terminated: bool, truncated: bool, info: dict[str, Any]) -> bo
     return bool(info.get("success", False))
 
 
+def policy_actions(policy: Callable[[np.ndarray], Any], observation: np.ndarray,
+                   action_dim: int) -> np.ndarray:
+    """``policy(observation)`` as an array, checked to be ``(n, action_dim)``."""
+    action = np.asarray(policy(observation))
+    expected = (observation.shape[0], action_dim)
+    if action.shape != expected:
+        raise ValueError(f"policy must return actions of shape {expected}, got {action.shape}")
+    return action
+
+
 class EpisodeBatch(NamedTuple):
     """Lockstep rollout of ``n`` episodes over at most ``T`` steps.
 
@@ -97,10 +107,7 @@ def lockstep_rollout(policy: Callable[[np.ndarray], Any], envs: Sequence[gymnasi
         if done.all():
             break
         active[t] = ~done
-        action = np.asarray(policy(observation))
-        if action.shape != (n, action_dim):
-            raise ValueError(
-                f"policy must return actions of shape {(n, action_dim)}, got {action.shape}")
+        action = policy_actions(policy, observation, action_dim)
         if not np.isfinite(action).all():
             raise ValueError("policy returned NaN or infinite actions")
         if record:
@@ -116,3 +123,33 @@ def lockstep_rollout(policy: Callable[[np.ndarray], Any], envs: Sequence[gymnasi
             done[i] = terminated or truncated
     return EpisodeBatch(observations, actions, rewards, active, success, active.sum(axis=0),
                         episode_return)
+
+
+def run_in_batches(rollout: Callable[[np.ndarray], EpisodeBatch], n_episodes: int, seed: int,
+                   batch_size: int | None) -> dict[str, np.ndarray]:
+    """Episodes ``episode_seeds(seed, n_episodes)`` run ``batch_size`` at a time.
+
+    Episode ``i`` is reset with the same seed whatever the batching, so policies compared with
+    the same ``seed`` face the same episodes.
+
+    Args:
+      rollout: ``rollout(seeds) -> EpisodeBatch`` for one batch (not recorded).
+      n_episodes: number of episodes, at least 1.
+      seed: seed of the episodes.
+      batch_size: episodes per batch (default ``min(n_episodes, 100)``).
+
+    Returns:
+      ``{"success", "episode_length", "episode_return"}``, each ``(n_episodes,)``.
+    """
+    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) \
+            or n_episodes < 1:
+        raise ValueError(f"n_episodes must be a positive int, got {n_episodes!r}")
+    batch_size = min(n_episodes, 100) if batch_size is None else batch_size
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    seeds = episode_seeds(seed, n_episodes)
+    batches = [rollout(seeds[start:start + batch_size])
+               for start in range(0, n_episodes, batch_size)]
+    return {field: np.concatenate([getattr(b, field) for b in batches])
+            for field in ("success", "episode_length", "episode_return")}

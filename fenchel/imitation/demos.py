@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fenchel._io import atomic_file
+from fenchel.imitation._rollouts import episode_seeds
 from fenchel.imitation.envs import (
     EnvConfig,
     config_from_dict,
@@ -29,7 +30,6 @@ from fenchel.imitation.particle import ParticleConfig, particle_reset
 from fenchel.imitation.pointmaze import (
     PointMazeConfig,
     PointMazeOracle,
-    episode_seeds,
     pointmaze_rollout,
 )
 

@@ -23,6 +23,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from fenchel.imitation._rollouts import policy_actions
 from fenchel.imitation.locomotion import (
     LOCOMOTION_ENV_NAMES,
     LocomotionConfig,
@@ -216,14 +217,6 @@ class Rollout(NamedTuple):
     visit_step: np.ndarray
 
 
-def _policy_actions(policy: Policy, observation: np.ndarray, dim: int) -> np.ndarray:
-    action = np.asarray(policy(observation))
-    expected = (observation.shape[0], dim)
-    if action.shape != expected:
-        raise ValueError(f"policy must return actions of shape {expected}, got {action.shape}")
-    return action
-
-
 def rollout_from_state(policy: Policy, config: ParticleConfig, state: ParticleState,
                        record: bool = True) -> Rollout:
     """Runs ``policy`` from the initial batch ``state`` for ``config.max_steps`` steps.
@@ -257,7 +250,7 @@ def rollout_from_state(policy: Policy, config: ParticleConfig, state: ParticleSt
             break
         active[t] = ~done
         observation = particle_observation(state)
-        action = _policy_actions(policy, observation, config.dim)
+        action = policy_actions(policy, observation, config.dim)
         state, reward = particle_step(state, action, config)
         episode_return += reward
         visit_step = np.where((visit_step == 0) & state.visited, t + 1, visit_step)

@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 import gymnasium
 import numpy as np
 
-from fenchel.imitation._rollouts import EpisodeBatch, episode_seeds, lockstep_rollout
+from fenchel.imitation._rollouts import EpisodeBatch, lockstep_rollout, run_in_batches
 from fenchel.imitation.experts import MLPExpert, expert_path, load_expert, make_mujoco_env
 
 #: Task name -> gymnasium id.
@@ -184,23 +184,15 @@ def evaluate_locomotion(policy: Callable[[np.ndarray], Any], env: LocomotionConf
       "success" ((n_episodes,) bool).
     """
     config = _as_config(env)
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) \
-            or n_episodes < 1:
-        raise ValueError(f"n_episodes must be a positive int, got {n_episodes!r}")
-    batch_size = min(n_episodes, 100) if batch_size is None else batch_size
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    seeds = episode_seeds(seed, n_episodes)
-    results = [locomotion_rollout(policy, config, seeds[start:start + batch_size], record=False)
-               for start in range(0, n_episodes, batch_size)]
-    returns = np.concatenate([r.episode_return for r in results])
-    success = np.concatenate([r.success for r in results])
+    episodes = run_in_batches(
+        lambda seeds: locomotion_rollout(policy, config, seeds, record=False),
+        n_episodes, seed, batch_size)
+    returns, success = episodes["episode_return"], episodes["success"]
     rate = float(success.mean())
     return {
         "mean_return": float(returns.mean()),
         "return_std": float(returns.std()),
-        "mean_episode_length": float(np.concatenate([r.episode_length for r in results]).mean()),
+        "mean_episode_length": float(episodes["episode_length"].mean()),
         "success_rate": rate,
         "success_stderr": float(np.sqrt(rate * (1 - rate) / n_episodes)),
         "n_episodes": int(n_episodes),

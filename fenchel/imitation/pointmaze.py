@@ -38,7 +38,7 @@ import numpy as np
 from gymnasium import spaces
 
 from fenchel.imitation._observations import observation_batch
-from fenchel.imitation._rollouts import EpisodeBatch, episode_seeds, lockstep_rollout
+from fenchel.imitation._rollouts import EpisodeBatch, lockstep_rollout, run_in_batches
 
 MAZE_NAMES: tuple[str, ...] = ("umaze", "medium", "large")
 POINTMAZE_ENV_NAMES: tuple[str, ...] = tuple(f"pointmaze-{maze}" for maze in MAZE_NAMES)
@@ -518,23 +518,15 @@ def evaluate_pointmaze(policy: Policy, env: PointMazeConfig | str, n_episodes: i
       0.0
     """
     config = _as_config(env)
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) \
-            or n_episodes < 1:
-        raise ValueError(f"n_episodes must be a positive int, got {n_episodes!r}")
-    batch_size = min(n_episodes, 100) if batch_size is None else batch_size
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    seeds = episode_seeds(seed, n_episodes)
-    results = [pointmaze_rollout(policy, config, seeds[start:start + batch_size], record=False)
-               for start in range(0, n_episodes, batch_size)]
-    success = np.concatenate([r.success for r in results])
-    lengths = np.concatenate([r.episode_length for r in results])
+    episodes = run_in_batches(
+        lambda seeds: pointmaze_rollout(policy, config, seeds, record=False),
+        n_episodes, seed, batch_size)
+    success, lengths = episodes["success"], episodes["episode_length"]
     rate = float(success.mean())
     return {
         "success_rate": rate,
         "success_stderr": float(np.sqrt(rate * (1 - rate) / n_episodes)),
-        "mean_return": float(np.concatenate([r.episode_return for r in results]).mean()),
+        "mean_return": float(episodes["episode_return"].mean()),
         "mean_episode_length": float(lengths.mean()),
         "mean_success_length": float(lengths[success].mean()) if success.any() else float("nan"),
         "n_episodes": int(n_episodes),
