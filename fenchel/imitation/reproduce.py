@@ -249,10 +249,6 @@ def render_gifs(config: ReproduceConfig, out: str) -> list[str]:
     return paths
 
 
-def _metric(env: str) -> str:
-    return make_task(env).metric
-
-
 def aggregate(config: ReproduceConfig, runs: list[dict[str, Any]],
               oracles: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean and standard deviation over seeds of each (env, policy, demos) cell.
@@ -262,9 +258,10 @@ def aggregate(config: ReproduceConfig, runs: list[dict[str, Any]],
     per seed).
     """
     oracle_return = {(o["env"], o["seed"]): o["mean_return"] for o in oracles}
+    metric = {env: make_task(env).metric for env in config.envs}
 
     def score(run: dict[str, Any]) -> float:
-        if _metric(run["env"]) == "success_rate":
+        if metric[run["env"]] == "success_rate":
             return run["success_rate"]
         return run["mean_return"] / oracle_return[run["env"], run["seed"]]
 
@@ -280,7 +277,7 @@ def aggregate(config: ReproduceConfig, runs: list[dict[str, Any]],
                 std = lambda x: float(x.std(ddof=1)) if len(cell) > 1 else 0.0
                 summary.append({
                     "env": env, "policy": policy, "demos": demos, "seeds": len(cell),
-                    "metric": _metric(env),
+                    "metric": metric[env],
                     "score_mean": float(scores.mean()), "score_std": std(scores),
                     "success_mean": float(success.mean()), "success_std": std(success),
                     "return_mean": float(np.mean([r["mean_return"] for r in cell])),
@@ -293,8 +290,8 @@ def aggregate(config: ReproduceConfig, runs: list[dict[str, Any]],
     for env in config.envs:
         mine = [o for o in oracles if o["env"] == env]
         oracle_summary[env] = {
-            "metric": _metric(env),
-            "score_mean": 1.0 if _metric(env) == "mean_return"
+            "metric": metric[env],
+            "score_mean": 1.0 if metric[env] == "mean_return"
             else float(np.mean([o["success_rate"] for o in mine])),
             "success_mean": float(np.mean([o["success_rate"] for o in mine])),
             "return_mean": float(np.mean([o["mean_return"] for o in mine])),
