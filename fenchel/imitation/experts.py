@@ -33,7 +33,8 @@ import gymnasium
 import mujoco
 import numpy as np
 
-from fenchel._io import atomic_file, atomic_path
+from fenchel._io import atomic_file, atomic_path, write_json_atomic
+from fenchel.imitation._rollouts import lockstep_rollout
 
 #: Expert weight files shipped with the package, one per locomotion task.
 EXPERT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "expert_weights")
@@ -180,21 +181,16 @@ def _actor_expert(model, metadata: dict[str, Any]) -> MLPExpert:
 
 def episode_returns(policy, env_id: str, n_episodes: int, seed: int) -> np.ndarray:
     """Undiscounted returns of ``policy`` over ``n_episodes`` episodes (resets seeded
-    ``seed, seed + 1, ...``), one environment at a time."""
-    env = make_mujoco_env(env_id)
-    returns = []
+    ``seed, seed + 1, ...``), run in lockstep with one environment per episode."""
+    envs = [make_mujoco_env(env_id) for _ in range(n_episodes)]
     try:
-        for episode in range(n_episodes):
-            observation, _ = env.reset(seed=seed + episode)
-            total, done = 0.0, False
-            while not done:
-                observation, reward, terminated, truncated, _ = env.step(policy(observation))
-                total += float(reward)
-                done = terminated or truncated
-            returns.append(total)
+        batch = lockstep_rollout(policy, envs, range(seed, seed + n_episodes),
+                                 envs[0].spec.max_episode_steps, envs[0].action_space.shape[0],
+                                 record=False)
     finally:
-        env.close()
-    return np.asarray(returns)
+        for env in envs:
+            env.close()
+    return batch.episode_return
 
 
 def train_sac_expert(env_id: str, out: str | os.PathLike, seed: int = 0,
@@ -205,9 +201,9 @@ def train_sac_expert(env_id: str, out: str | os.PathLike, seed: int = 0,
     Training runs in chunks of ``config.chunk`` steps; after each the model and its replay
     buffer are saved to ``work_dir`` (default ``out`` + ``".work"``), and a call that finds
     them there continues where they stopped (also to train an expert longer: call again with
-    more ``timesteps``). State of another environment, seed or SAC setting is refused. The exported actor is evaluated over
-    ``config.eval_episodes`` episodes (resets seeded ``10_000 + seed, ...``); the returns go
-    into its metadata.
+    more ``timesteps``). State of another environment, seed or SAC setting is refused. The
+    exported actor is evaluated over ``config.eval_episodes`` episodes (resets seeded
+    ``10_000 + seed, ...``); the returns go into its metadata.
 
     Args:
       env_id: a gymnasium id, e.g. ``"Hopper-v5"``.
@@ -261,10 +257,8 @@ def train_sac_expert(env_id: str, out: str | os.PathLike, seed: int = 0,
             model.save(tmp)
         with atomic_path(buffer_file) as tmp:
             model.save_replay_buffer(tmp)
-        with atomic_path(state_file) as tmp:
-            with open(tmp, "w") as f:
-                json.dump({"identity": identity, "seconds": elapsed,
-                           "timesteps": model.num_timesteps}, f)
+        write_json_atomic(state_file, {"identity": identity, "seconds": elapsed,
+                                       "timesteps": model.num_timesteps})
         if progress:
             recent = [info["r"] for info in model.ep_info_buffer]
             print(f"{env_id} seed={seed} steps={model.num_timesteps} "
@@ -286,5 +280,5 @@ def train_sac_expert(env_id: str, out: str | os.PathLike, seed: int = 0,
     return expert
 
 
-__all__ = ["EXPERT_DIR", "SACConfig", "make_mujoco_env", "MLPExpert", "save_expert", "load_expert", "expert_path",
-           "episode_returns", "train_sac_expert"]
+__all__ = ["EXPERT_DIR", "SACConfig", "make_mujoco_env", "MLPExpert", "save_expert",
+           "load_expert", "expert_path", "episode_returns", "train_sac_expert"]

@@ -19,6 +19,7 @@ from fenchel.imitation.envs import (
 from fenchel.imitation.experts import (
     EXPERT_DIR,
     MLPExpert,
+    episode_returns,
     expert_path,
     load_expert,
     save_expert,
@@ -103,6 +104,22 @@ def test_expert_round_trip_and_errors(tmp_path):
     np.savez(tmp_path / "other.npz", kernel_0=np.ones((2, 2)))
     with pytest.raises(ValueError, match="not an expert file"):
         load_expert(tmp_path / "other.npz")
+
+
+def test_episode_returns_match_one_episode_at_a_time():
+    expert = _random_expert(11, 3, seed=5)
+    env = make_locomotion_env("hopper")
+    expected = []
+    for episode in range(3):
+        observation, _ = env.reset(seed=20 + episode)
+        total, done = 0.0, False
+        while not done:
+            observation, reward, terminated, truncated, _ = env.step(expert(observation))
+            total, done = total + reward, terminated or truncated
+        expected.append(total)
+    env.close()
+    np.testing.assert_allclose(episode_returns(expert, "Hopper-v5", 3, seed=20), expected,
+                               rtol=1e-4)
 
 
 @pytest.mark.parametrize("name", LOCOMOTION_ENV_NAMES)
