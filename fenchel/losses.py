@@ -1,7 +1,12 @@
 """Generalized Fenchel-Young losses and the baselines they are compared with.
 
-Every loss takes θ first and one example; batch with ``jax.vmap``. Every loss
-returns its true value.
+Every loss takes θ first and one example, ``y: (k,)``. For the built-in energies
+leading axes of θ and y are batch axes that broadcast, and the result (one value
+per example) equals ``jax.vmap`` of the single-example call; a custom energy
+takes one example per call and refuses a batch (see :mod:`fenchel._inputs`).
+Every loss returns its true value (a lower bound when an inner solver is
+inexact), never a surrogate; inputs it cannot evaluate raise ``ValueError`` or
+``TypeError``, and a traced target outside ``dom Ω`` gives NaN.
 
 * :func:`gfy_loss` — ``Ω^Φ(θ) + Ω(y) − Φ(θ, y)``, gradient by Danskin.
 * :func:`perceptron_loss` — the GFY loss with Ω the box indicator.
@@ -16,12 +21,15 @@ returns its true value.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
+from fenchel import _inputs
 from fenchel import energies as _energies
 from fenchel import maximizers as _max
 from fenchel import regularizers as _regs
@@ -30,15 +38,22 @@ Array = jax.Array
 Energy = _energies.Energy
 
 
-def _check_y_shape(energy, theta, y):
-    expected = _energies.output_shape(energy, theta)
-    if expected is not None and tuple(jnp.shape(y)) != expected:
-        raise ValueError(f"y has shape {tuple(jnp.shape(y))}, expected {expected} for this theta")
+def _gfy_one(energy, reg, solver, key, theta, y, init):
+    """The GFY loss of one example by an inner solve (no closed form)."""
+    inside = _inputs.onto_domain(reg, y)
+    if init is None:
+        init = _max.default_init(reg, jnp.shape(y), y.dtype)
+    y_hat, info = solver(energy, reg, jax.lax.stop_gradient(theta), init, key)
+    y_hat = jax.lax.stop_gradient(y_hat)
+    # max(F(ŷ), F(y)) − F(y): y is feasible, so this is still a lower bound of the
+    # true loss, and it is exact up to the solver's accuracy.
+    gap = _max.objective_gap(energy, reg, theta, y_hat, inside)
+    return _inputs.nan_outside(reg, y, jnp.where(gap < 0, jnp.zeros_like(gap), gap)), info
 
 
 def gfy_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
              solver: _max.Maximizer | None = None, init: Array | None = None,
-             key: Array | None = None) -> Array:
+             key: Array | None = None, on_failure: str = "ignore") -> Array:
     """Generalized Fenchel-Young loss.
 
     .. math:: L(θ; y) = Ω^Φ(θ) + Ω(y) − Φ(θ, y), \\qquad
@@ -47,25 +62,38 @@ def gfy_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
     Non-negative, and zero iff y is a maximizer. Its gradient is given by
     Danskin's theorem, ``∇_θ L = ∇_θ Φ(θ, ŷ) − ∇_θ Φ(θ, y)``: ŷ is computed under
     ``stop_gradient``, nothing is differentiated through the solver. The loss
-    is also differentiable in y: ``∇_y L = ∇Ω(y) − ∇_y Φ(θ, y)``.
+    is also differentiable in y in the interior of ``dom Ω``:
+    ``∇_y L = ∇Ω(y) − ∇_y Φ(θ, y)``; on the faces of an entropic Ω that derivative
+    is ±inf (the true one-sided value), never NaN.
 
-    With an inexact solver, the conjugate is estimated by the best of ŷ and y
-    (both are feasible, so this is still a lower bound of Ω^Φ(θ)); the returned
-    value is thus always ≥ 0 and exact up to the solver's accuracy.
+    With the bilinear energy and a closed form, the loss is computed by
+    :meth:`~fenchel.regularizers.Regularizer.fenchel_young_loss`, a sum of
+    non-negative residual terms, accurate relative to its size for any |θ|. With an
+    inexact solver, the conjugate is estimated by the best of ŷ and y (both are
+    feasible, so this is still a lower bound of Ω^Φ(θ)); the value is ≥ 0 and
+    exact up to the solver's accuracy (``on_failure`` reports a solve that did
+    not converge).
 
     Args:
       energy: ``Φ(theta, y) -> scalar``.
       reg: Ω.
-      theta: θ for one example (any pytree).
-      y: target in ``dom Ω``, e.g. ``(k,)``.
+      theta: θ for one example (any pytree); for the built-in energies, leading
+        axes are batch axes.
+      y: target in ``dom Ω``, ``(k,)`` (or ``(..., k)`` for a batch). Values
+        outside the domain by more than
+        :func:`~fenchel.regularizers.domain_tolerance` raise ``ValueError``.
       solver: inner maximizer; ``None`` picks the closed form when there is one.
       init: warm start for the solver (default: the centre of ``dom Ω``).
       key: PRNG key for randomized solvers.
+      on_failure: ``"ignore"``, ``"warn"`` or ``"raise"`` when the inner solver
+        did not converge (as in :func:`~fenchel.maximizers.maximize`).
 
     Returns:
-      A scalar.
+      A scalar, or one value per example of a batch.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> import fenchel
       >>> gfy_loss(fenchel.energies.bilinear, fenchel.regularizers.BinaryEntropy(),
       ...          jnp.array([0.0]), jnp.array([1.0])).item()  # log 2
       0.693...
@@ -74,45 +102,70 @@ def gfy_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
       Blondel et al. Learning Energy Networks with Generalized Fenchel-Young
       Losses. NeurIPS 2022.
     """
-    _check_y_shape(energy, theta, y)
+    _max.check_on_failure(on_failure)
+    solver = _max.resolve_solver(energy, reg, theta, solver)
+    theta, arrays, _, batch, result = _max.read_inputs(energy, theta, ("y", y), ("init", init))
+    y = arrays["y"]
     _max.check_output(reg, y)
-    solver = _max.default_solver(energy, reg) if solver is None else solver
     if isinstance(solver, _max.ClosedForm):
-        solver.check(energy, reg)
-        _max.check_theta(theta)
-        # Stable closed forms (softplus, logsumexp) for the classic FY losses.
-        return reg.conjugate(theta) + reg.value(y) - energy(theta, y)
-    if init is None:
-        init = _max.default_init(reg, jnp.shape(y), jnp.result_type(y))
-    y_hat, _ = _max.maximize(energy, reg, jax.lax.stop_gradient(theta),
-                             solver=solver, init=init, key=key)
-    y_hat = jax.lax.stop_gradient(y_hat)
-    f_hat = _max.objective(energy, reg, theta, y_hat)
-    f_y = _max.objective(energy, reg, theta, y)
-    # max(F(ŷ), F(y)) ≥ F(y): the loss is ≥ 0 even when the solver is inexact.
-    return jnp.maximum(f_hat - f_y, 0.0)
+        value = reg.fenchel_young_loss(theta, _inputs.onto_domain(reg, y))
+        return _inputs.nan_outside(reg, y, value).astype(result)
+    one = functools.partial(_gfy_one, energy, reg, solver, key)
+    value, info = _inputs.map_examples(one, energy, batch, theta, arrays)
+    _max.report(info, on_failure)
+    return value.astype(result)
 
 
 def perceptron_loss(energy: Energy, theta: Any, y: Array, *, lower: float = 0.0,
                     upper: float = 1.0, solver: _max.Maximizer | None = None,
-                    init: Array | None = None, key: Array | None = None) -> Array:
+                    init: Array | None = None, key: Array | None = None,
+                    on_failure: str = "ignore") -> Array:
     """Generalized perceptron loss: the GFY loss with Ω the box indicator.
 
     .. math:: L(θ; y) = \\max_{y' ∈ [l, u]^k} Φ(θ, y') − Φ(θ, y)
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> import fenchel
       >>> perceptron_loss(fenchel.energies.bilinear, jnp.array([1.0, -1.0]),
       ...                 jnp.array([0.0, 0.0])).item()
       1.0
     """
     reg = _regs.BoxIndicator(lower=lower, upper=upper)
-    return gfy_loss(energy, reg, theta, y, solver=solver, init=init, key=key)
+    return gfy_loss(energy, reg, theta, y, solver=solver, init=init, key=key,
+                    on_failure=on_failure)
+
+
+def _check_binary(y: Array) -> None:
+    if not _inputs.is_concrete(y):
+        return
+    array = np.asarray(y, np.float64)
+    atol = _regs.domain_tolerance(y.dtype)
+    off = np.abs(array - np.round(array)) > atol
+    if np.any(off) or np.any((np.round(array) != 0) & (np.round(array) != 1)):
+        bad = array[off | ((np.round(array) != 0) & (np.round(array) != 1))].ravel()[0]
+        raise ValueError(f"y must be binary (entries in {{0, 1}}, ±{atol:g}) for the "
+                         f"Hamming cost of hinge_loss, got an entry {bad:.9g}")
+
+
+def _hinge_one(energy, reg, solver, key, theta, y, init):
+    cost = 1.0 - 2.0 * y  # Δ(y, y') = <1 − 2y, y'> + Σ y for binary y
+
+    def augmented(theta_, y_):
+        return energy(theta_, y_) + jnp.vdot(cost, y_)
+
+    if init is None:
+        init = _max.default_init(reg, jnp.shape(y), y.dtype)
+    y_hat, info = solver(augmented, reg, jax.lax.stop_gradient(theta), init, key)
+    y_hat = jax.lax.stop_gradient(y_hat)
+    gap = _max.objective_gap(energy, reg, theta, y_hat, y) + jnp.vdot(cost, y_hat) + jnp.sum(y)
+    return jnp.where(gap < 0, jnp.zeros_like(gap), gap), info
 
 
 def hinge_loss(energy: Energy, theta: Any, y: Array, *,
                reg: _regs.Regularizer | None = None,
                solver: _max.Maximizer | None = None, init: Array | None = None,
-               key: Array | None = None) -> Array:
+               key: Array | None = None, on_failure: str = "ignore") -> Array:
     """Structured hinge (SSVM) loss with a Hamming cost, relaxed to the box.
 
     .. math:: L(θ; y) = \\max_{y' ∈ \\operatorname{dom} Ω} \\big[Φ(θ, y') + Δ(y, y') − Ω(y')\\big]
@@ -121,45 +174,47 @@ def hinge_loss(energy: Energy, theta: Any, y: Array, *,
 
     For ``y ∈ {0, 1}^k`` the Hamming cost is linear in y', ``Δ = <1 − 2y, y'> +
     Σ y``, so loss-augmented inference runs through the same maximizers with
-    the energy ``Φ(θ, y') + <1 − 2y, y'>``. Ω defaults to the [0, 1] box
-    indicator (the classic margin-rescaled SSVM); pass a strongly convex Ω to
-    smooth it. Subgradient: ``∇_θ Φ(θ, ŷ_aug) − ∇_θ Φ(θ, y)``.
+    the energy ``Φ(θ, y') + <1 − 2y, y'>``; with the bilinear energy and a closed
+    form the loss is ``FY(θ + 1 − 2y; y)`` (see
+    :meth:`~fenchel.regularizers.Regularizer.fenchel_young_loss`). Ω defaults to
+    the [0, 1] box indicator (the classic margin-rescaled SSVM); pass a strongly
+    convex Ω to smooth it. Subgradient: ``∇_θ Φ(θ, ŷ_aug) − ∇_θ Φ(θ, y)``.
 
     Args:
-      energy: Φ; ``theta`` and ``y`` as in :func:`gfy_loss`, ``y ∈ {0, 1}^k``.
+      energy: Φ; ``theta`` and ``y`` as in :func:`gfy_loss`.
+      y: binary target ``(k,)``; a concrete non-binary y raises ``ValueError``,
+        a traced one gives NaN.
       reg: Ω on a box (default ``BoxIndicator(0, 1)``).
+      on_failure: as in :func:`gfy_loss`.
 
     Returns:
-      A scalar ≥ 0.
+      A scalar ≥ 0 (one per example of a batch).
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> import fenchel
       >>> hinge_loss(fenchel.energies.bilinear, jnp.array([0.0]), jnp.array([1.0])).item()
       1.0
     """
+    _max.check_on_failure(on_failure)
     reg = _regs.BoxIndicator() if reg is None else reg
-    _check_y_shape(energy, theta, y)
+    solver = _max.resolve_solver(energy, reg, theta, solver)
+    theta, arrays, _, batch, result = _max.read_inputs(energy, theta, ("y", y), ("init", init))
+    y = arrays["y"]
     _max.check_output(reg, y)
-    y = jnp.asarray(y)
-    cost = jax.lax.stop_gradient(1.0 - 2.0 * y)
-    offset = jnp.sum(jax.lax.stop_gradient(y))
-
-    def augmented(theta_, y_):
-        return energy(theta_, y_) + jnp.vdot(cost, y_)
-
-    solver = _max.default_solver(energy, reg) if solver is None else solver
+    _check_binary(y)
+    rounded = jnp.round(y)
+    arrays["y"] = rounded
     if isinstance(solver, _max.ClosedForm):
-        # Augmenting a bilinear energy just shifts θ, which keeps the closed form.
-        solver.check(energy, reg)
-        return jnp.maximum(reg.conjugate(theta + cost) + offset + reg.value(y)
-                           - energy(theta, y), 0.0)
-    if init is None:
-        init = _max.default_init(reg, jnp.shape(y), jnp.result_type(y))
-    y_hat, _ = _max.maximize(augmented, reg, jax.lax.stop_gradient(theta),
-                             solver=solver, init=init, key=key)
-    y_hat = jax.lax.stop_gradient(y_hat)
-    f_hat = _max.objective(augmented, reg, theta, y_hat) + offset
-    f_y = _max.objective(energy, reg, theta, y)  # Δ(y, y) = 0
-    return jnp.maximum(f_hat - f_y, 0.0)
+        # Augmenting a bilinear energy shifts θ by the cost, which keeps the closed form.
+        value = reg.fenchel_young_loss(theta + (1.0 - 2.0 * rounded), rounded)
+    else:
+        one = functools.partial(_hinge_one, energy, reg, solver, key)
+        value, info = _inputs.map_examples(one, energy, batch, theta, arrays)
+        _max.report(info, on_failure)
+    near_binary = jnp.all(jnp.abs(y - rounded) <= _regs.domain_tolerance(y.dtype), axis=-1)
+    value = jnp.where(near_binary & reg.contains_each(y), value, jnp.nan)
+    return value.astype(result)
 
 
 def squared_error(prediction: Array, y: Array) -> Array:
@@ -229,20 +284,31 @@ def unrolled_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, 
     Returns:
       A scalar.
     """
-    _check_y_shape(energy, theta, y)
-    solver = _max.default_solver(energy, reg) if solver is None else solver
-    if isinstance(solver, _max.ClosedForm):
-        y_hat = reg.linear_maximizer(theta)  # nothing to unroll
-    else:
+    task = _task_loss(task_loss)
+    _check_steps(num_steps)
+    solver = _max.resolve_solver(energy, reg, theta, solver)
+    if not isinstance(solver, _max.ClosedForm):
         if "unroll" not in {f.name for f in dataclasses.fields(solver)}:
             raise TypeError(f"{type(solver).__name__} cannot be unrolled; use "
                             "ProjectedGradient, MirrorAscent or CoordinateAscent")
         solver = dataclasses.replace(solver, unroll=True, maxiter=num_steps)
-        solver.check(energy, reg)
-        if init is None:
-            init = _max.default_init(reg, jnp.shape(y), jnp.result_type(y))
-        y_hat, _ = solver(energy, reg, theta, init, key)
-    return _task_loss(task_loss)(y_hat, y)
+    theta, arrays, _, batch, result = _max.read_inputs(energy, theta, ("y", y), ("init", init))
+
+    def one(theta_, y, init):
+        if isinstance(solver, _max.ClosedForm):
+            y_hat = reg.linear_maximizer(theta_)  # nothing to unroll
+        else:
+            if init is None:
+                init = _max.default_init(reg, jnp.shape(y), y.dtype)
+            y_hat, _ = solver(energy, reg, theta_, init, key)
+        return task(y_hat, y)
+
+    return _inputs.map_examples(one, energy, batch, theta, arrays).astype(result)
+
+
+def _check_steps(num_steps):
+    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
+        raise ValueError(f"num_steps must be an integer >= 1, got {num_steps!r}")
 
 
 def _implicit_argmax(energy, reg, solver, init, key):
@@ -292,13 +358,16 @@ def implicit_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, 
     Returns:
       A scalar.
     """
-    _check_y_shape(energy, theta, y)
-    solver = _max.default_solver(energy, reg) if solver is None else solver
-    solver.check(energy, reg)
-    if init is None:
-        init = _max.default_init(reg, jnp.shape(y), jnp.result_type(y))
-    y_hat = _implicit_argmax(energy, reg, solver, init, key)(theta)
-    return _task_loss(task_loss)(y_hat, y)
+    task = _task_loss(task_loss)
+    solver = _max.resolve_solver(energy, reg, theta, solver)
+    theta, arrays, _, batch, result = _max.read_inputs(energy, theta, ("y", y), ("init", init))
+
+    def one(theta_, y, init):
+        if init is None:
+            init = _max.default_init(reg, jnp.shape(y), y.dtype)
+        return task(_implicit_argmax(energy, reg, solver, init, key)(theta_), y)
+
+    return _inputs.map_examples(one, energy, batch, theta, arrays).astype(result)
 
 
 def info_nce_loss(energy: Energy, theta: Any, y: Array, negatives: Array, *,
@@ -322,12 +391,23 @@ def info_nce_loss(energy: Energy, theta: Any, y: Array, negatives: Array, *,
       ...               jnp.zeros((1, 1))).item()  # log 2
       0.693...
     """
-    if negatives.ndim != jnp.ndim(y) + 1 or negatives.shape[1:] != jnp.shape(y):
-        raise ValueError(f"negatives must have shape (M,) + y.shape = (M,) + "
-                         f"{tuple(jnp.shape(y))}, got {tuple(negatives.shape)}")
-    candidates = jnp.concatenate([jnp.asarray(y)[None], negatives])
-    logits = jax.vmap(lambda c: energy(theta, c))(candidates) / temperature
-    return jax.nn.logsumexp(logits) - logits[0]
+    if not (isinstance(temperature, (int, float, np.integer, np.floating))
+            and not isinstance(temperature, bool) and np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    negatives = jnp.asarray(negatives)
+    if jnp.ndim(y) < 1 or negatives.ndim < 2 or negatives.shape[-1] != jnp.shape(y)[-1]:
+        raise ValueError(f"negatives must have shape (M, k) with y of shape (k,) (leading "
+                         f"batch axes allowed), got negatives {tuple(negatives.shape)} and y "
+                         f"{tuple(jnp.shape(y))}")
+    theta, arrays, extra, batch, result = _max.read_inputs(
+        energy, theta, ("y", y), extra={"negatives": (negatives, 2)})
+
+    def one(theta_, y, negatives):
+        candidates = jnp.concatenate([y[None], negatives])
+        logits = jax.vmap(lambda c: energy(theta_, c))(candidates) / temperature
+        return jax.nn.logsumexp(logits) - logits[0]
+
+    return _inputs.map_examples(one, energy, batch, theta, arrays, extra).astype(result)
 
 
 def sample_box(key: Array, num: int, shape: tuple[int, ...], lower: float = 0.0,

@@ -28,6 +28,21 @@ solver                 method                                    handles
 The convergence measure ``info.residual`` of the iterative solvers is the norm
 of the last step divided by its step size (the gradient mapping), which is zero
 exactly at a stationary point; ``info.converged`` is ``residual <= tol``.
+
+What ``converged`` certifies: **stationarity**. When the inner objective
+``F = Φ(θ, ·) − Ω`` is concave (Φ concave in y, e.g. :func:`~fenchel.energies.pairwise`
+with ``U ⪯ 0``), a stationary point is a global maximum and ``converged`` means
+ŷ is optimal up to ``tol``. When F is not concave it may be a saddle point or a
+local maximum. :func:`maximize` and the losses check a concrete pairwise θ:
+with ``λ_max(½(U + Uᵀ))`` above the strong convexity μ of Ω the problem is not
+concave, the default solver becomes :class:`Restarts` and a
+:class:`NonConcaveWarning` says so (also for an explicit local solver); with the
+unbounded domain of :class:`~fenchel.regularizers.Squared` the maximum is +inf
+and a ``ValueError`` is raised. Inside ``jit`` θ is traced and cannot be checked.
+The sampling solvers (:class:`DerivativeFree`, :class:`Langevin`) certify nothing.
+
+Solver settings are checked when the solver is built: ``maxiter >= 1``,
+``num_samples >= 1``, positive finite tolerances and step sizes, and so on.
 """
 
 from __future__ import annotations
@@ -40,6 +55,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fenchel import _inputs
 from fenchel import energies as _energies
 from fenchel import regularizers as _regs
 
@@ -68,9 +84,63 @@ class NotConvergedError(RuntimeError):
     """Raised by :func:`maximize` with ``on_failure="raise"``."""
 
 
+class NonConcaveWarning(RuntimeWarning):
+    """The inner problem is not concave: a local solver may stop at a saddle or a
+    local maximum, and the GFY loss it gives is a lower bound of the true one."""
+
+
+def _setting_error(solver, name, expected, value):
+    return ValueError(f"{solver}.{name} must be {expected}, got {value!r}")
+
+
+def _check_int(solver: str, name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise _setting_error(solver, name, f"an integer >= {minimum}", value)
+
+
+def _check_real(solver: str, name: str, value, *, low: float = 0.0, high: float = np.inf,
+                low_open: bool = True, high_open: bool = False) -> None:
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+          and np.isfinite(value) and (value > low if low_open else value >= low)
+          and (value < high if high_open else value <= high))
+    if not ok:
+        if np.isfinite(high):
+            expected = (f"a finite number in {'(' if low_open else '['}{low:g}, "
+                        f"{high:g}{')' if high_open else ']'}")
+        else:
+            expected = f"a finite number {'>' if low_open else '>='} {low:g}"
+        raise _setting_error(solver, name, expected, value)
+
+
+def _check_bool(solver: str, name: str, value) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise _setting_error(solver, name, "True or False", value)
+
+
 def objective(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array) -> Array:
     """The inner objective ``F(y) = Φ(θ, y) − Ω(y)`` (scalar)."""
     return energy(theta, y) - reg.value(y)
+
+
+def objective_gap(energy: Energy, reg: _regs.Regularizer, theta: Any, a: Array,
+                  b: Array) -> Array:
+    """``F(a) − F(b)`` with ``F = Φ(θ, ·) − Ω``, computed from differences.
+
+    For the built-in energies the difference is formed before the sums
+    (``<θ, a − b>``; ``<u, d> + ½ dᵀS(a + b)`` with ``d = a − b``, ``S = ½(U + Uᵀ)``),
+    and Ω's entry by entry, so nearby points with large objectives do not lose the
+    gap to cancellation. Its gradient in θ is ``∇_θ Φ(θ, a) − ∇_θ Φ(θ, b)``.
+    """
+    d = a - b
+    if energy is _energies.bilinear:
+        energy_gap = jnp.vdot(theta, d)
+    elif energy is _energies.pairwise:
+        u, interactions = theta
+        sym = 0.5 * (interactions + interactions.T)
+        energy_gap = jnp.vdot(u, d) + 0.5 * jnp.vdot(d, sym @ (a + b))
+    else:
+        energy_gap = energy(theta, a) - energy(theta, b)
+    return energy_gap - reg.value_difference(a, b)
 
 
 def _energy_grad(energy: Energy, theta: Any, y: Array) -> Array:
@@ -207,6 +277,15 @@ class ProjectedGradient(Maximizer):
     decrease: float = 0.9
     unroll: bool = False
 
+    def __post_init__(self):
+        name = type(self).__name__
+        _check_int(name, "maxiter", self.maxiter, 1)
+        _check_real(name, "tol", self.tol, low_open=False)
+        _check_bool(name, "accelerated", self.accelerated)
+        _check_real(name, "initial_lipschitz", self.initial_lipschitz)
+        _check_real(name, "decrease", self.decrease, high=1.0)
+        _check_bool(name, "unroll", self.unroll)
+
     def check(self, energy, reg):
         if not reg.has_prox:
             raise TypeError(
@@ -323,6 +402,14 @@ class MirrorAscent(Maximizer):
     step_size: float | None = None
     unroll: bool = False
 
+    def __post_init__(self):
+        name = type(self).__name__
+        _check_int(name, "maxiter", self.maxiter, 1)
+        _check_real(name, "tol", self.tol, low_open=False)
+        if self.step_size is not None:
+            _check_real(name, "step_size", self.step_size)
+        _check_bool(name, "unroll", self.unroll)
+
     def check(self, energy, reg):
         if not reg.is_entropic:
             raise TypeError(
@@ -391,6 +478,12 @@ class CoordinateAscent(Maximizer):
     maxiter: int = 200
     tol: float = 1e-5
     unroll: bool = False
+
+    def __post_init__(self):
+        name = type(self).__name__
+        _check_int(name, "maxiter", self.maxiter, 1)
+        _check_real(name, "tol", self.tol, low_open=False)
+        _check_bool(name, "unroll", self.unroll)
 
     def check(self, energy, reg):
         if energy is not _energies.pairwise:
@@ -474,6 +567,14 @@ class DerivativeFree(Maximizer):
     shrink: float = 0.5
     temperature: float = 1.0
 
+    def __post_init__(self):
+        name = type(self).__name__
+        _check_int(name, "num_samples", self.num_samples, 1)
+        _check_int(name, "iterations", self.iterations, 0)
+        _check_real(name, "noise_scale", self.noise_scale, low_open=False)
+        _check_real(name, "shrink", self.shrink, high=1.0)
+        _check_real(name, "temperature", self.temperature)
+
     def check(self, energy, reg):
         _require_box(self, reg)
 
@@ -529,6 +630,14 @@ class Langevin(Maximizer):
     temperature: float = 1e-2
     tol: float = 1e-3
 
+    def __post_init__(self):
+        name = type(self).__name__
+        _check_int(name, "num_chains", self.num_chains, 1)
+        _check_int(name, "maxiter", self.maxiter, 1)
+        _check_real(name, "step_size", self.step_size)
+        _check_real(name, "temperature", self.temperature, low_open=False)
+        _check_real(name, "tol", self.tol, low_open=False)
+
     def check(self, energy, reg):
         _require_box(self, reg)
 
@@ -571,6 +680,12 @@ class Restarts(Maximizer):
     solver: Maximizer = dataclasses.field(default_factory=ProjectedGradient)
     num_restarts: int = 8
 
+    def __post_init__(self):
+        if not isinstance(self.solver, Maximizer):
+            raise TypeError("Restarts.solver must be a fenchel.maximizers.Maximizer, "
+                            f"got {type(self.solver).__name__}")
+        _check_int("Restarts", "num_restarts", self.num_restarts, 0)
+
     def check(self, energy, reg):
         self.solver.check(energy, reg)
 
@@ -599,8 +714,14 @@ class Sequential(Maximizer):
     solvers: tuple[Maximizer, ...] = ()
 
     def __post_init__(self):
-        if not self.solvers:
-            raise ValueError("Sequential needs at least one solver")
+        if not isinstance(self.solvers, (tuple, list)) or not self.solvers:
+            raise ValueError("Sequential needs at least one solver: solvers must be a "
+                             f"non-empty tuple of solvers, got {self.solvers!r}")
+        for solver in self.solvers:
+            if not isinstance(solver, Maximizer):
+                raise TypeError("Sequential.solvers must hold fenchel.maximizers.Maximizer "
+                                f"instances, got {type(solver).__name__}")
+        object.__setattr__(self, "solvers", tuple(self.solvers))
 
     def check(self, energy, reg):
         for solver in self.solvers:
@@ -618,55 +739,113 @@ class Sequential(Maximizer):
         return self.solvers[-1].fixed_point_map(energy, reg, theta, y)
 
 
-def default_solver(energy: Energy, reg: _regs.Regularizer) -> Maximizer:
+def default_solver(energy: Energy, reg: _regs.Regularizer, theta: Any = None) -> Maximizer:
     """The solver :func:`maximize` uses when ``solver=None``.
 
     Closed form for the bilinear energy; mirror ascent for entropic Ω;
-    accelerated proximal gradient otherwise.
+    accelerated proximal gradient otherwise. Given a concrete pairwise ``theta``
+    whose inner problem is not concave (see :func:`concavity_excess`), that solver
+    is wrapped in :class:`Restarts` (16 random restarts).
     """
     if energy is _energies.bilinear and reg.has_linear_maximizer:
         return ClosedForm()
-    if reg.is_entropic:
-        return MirrorAscent()
-    return ProjectedGradient()
+    base = MirrorAscent() if reg.is_entropic else ProjectedGradient()
+    if theta is not None and (concavity_excess(energy, reg, theta) or 0.0) > 0:
+        return Restarts(base, num_restarts=16)
+    return base
 
 
-def _is_concrete(tree) -> bool:
-    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
+def concavity_excess(energy: Energy, reg: _regs.Regularizer, theta: Any) -> float | None:
+    """How far a concrete pairwise problem is from concave: ``λ_max(½(U + Uᵀ)) − μ``.
 
+    The inner objective ``<u, y> + ½ yᵀUy − Ω(y)`` is concave when the largest
+    eigenvalue of the symmetric part of U is at most the strong convexity μ of Ω
+    (a sufficient condition; the exact one for the squared regularizers).
+    Returns a positive number (the largest over a batch) when it is not concave,
+    0.0 when it is (up to rounding), and ``None`` when unknown: another energy, or
+    a traced θ.
 
-def check_theta(theta: Any) -> None:
-    """Raise ``ValueError`` if a concrete θ holds NaN or infinite values.
-
-    Skipped for traced values (inside ``jit``/``vmap``), where values are unknown.
+    Example:
+      >>> import fenchel as fy
+      >>> U = jnp.array([[0.0, 3.0], [3.0, 0.0]])
+      >>> concavity_excess(fy.energies.pairwise, fy.regularizers.SquaredBox(),
+      ...                  (jnp.zeros(2), U))
+      2.0
     """
-    if not _is_concrete(theta):
-        return
-    for path, leaf in jax.tree_util.tree_leaves_with_path(theta):
-        array = np.asarray(leaf)
-        if np.issubdtype(array.dtype, np.inexact) and not np.all(np.isfinite(array)):
-            where = jax.tree_util.keystr(path) or "theta"
-            raise ValueError(f"theta{where if where != 'theta' else ''} has non-finite values (NaN or inf)")
+    if energy is not _energies.pairwise or not _inputs.is_concrete(theta):
+        return None
+    interactions = np.asarray(theta[1], np.float64)
+    if interactions.ndim < 2 or interactions.shape[-1] != interactions.shape[-2]:
+        return None
+    if not np.all(np.isfinite(interactions)):
+        return None  # check_theta reports it
+    sym = 0.5 * (interactions + np.swapaxes(interactions, -1, -2))
+    eigenvalues = np.linalg.eigvalsh(sym)
+    rounding = 64 * float(jnp.finfo(jnp.result_type(theta[1])).eps) * (
+        1.0 + float(np.max(np.abs(eigenvalues))))
+    excess = float(np.max(eigenvalues[..., -1])) - reg.strong_convexity
+    return excess if excess > rounding else 0.0
 
 
-def check_output(reg: _regs.Regularizer, y: Array, name: str = "y") -> None:
-    """Raise ``ValueError`` if a concrete ``y`` lies outside ``dom Ω``."""
-    if not _is_concrete(y):
-        return
-    # A concrete y closed over inside jit must still be checked eagerly.
-    with jax.ensure_compile_time_eval():
-        inside = bool(reg.contains(jnp.asarray(y)))
-    if not inside:
-        raise ValueError(f"{name} lies outside the domain of {type(reg).__name__}: "
-                         f"{_describe_domain(reg)}")
+# The solvers that stop at the first stationary point they reach.
+_LOCAL_SOLVERS = (ProjectedGradient, MirrorAscent, CoordinateAscent)
 
 
-def _describe_domain(reg):
-    if reg.is_box:
-        return f"expected values in [{reg.lower}, {reg.upper}]"
-    if isinstance(reg, _regs._Simplex):
-        return "expected non-negative entries summing to 1 over the last axis"
-    return "expected finite values"
+def resolve_solver(energy: Energy, reg: _regs.Regularizer, theta: Any,
+                   solver: Maximizer | None) -> Maximizer:
+    """The solver to use for ``(energy, reg, theta)``, checked.
+
+    ``None`` gives :func:`default_solver`. A concrete pairwise θ whose problem is
+    not concave gives a :class:`NonConcaveWarning` (and Restarts by default); with
+    :class:`~fenchel.regularizers.Squared` it raises ``ValueError`` (the maximum is
+    +inf).
+
+    Raises:
+      TypeError: ``reg`` or ``solver`` of the wrong type, or a solver that cannot
+        handle ``(energy, reg)``.
+    """
+    if not isinstance(reg, _regs.Regularizer):
+        raise TypeError(f"reg must be a fenchel.regularizers.Regularizer, got {type(reg).__name__}")
+    if solver is not None and not isinstance(solver, Maximizer):
+        raise TypeError(f"solver must be a fenchel.maximizers.Maximizer or None, got "
+                        f"{type(solver).__name__}")
+    if not callable(energy):
+        raise TypeError(f"energy must be a callable energy(theta, y), got {type(energy).__name__}")
+    excess = concavity_excess(energy, reg, theta)
+    if excess:
+        lam_max = excess + reg.strong_convexity
+        if not reg.is_box and not isinstance(reg, _regs._Simplex):
+            raise ValueError(
+                f"theta's U has λ_max(½(U + Uᵀ)) = {lam_max:.6g} > μ = {reg.strong_convexity:g} "
+                f"of {type(reg).__name__}: the inner problem is unbounded above on R^k and the "
+                "GFY loss is +inf; use U ⪯ μI (e.g. fenchel.energies.negative_semidefinite) or "
+                "a bounded domain")
+        chosen = default_solver(energy, reg, theta) if solver is None else solver
+        if solver is None or isinstance(solver, _LOCAL_SOLVERS):
+            what = (f"using {type(chosen).__name__}({type(chosen.solver).__name__}, "
+                    f"num_restarts={chosen.num_restarts}), the best of several local maxima"
+                    if solver is None else f"{type(solver).__name__} finds a stationary point only")
+            warnings.warn(
+                f"the pairwise inner problem is not concave: λ_max(½(U + Uᵀ)) = {lam_max:.6g} "
+                f"exceeds μ = {reg.strong_convexity:g} of {type(reg).__name__}; {what}, which may "
+                "be a saddle or a local maximum, so the loss is a lower bound. Pass "
+                "solver=Restarts(...) or a sampling solver to choose.",
+                NonConcaveWarning, stacklevel=3)
+        solver = chosen
+    elif solver is None:
+        solver = default_solver(energy, reg)
+    solver.check(energy, reg)
+    return solver
+
+
+def check_on_failure(on_failure: str) -> None:
+    """Raise ``ValueError`` unless ``on_failure`` is ``"ignore"``, ``"warn"`` or ``"raise"``."""
+    if on_failure not in ("ignore", "warn", "raise"):
+        raise ValueError(f"on_failure must be 'ignore', 'warn' or 'raise', got {on_failure!r}")
+
+
+check_theta = _inputs.check_theta
+check_output = _inputs.check_output
 
 
 def _resolve_init(energy, reg, theta, init, shape=None):
@@ -687,7 +866,13 @@ def _resolve_init(energy, reg, theta, init, shape=None):
     return init
 
 
-def _report(info: MaximizerInfo, on_failure: str) -> None:
+def report(info: MaximizerInfo, on_failure: str) -> None:
+    """Warn (``"warn"``) or raise :class:`NotConvergedError` (``"raise"``) when
+    some problem in ``info`` did not converge; nothing for ``"ignore"``. Works on
+    traced ``info`` through ``jax.debug.callback``."""
+    if on_failure == "ignore":
+        return
+
     def callback(converged, residual):
         if np.all(converged):
             return
@@ -701,6 +886,30 @@ def _report(info: MaximizerInfo, on_failure: str) -> None:
     jax.debug.callback(callback, info.converged, info.residual)
 
 
+def read_inputs(energy: Energy, theta: Any, *outputs: tuple[str, Any],
+                extra: dict[str, tuple[Any, int]] | None = None):
+    """Common input handling of the public entry points (see :mod:`fenchel._inputs`).
+
+    Returns ``(theta, outputs, extra, batch, result_dtype)``: floating leaves cast to
+    the compute dtype, outputs as floating arrays (``None`` kept), and the batch shape.
+    """
+    extra = extra or {}
+    compute, result = _inputs.compute_dtype(theta, *(a for _, a in outputs if a is not None))
+    theta = _inputs.cast_floating(theta, compute)
+    _inputs.check_theta(theta)
+    arrays = {name: _inputs.as_output(a, compute, name) for name, a in outputs}
+    for name, array in arrays.items():
+        if name != "y":
+            _inputs.check_theta(array, name)
+    extra = {name: (_inputs.cast_floating(a, compute), nd) for name, (a, nd) in extra.items()}
+    batch = _inputs.batch_shape(energy, theta, arrays, extra)
+    if not batch:
+        probe = next((a for a in arrays.values() if a is not None), None)
+        if probe is not None:
+            _inputs.check_scalar_energy(energy, theta, probe)
+    return theta, arrays, extra, batch, result
+
+
 def maximize(energy: Energy, reg: _regs.Regularizer, theta: Any, *,
              solver: Maximizer | None = None, init: Array | None = None,
              key: Array | None = None, on_failure: str = "ignore") -> tuple[Array, MaximizerInfo]:
@@ -709,69 +918,82 @@ def maximize(energy: Energy, reg: _regs.Regularizer, theta: Any, *,
     Args:
       energy: ``Φ(theta, y) -> scalar``.
       reg: the regularizer Ω.
-      theta: θ, any pytree (one example; batch with ``jax.vmap``).
+      theta: θ, any pytree, for one example; for the built-in energies leading
+        axes are batch axes (the result equals ``jax.vmap``; see
+        :mod:`fenchel._inputs`).
       solver: a :class:`Maximizer`; ``None`` picks :func:`default_solver`.
       init: warm start, shape of y; required when the energy's output shape is
         unknown (neural energies).
-      key: PRNG key for the randomized solvers (default ``jax.random.key(0)``).
+      key: PRNG key for the randomized solvers (default ``jax.random.key(0)``);
+        every example of a batch gets the same key, as under ``jax.vmap``.
       on_failure: ``"ignore"`` (see ``info.converged``), ``"warn"`` or
         ``"raise"`` (:class:`NotConvergedError`, surfaced by JAX as a runtime
         error when raised inside ``jit``) if the solver did not converge.
 
     Returns:
-      ``(y_hat, info)``: the solution, shape of y, and a :class:`MaximizerInfo`.
+      ``(y_hat, info)``: the solution, shape of y, and a :class:`MaximizerInfo`
+      (with the batch shape for a batch).
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> import fenchel
       >>> y, info = maximize(fenchel.energies.bilinear,
       ...                    fenchel.regularizers.SquaredBox(), jnp.array([0.5, 3.0]))
       >>> y.tolist()
       [0.5, 1.0]
     """
-    if on_failure not in ("ignore", "warn", "raise"):
-        raise ValueError(f"on_failure must be 'ignore', 'warn' or 'raise', got {on_failure!r}")
-    if not isinstance(reg, _regs.Regularizer):
-        raise TypeError(f"reg must be a fenchel.regularizers.Regularizer, got {type(reg).__name__}")
-    solver = default_solver(energy, reg) if solver is None else solver
-    if not isinstance(solver, Maximizer):
-        raise TypeError(f"solver must be a fenchel.maximizers.Maximizer, got {type(solver).__name__}")
-    solver.check(energy, reg)
-    check_theta(theta)
-    init = _resolve_init(energy, reg, theta, init)
-    y, info = solver(energy, reg, theta, init, key)
-    if on_failure != "ignore":
-        _report(info, on_failure)
-    return y, info
+    check_on_failure(on_failure)
+    solver = resolve_solver(energy, reg, theta, solver)
+    theta, arrays, _, batch, result = read_inputs(energy, theta, ("init", init))
+
+    def one(theta_, init):
+        return solver(energy, reg, theta_, _resolve_init(energy, reg, theta_, init), key)
+
+    y, info = _inputs.map_examples(one, energy, batch, theta, arrays)
+    report(info, on_failure)
+    return y.astype(result), info
 
 
 def conjugate(energy: Energy, reg: _regs.Regularizer, theta: Any, *,
               solver: Maximizer | None = None, init: Array | None = None,
-              key: Array | None = None) -> Array:
+              key: Array | None = None, on_failure: str = "ignore") -> Array:
     """The generalized conjugate ``Ω^Φ(θ) = max_{y ∈ dom Ω} Φ(θ, y) − Ω(y)``.
 
     Differentiable in θ by Danskin's theorem, ``∇Ω^Φ(θ) = ∇_θ Φ(θ, ŷ)``, without
     differentiating through the solver. For the bilinear energy with a closed
-    form, the stable ``reg.conjugate`` (softplus, logsumexp...) is used.
+    form, the stable ``reg.conjugate`` (softplus, logsumexp...) is used. Batches
+    as :func:`maximize`.
 
     Returns:
-      A scalar (a lower bound when the solver is inexact).
+      A scalar per example (a lower bound when the solver is inexact).
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> import fenchel
       >>> conjugate(fenchel.energies.bilinear,
       ...           fenchel.regularizers.ShannonSimplex(), jnp.zeros(2)).item()  # log 2
       0.693...
     """
-    solver = default_solver(energy, reg) if solver is None else solver
+    check_on_failure(on_failure)
+    solver = resolve_solver(energy, reg, theta, solver)
+    theta, arrays, _, batch, result = read_inputs(energy, theta, ("init", init))
     if isinstance(solver, ClosedForm):
-        solver.check(energy, reg)
-        check_theta(theta)
-        return reg.conjugate(theta)
-    y, _ = maximize(energy, reg, jax.lax.stop_gradient(theta), solver=solver, init=init, key=key)
-    return objective(energy, reg, theta, jax.lax.stop_gradient(y))
+        return reg.conjugate(theta).astype(result)
+
+    def one(theta_, init):
+        init = _resolve_init(energy, reg, theta_, init)
+        y, info = solver(energy, reg, jax.lax.stop_gradient(theta_), init, key)
+        return objective(energy, reg, theta_, jax.lax.stop_gradient(y)), info
+
+    value, info = _inputs.map_examples(one, energy, batch, theta, arrays)
+    report(info, on_failure)
+    return value.astype(result)
 
 
 __all__ = [
     "MaximizerInfo",
     "NotConvergedError",
+    "NonConcaveWarning",
     "Maximizer",
     "ClosedForm",
     "ProjectedGradient",
@@ -785,6 +1007,9 @@ __all__ = [
     "default_init",
     "random_init",
     "objective",
+    "objective_gap",
+    "concavity_excess",
+    "resolve_solver",
     "maximize",
     "conjugate",
     "check_theta",

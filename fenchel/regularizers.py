@@ -10,6 +10,11 @@ A regularizer is a small frozen dataclass. Every one offers
 * ``linear_maximizer(theta)``: the closed form of
   ``argmax_{y ∈ dom Ω} <theta, y> - Ω(y) = ∇Ω*(theta)`` where one exists;
 * ``conjugate(theta)``: Ω*(θ), written in a numerically stable way;
+* ``fenchel_young_loss(theta, y)``: the classic Fenchel-Young loss
+  ``Ω*(θ) + Ω(y) − <θ, y>``, written as a sum of non-negative residual terms
+  (no cancellation between large numbers, so it is ≥ 0 and accurate relative
+  to its own size even for huge |θ|);
+* ``value_difference(a, b)``: Ω(a) − Ω(b), summed entry by entry;
 * ``prox(v, step)``: ``argmin_y step·Ω(y) + ½‖y − v‖²`` where it has a closed
   form (used by proximal gradient ascent);
 * ``mirror_map(y)`` / ``mirror_inverse(z)``: ∇ψ and ∇ψ* for the entropic
@@ -42,6 +47,60 @@ Array = jax.Array
 _BOUNDARY_EPS = 1e-6
 
 
+def domain_tolerance(dtype) -> float:
+    """How far a ``y`` of ``dtype`` may lie outside ``dom Ω`` (absolute, per entry
+    and on the simplex sum) and still count as inside: ``max(1e-5, 4·eps)``. It
+    does not grow with k.
+
+    Example:
+      >>> domain_tolerance(jnp.float32)
+      1e-05
+    """
+    return max(1e-5, 4.0 * float(jnp.finfo(dtype).eps))
+
+
+@jax.custom_jvp
+def xlogx(y: Array) -> Array:
+    """``y log y`` (0 at 0), whose derivative ``log y + 1`` is −inf at y = 0 rather
+    than NaN: the true one-sided derivative on the boundary of the domain.
+
+    Example:
+      >>> xlogx(jnp.array([0.0, 1.0])).tolist()
+      [0.0, 0.0]
+    """
+    return jax.scipy.special.xlogy(y, y)
+
+
+@xlogx.defjvp
+def _xlogx_jvp(primals, tangents):
+    (y,), (dy,) = primals, tangents
+    return xlogx(y), (jnp.log(y) + 1) * dy
+
+
+def _times(a: Array, b: Array) -> Array:
+    """``a·b`` with 0·(±inf) = 0 (a zero weight on an overflowing term); the
+    ordinary product, derivative included, wherever b is finite."""
+    product = a * b
+    return jnp.where((a == 0) & ~jnp.isfinite(b), jnp.zeros_like(product), product)
+
+
+def _normal_shift(y: Array, shift: Array) -> Array:
+    """Exactly 0 in value, with derivative ``−shift`` along the simplex normal 1 in y.
+
+    The shift-invariant simplex losses below equal ``Ω*(θ) + Ω(y) − <θ, y>`` on the
+    simplex but, as functions on R^k, differ from it by ``shift·(Σy − 1)``; this
+    term restores its derivative ``∇Ω(y) − θ`` in y without touching the value.
+    """
+    total = jnp.sum(y, axis=-1)
+    return -(total - jax.lax.stop_gradient(total)) * jax.lax.stop_gradient(shift)
+
+
+def _nonnegative(x: Array) -> Array:
+    """Rounding-level negatives of a non-negative quantity set to 0; unlike
+    ``maximum(x, 0)``, the derivative at exactly 0 is x's own."""
+    return jnp.where(x < 0, jnp.zeros_like(x), x)
+
+
 def _check_scale(scale: float) -> None:
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
@@ -71,6 +130,8 @@ def projection_simplex(v: Array) -> Array:
       >>> projection_simplex(jnp.array([2.0, 0.0])).tolist()
       [1.0, 0.0]
     """
+    # Shift-invariant: subtracting the max keeps the sort and cumsum accurate for huge v.
+    v = v - jax.lax.stop_gradient(jnp.max(v, axis=-1, keepdims=True))
     if v.ndim == 1:
         return optax.projections.projection_simplex(v)
     flat = v.reshape(-1, v.shape[-1])
@@ -99,8 +160,25 @@ class Regularizer:
         return self.scale * self.strong_convexity_unscaled
 
     def value(self, y: Array) -> Array:
-        """Ω(y) for ``y: (..., k)``, summed over the last axis."""
-        return self.scale * self._value_unscaled(y)
+        """Ω(y) for ``y: (..., k)`` in ``dom Ω``, summed over the last axis."""
+        return self.scale * jnp.sum(self._elementwise_unscaled(y), axis=-1)
+
+    def value_difference(self, a: Array, b: Array) -> Array:
+        """Ω(a) − Ω(b), entry by entry before the sum (no cancellation between
+        the large totals of nearby points). ``(..., k)`` → ``(...)``."""
+        return self.scale * jnp.sum(self._elementwise_unscaled(a)
+                                    - self._elementwise_unscaled(b), axis=-1)
+
+    def fenchel_young_loss(self, theta: Array, y: Array) -> Array:
+        """The Fenchel-Young loss of the bilinear energy, in a stable form.
+
+        .. math:: L(θ; y) = Ω^*(θ) + Ω(y) − \\langle θ, y \\rangle ≥ 0
+
+        Subclasses write it as a sum of non-negative terms (a Bregman divergence
+        or a product of residuals); its gradient in θ is ``ŷ − y`` with
+        ``ŷ = ∇Ω*(θ)``. ``theta, y: (..., k)`` → ``(...)``, y in ``dom Ω``.
+        """
+        return self.conjugate(theta) + self.value(y) - jnp.sum(theta * y, axis=-1)
 
     def linear_maximizer(self, theta: Array) -> Array:
         """``argmax_{y ∈ dom Ω} <θ, y> − Ω(y) = ∇Ω*(θ)``, same shape as θ."""
@@ -117,15 +195,21 @@ class Regularizer:
         return jax.grad(lambda y_: jnp.sum(self.value(y_)))(y)
 
     # Pieces for subclasses.
-    def _value_unscaled(self, y: Array) -> Array:
+    def _elementwise_unscaled(self, y: Array) -> Array:
+        """The entries of Ω₀(y) before the sum over the last axis."""
         raise NotImplementedError
 
     def _maximizer_unscaled(self, theta: Array) -> Array:
         raise NotImplementedError(
             f"{type(self).__name__} has no closed-form linear maximizer")
 
-    def contains(self, y: Array, atol: float = 1e-5) -> Array:
-        """Whether every ``y`` in the batch lies in ``dom Ω`` (up to ``atol``)."""
+    def contains(self, y: Array, atol: float | None = None) -> Array:
+        """Whether every ``y`` in the batch lies in ``dom Ω`` up to ``atol``
+        (default :func:`domain_tolerance` of y's dtype). NaN is never inside."""
+        return jnp.all(self.contains_each(y, atol))
+
+    def contains_each(self, y: Array, atol: float | None = None) -> Array:
+        """:meth:`contains` for each example: ``(..., k)`` → ``(...)`` booleans."""
         raise NotImplementedError
 
     def project(self, y: Array) -> Array:
@@ -157,8 +241,10 @@ class _Box(Regularizer):
         super().__post_init__()
         _check_bounds(self.lower, self.upper)
 
-    def contains(self, y, atol=1e-5):
-        return jnp.all((y >= self.lower - atol) & (y <= self.upper + atol))
+    def contains_each(self, y, atol=None):
+        y = jnp.asarray(y)
+        atol = domain_tolerance(y.dtype) if atol is None else atol
+        return jnp.all((y >= self.lower - atol) & (y <= self.upper + atol), axis=-1)
 
     def project(self, y):
         return jnp.clip(y, self.lower, self.upper)
@@ -191,10 +277,9 @@ class BinaryEntropy(_Box):
                 "BinaryEntropy lives on [0, 1]^k; got "
                 f"lower={self.lower!r}, upper={self.upper!r}")
 
-    def _value_unscaled(self, y):
+    def _elementwise_unscaled(self, y):
         y = jnp.asarray(y)
-        return jnp.sum(jax.scipy.special.xlogy(y, y)
-                       + jax.scipy.special.xlogy(1 - y, 1 - y), axis=-1)
+        return xlogx(y) + xlogx(1 - y)
 
     def _maximizer_unscaled(self, theta):
         return jax.nn.sigmoid(theta)
@@ -202,6 +287,14 @@ class BinaryEntropy(_Box):
     def conjugate(self, theta):
         # λ Σ softplus(θ/λ): exact and stable for huge |θ|.
         return self.scale * jnp.sum(jax.nn.softplus(theta / self.scale), axis=-1)
+
+    def fenchel_young_loss(self, theta, y):
+        # λ Σ KL(Bernoulli(y) ‖ Bernoulli(σ(t))), t = θ/λ, with log σ(t) = −softplus(−t):
+        # every term is a Bernoulli KL divergence, ≥ 0; for y ∈ {0, 1} it is the BCE.
+        t = theta / self.scale
+        kl = (xlogx(y) + _times(y, jax.nn.softplus(-t))
+              + xlogx(1 - y) + _times(1 - y, jax.nn.softplus(t)))
+        return self.scale * jnp.sum(_nonnegative(kl), axis=-1)
 
     def mirror_map(self, y):
         y = jnp.clip(y, _BOUNDARY_EPS, 1 - _BOUNDARY_EPS)
@@ -224,11 +317,22 @@ class SquaredBox(_Box):
       [0.5, 1.0]
     """
 
-    def _value_unscaled(self, y):
-        return 0.5 * jnp.sum(jnp.square(y), axis=-1)
+    def _elementwise_unscaled(self, y):
+        return 0.5 * jnp.square(y)
+
+    def value_difference(self, a, b):
+        return 0.5 * self.scale * jnp.sum((a - b) * (a + b), axis=-1)
 
     def _maximizer_unscaled(self, theta):
         return jnp.clip(theta, self.lower, self.upper)
+
+    def fenchel_young_loss(self, theta, y):
+        # λ Σ (ŷ − y)(t − (ŷ + y)/2), t = θ/λ, ŷ = clip(t): both factors have the
+        # same sign on the box, so every term is ≥ 0 ((t − y)²/2 inside).
+        t = theta / self.scale
+        y_hat = jnp.clip(t, self.lower, self.upper)
+        terms = _times(y_hat - y, t - 0.5 * (y_hat + y))
+        return self.scale * jnp.sum(_nonnegative(terms), axis=-1)
 
     def prox(self, v, step):
         return jnp.clip(v / (1.0 + step * self.scale), self.lower, self.upper)
@@ -251,11 +355,19 @@ class BoxIndicator(_Box):
 
     strong_convexity_unscaled: ClassVar[float] = 0.0
 
-    def _value_unscaled(self, y):
-        return jnp.zeros(jnp.shape(y)[:-1], dtype=jnp.result_type(y))
+    def _elementwise_unscaled(self, y):
+        return jnp.zeros_like(jnp.asarray(y))
 
     def linear_maximizer(self, theta):
         return jnp.where(theta > 0, self.upper, self.lower).astype(theta.dtype)
+
+    def conjugate(self, theta):
+        return jnp.sum(theta * jax.lax.stop_gradient(self.linear_maximizer(theta)), axis=-1)
+
+    def fenchel_young_loss(self, theta, y):
+        # Σ θ_i (ŷ_i − y_i): each term ≥ 0 on the box (ŷ_i is the end θ_i points to).
+        terms = _times(self.linear_maximizer(theta) - y, theta)
+        return jnp.sum(_nonnegative(terms), axis=-1)
 
     def prox(self, v, step):
         return jnp.clip(v, self.lower, self.upper)
@@ -275,14 +387,21 @@ class Squared(Regularizer):
       [2.0]
     """
 
-    def _value_unscaled(self, y):
-        return 0.5 * jnp.sum(jnp.square(y), axis=-1)
+    def _elementwise_unscaled(self, y):
+        return 0.5 * jnp.square(y)
+
+    def value_difference(self, a, b):
+        return 0.5 * self.scale * jnp.sum((a - b) * (a + b), axis=-1)
 
     def _maximizer_unscaled(self, theta):
         return theta
 
-    def contains(self, y, atol=1e-5):
-        return jnp.all(jnp.isfinite(y))
+    def fenchel_young_loss(self, theta, y):
+        # (λ/2) ‖θ/λ − y‖²: the residual itself, not ‖θ‖²/2λ + λ‖y‖²/2 − <θ, y>.
+        return 0.5 * self.scale * jnp.sum(jnp.square(theta / self.scale - y), axis=-1)
+
+    def contains_each(self, y, atol=None):
+        return jnp.all(jnp.isfinite(jnp.asarray(y)), axis=-1)
 
     def project(self, y):
         return y
@@ -295,8 +414,11 @@ class Squared(Regularizer):
 class _Simplex(Regularizer):
     """Shared simplex-domain machinery (last axis)."""
 
-    def contains(self, y, atol=1e-5):
-        return jnp.all(y >= -atol) & jnp.all(jnp.abs(jnp.sum(y, axis=-1) - 1) <= atol * y.shape[-1])
+    def contains_each(self, y, atol=None):
+        y = jnp.asarray(y)
+        atol = domain_tolerance(y.dtype) if atol is None else atol
+        return (jnp.all((y >= -atol) & (y <= 1 + atol), axis=-1)
+                & (jnp.abs(jnp.sum(y, axis=-1) - 1) <= atol))
 
     def project(self, y):
         return projection_simplex(y)
@@ -319,14 +441,23 @@ class ShannonSimplex(_Simplex):
     has_prox: ClassVar[bool] = False
     is_entropic: ClassVar[bool] = True
 
-    def _value_unscaled(self, y):
-        return jnp.sum(jax.scipy.special.xlogy(y, y), axis=-1)
+    def _elementwise_unscaled(self, y):
+        return xlogx(jnp.asarray(y))
 
     def _maximizer_unscaled(self, theta):
         return jax.nn.softmax(theta, axis=-1)
 
     def conjugate(self, theta):
         return self.scale * jax.nn.logsumexp(theta / self.scale, axis=-1)
+
+    def fenchel_young_loss(self, theta, y):
+        # λ KL(y ‖ softmax(t)) = λ Σ y_i (log y_i − log_softmax(t)_i): shift-invariant
+        # in t and term-wise ≥ 0 up to the normalisation; the cross-entropy for one-hot y.
+        t = theta / self.scale
+        log_p = jax.nn.log_softmax(t, axis=-1)
+        kl = jnp.sum(xlogx(y) - _times(y, log_p), axis=-1)
+        shift = jax.nn.logsumexp(t, axis=-1)  # t − log_p
+        return self.scale * (_nonnegative(kl) + _normal_shift(y, shift))
 
     def mirror_map(self, y):
         return jnp.log(jnp.clip(y, _BOUNDARY_EPS, None))
@@ -349,11 +480,30 @@ class SquaredSimplex(_Simplex):
       [1.0, 0.0]
     """
 
-    def _value_unscaled(self, y):
-        return 0.5 * jnp.sum(jnp.square(y), axis=-1)
+    def _elementwise_unscaled(self, y):
+        return 0.5 * jnp.square(y)
+
+    def value_difference(self, a, b):
+        return 0.5 * self.scale * jnp.sum((a - b) * (a + b), axis=-1)
 
     def _maximizer_unscaled(self, theta):
         return projection_simplex(theta)
+
+    def fenchel_young_loss(self, theta, y):
+        # With p = sparsemax(t) = max(t − τ, 0) and s = t − τ (shift invariance):
+        # λ Σ (p_i − y_i)(s_i − (p_i + y_i)/2), which is (p_i − y_i)²/2 on the support
+        # (where s_i = p_i) and y_i (y_i/2 − s_i) ≥ 0 off it.
+        t = theta / self.scale
+        top = jax.lax.stop_gradient(jnp.max(t, axis=-1, keepdims=True))
+        t = t - top
+        p = projection_simplex(t)
+        support = p > 0
+        count = jnp.sum(support, axis=-1, keepdims=True)
+        tau = (jnp.sum(jnp.where(support, t, 0), axis=-1, keepdims=True) - 1) / count
+        s = jnp.where(support, p, t - tau)
+        terms = (p - y) * (s - 0.5 * (p + y))
+        shift = (top + tau)[..., 0]  # t − s
+        return self.scale * (jnp.sum(_nonnegative(terms), axis=-1) + _normal_shift(y, shift))
 
     def prox(self, v, step):
         return projection_simplex(v / (1.0 + step * self.scale))
@@ -368,4 +518,6 @@ __all__ = [
     "SquaredSimplex",
     "BoxIndicator",
     "projection_simplex",
+    "domain_tolerance",
+    "xlogx",
 ]
