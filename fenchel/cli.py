@@ -1,7 +1,9 @@
 """The ``fenchel`` command line.
 
 Each application registers its own sub-commands through an ``add_parser``
-function, so this module stays a thin dispatcher.
+function, so this module stays a thin dispatcher. The checked ``argparse`` types
+the sub-commands share (numbers, seeds, output paths) are in
+:mod:`fenchel._cli_types`.
 """
 
 from __future__ import annotations
@@ -41,9 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the sub-command; returns the exit code.
+
+    Bad flags and unusable output paths exit with code 2 (argparse) before any work;
+    Ctrl-C exits with code 130 and a one-line message instead of a traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

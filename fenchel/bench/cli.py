@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import sys
 import time
 
+from fenchel._cli_types import output_file, positive_int
 from fenchel.bench.results import environment, format_report, write_json
 from fenchel.bench.runner import CASES, run_cases
 
@@ -19,13 +21,6 @@ def _cases(value: str) -> list[str]:
         raise argparse.ArgumentTypeError(
             f"expected a comma-separated list of {', '.join(CASES)}; got {value!r}")
     return names
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return number
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -40,7 +35,29 @@ def _command_line(args: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
+def _data_problem(args: argparse.Namespace) -> str | None:
+    """Why the ``training`` case (full size: a MULAN dataset) cannot load its data, or
+    None; checked before the first case runs."""
+    from fenchel.bench import training
+
+    if args.quick or "training" not in (args.cases or list(CASES)):
+        return None
+    config = CASES["training"][1]
+    if args.data_dir is not None:
+        config = dataclasses.replace(config, data_dir=args.data_dir)
+    try:
+        training.load_training_data(config)
+    except (ValueError, OSError) as err:
+        return f"the training case cannot load dataset {config.dataset!r}: {err}"
+    return None
+
+
 def _bench(args: argparse.Namespace) -> int:
+    problem = _data_problem(args)
+    if problem:
+        print(f"fenchel bench: error: {problem} (set --data-dir or $FENCHEL_DATA)",
+              file=sys.stderr)
+        return 1
     overrides = {}
     if args.reps is not None:
         overrides = {name: {"reps": args.reps, "epochs": args.reps} for name in CASES}
@@ -77,9 +94,9 @@ def add_parser(subparsers) -> None:
                         help=f"comma-separated cases to run (default: all of {','.join(CASES)})")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, one repetition (smoke test: checks the command works)")
-    parser.add_argument("--json", metavar="OUT", default=None,
+    parser.add_argument("--json", metavar="OUT", type=output_file, default=None,
                         help="also write all figures as JSON to OUT (atomically)")
-    parser.add_argument("--reps", type=_positive_int, default=None,
+    parser.add_argument("--reps", type=positive_int, default=None,
                         help="timed repetitions per configuration (default: per case)")
     parser.add_argument("--data-dir", default=None,
                         help="MULAN data folder for the training case (default: FENCHEL_DATA)")

@@ -18,6 +18,10 @@ Feature encoding (one row of ``features`` per instance, ``float32``):
 
 In sparse rows an omitted value is 0 for numeric attributes and the first declared category
 for nominal ones (the Weka convention).
+
+Every feature value must be a finite float32 number: ``inf``, ``nan`` or a value beyond
+float32's range (such as ``1e40``) raises ``ValueError`` naming the file, line, data row and
+column, rather than turning a standardized column into NaN.
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ class _HeaderScan:
     names: list[str]
     n_rows: int
     sparse: bool
+    row_lines: tuple[int, ...] = ()  # file line (1-based) of each data row
 
 
 def read_mulan_label_names(path: PathLike) -> tuple[str, ...]:
@@ -123,7 +128,7 @@ def _unquote_name(token: str) -> str:
 def _scan_header(text: str, path: str) -> _HeaderScan:
     """Attribute names (unescaped), number of data rows and sparsity, from a quick line scan."""
     names: list[str] = []
-    n_rows = 0
+    row_lines: list[int] = []
     sparse: bool | None = None
     in_data = False
     for line_number, line in enumerate(text.splitlines(), start=1):
@@ -149,10 +154,11 @@ def _scan_header(text: str, path: str) -> _HeaderScan:
         if row_sparse and not stripped.endswith("}"):
             raise ValueError(f"{path}, line {line_number}: sparse row does not end with '}}' "
                              f"(truncated file?): {stripped[-40:]!r}")
-        n_rows += 1
+        row_lines.append(line_number)
     if not in_data:
         raise ValueError(f"{path}: no @data section (truncated or not an ARFF file)")
-    return _HeaderScan(names=names, n_rows=n_rows, sparse=bool(sparse))
+    return _HeaderScan(names=names, n_rows=len(row_lines), sparse=bool(sparse),
+                       row_lines=tuple(row_lines))
 
 
 def _column_layout(attributes, names):
@@ -170,15 +176,35 @@ def _column_layout(attributes, names):
 
 
 def _as_float(values: np.ndarray, path: str, what: str) -> np.ndarray:
-    # liac-arff reads '?' and values cut off by truncation as None, which numpy turns into NaN.
+    # liac-arff reads '?' and values cut off by truncation as None, which numpy turns into NaN
+    # (a literal 'nan' is left to _check_features).
     try:
         result = values.astype(np.float64)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{path}: non-numeric {what} values ({error})") from error
-    if np.isnan(result).any():
+    if np.isnan(result).any() and np.frompyfunc(lambda v: v is None, 1, 1)(values).any():
         raise ValueError(f"{path}: missing ('?') {what} values are not supported; the file may "
                          f"be truncated")
     return result
+
+
+def _check_features(values: np.ndarray, rows: np.ndarray, attributes: np.ndarray, path: str,
+                    scan: _HeaderScan) -> None:
+    """Raise ``ValueError`` at the first feature value (in file order) that is not a finite
+    float32 number; ``rows`` and ``attributes`` give each value's data row and attribute."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~np.isfinite(values.astype(np.float32))
+    if not bad.any():
+        return
+    first = int(np.flatnonzero(bad.ravel())[0])
+    row = int(np.broadcast_to(rows, values.shape).ravel()[first])
+    attribute = int(np.broadcast_to(attributes, values.shape).ravel()[first])
+    value = float(values.ravel()[first])
+    line = f"line {scan.row_lines[row]} " if row < len(scan.row_lines) else ""
+    raise ValueError(f"{path}, {line}(data row {row + 1}), column {scan.names[attribute]!r}: "
+                     f"expected a finite float32 feature value (|x| <= "
+                     f"{np.finfo(np.float32).max:.4g}), got {value:g}; it would make the "
+                     f"standardized column NaN")
 
 
 def read_arff(path: PathLike, n_labels: int) -> ArffData:
@@ -194,7 +220,8 @@ def read_arff(path: PathLike, n_labels: int) -> ArffData:
 
     Raises:
       ValueError: naming the file (and line, where known) if it is not valid ARFF, is
-        truncated, has missing values, or its label attributes are not binary.
+        truncated, has missing values, a feature value that is not a finite float32 number
+        (naming also the data row and column), or its label attributes are not binary.
 
     Example:
       >>> data = read_arff("yeast/yeast-train.arff", n_labels=14)  # doctest: +SKIP
@@ -258,8 +285,11 @@ def read_arff(path: PathLike, n_labels: int) -> ArffData:
         value_entries = ~is_one_hot
         out_cols = np.where(is_feature, starts[np.minimum(cols, n_features_attributes - 1)],
                             d + cols - n_features_attributes)
-        table[rows[value_entries], out_cols[value_entries]] = _as_float(
-            values[value_entries], path_str, "feature or label")
+        entries = _as_float(values[value_entries], path_str, "feature or label")
+        features = is_feature[value_entries]
+        _check_features(entries[features], rows[value_entries][features],
+                        cols[value_entries][features], path_str, scan)
+        table[rows[value_entries], out_cols[value_entries]] = entries
         for row, col, value in zip(rows[is_one_hot], cols[is_one_hot], values[is_one_hot]):
             table[row, starts[col]] = 0.0
             table[row, starts[col] + categories[col][value]] = 1.0
@@ -269,8 +299,10 @@ def read_arff(path: PathLike, n_labels: int) -> ArffData:
                              f"the @data section has {n} lines")
         values = np.asarray(parsed["data"], dtype=object).reshape(n, len(attributes))
         value_attributes = np.flatnonzero(kinds == _VALUE)
-        table[:, starts[value_attributes]] = _as_float(values[:, value_attributes], path_str,
-                                                       "feature")
+        features = _as_float(values[:, value_attributes], path_str, "feature")
+        _check_features(features, np.arange(n)[:, None], value_attributes[None, :], path_str,
+                        scan)
+        table[:, starts[value_attributes]] = features
         table[:, d:] = _as_float(values[:, n_features_attributes:], path_str, "label")
         for j in np.flatnonzero(kinds == _ONE_HOT):
             try:

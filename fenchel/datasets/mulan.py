@@ -284,7 +284,8 @@ def download_file(url: str, destination: PathLike, sha256: str) -> pathlib.Path:
     """Downloads ``url`` to ``destination`` atomically, keeping it only if its sha256 matches.
 
     The bytes go to a temporary file in the destination folder, which is moved into place with
-    ``os.replace`` after the check; on any failure the temporary file is removed.
+    ``os.replace`` after the check; on any failure the temporary file is removed, and so are
+    the folders this call created (a failed download leaves no empty folder behind).
 
     Args:
       url: source address (fetched with ``urllib.request.urlopen``).
@@ -303,20 +304,44 @@ def download_file(url: str, destination: PathLike, sha256: str) -> pathlib.Path:
       ...               DATASETS["yeast"].sha256["yeast.xml"])  # doctest: +SKIP
     """
     destination = pathlib.Path(os.fspath(destination))
+    created = _missing_folders(destination.parent)
     digest = hashlib.sha256()
-    with atomic_file(destination, "wb") as out:
-        try:
-            with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
-                while chunk := response.read(_CHUNK_BYTES):
-                    digest.update(chunk)
-                    out.write(chunk)
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-            raise OSError(f"could not download {url} to {destination}: {error}") from error
-        if digest.hexdigest() != sha256:
-            raise ValueError(f"download of {url} has sha256 {digest.hexdigest()}, expected "
-                             f"{sha256}; nothing was saved to {destination}")
+    try:
+        with atomic_file(destination, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
+                    while chunk := response.read(_CHUNK_BYTES):
+                        digest.update(chunk)
+                        out.write(chunk)
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+                raise OSError(f"could not download {url} to {destination}: {error}") from error
+            if digest.hexdigest() != sha256:
+                raise ValueError(f"download of {url} has sha256 {digest.hexdigest()}, expected "
+                                 f"{sha256}; nothing was saved to {destination}")
+    except BaseException:
+        _remove_empty(created)
+        raise
     _VERIFIED[_file_key(destination)] = sha256
     return destination
+
+
+def _missing_folders(folder: pathlib.Path) -> list[pathlib.Path]:
+    """``folder`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    folder = pathlib.Path(os.path.abspath(folder))
+    while not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[pathlib.Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another file arrived), or already gone
+            return
 
 
 def _ensure_files(spec: MulanSpec, data_dir: pathlib.Path, download: bool) -> dict[str, str]:
@@ -388,6 +413,20 @@ def _standardization(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # Constant columns (std 0 up to rounding) are only centred, not blown up.
     scale = np.where(std > 1e-7 * (1.0 + np.abs(mean)), std, 1.0)
     return mean.astype(np.float32), scale.astype(np.float32)
+
+
+def _check_finite(standardized: np.ndarray, raw: np.ndarray, name: str,
+                  feature_names: tuple[str, ...]) -> None:
+    """Standardization must keep every feature finite (read_arff already refuses
+    non-finite values; this catches values so extreme that centring overflows)."""
+    bad = ~np.isfinite(standardized)
+    if bad.any():
+        column = int(np.flatnonzero(bad.any(axis=0))[0])
+        values = raw[:, column]
+        raise ValueError(f"dataset {name!r}: standardizing column {feature_names[column]!r} "
+                         f"gives non-finite values; expected feature magnitudes well within "
+                         f"float32's range, got values in [{float(values.min()):g}, "
+                         f"{float(values.max()):g}]")
 
 
 def _spec_for(name: str, data_dir: pathlib.Path) -> MulanSpec:
@@ -483,7 +522,10 @@ def load_dataset(name: str, data_dir: PathLike | None = None, *, seed: int = 0,
 
     def make_split(x: np.ndarray, y: np.ndarray) -> MultilabelSplit:
         if standardize:
-            x = (x - mean) / scale
+            with np.errstate(over="ignore", invalid="ignore"):
+                standardized = (x - mean) / scale
+            _check_finite(standardized, x, spec.name, train.feature_names)
+            x = standardized
         return MultilabelSplit(np.array(x, dtype=np.float32), np.array(y, dtype=np.float32))
 
     metadata = {

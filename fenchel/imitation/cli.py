@@ -11,6 +11,8 @@ import argparse
 import os
 import sys
 
+from fenchel._cli_types import (output_dir, output_file, output_path_problem, positive_float,
+                                positive_int, seed_int)
 from fenchel.imitation.demos import collect_demonstrations, save_demonstrations
 from fenchel.imitation.envs import ENV_NAMES, make_env_config
 from fenchel.imitation.locomotion import LOCOMOTION_ENV_NAMES
@@ -24,13 +26,6 @@ def _env_name(value: str) -> str:
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
     return value
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return number
 
 
 def _collect(args: argparse.Namespace) -> int:
@@ -54,10 +49,11 @@ def _add_collect_parser(subparsers) -> None:
                         help="task name: particle-<N>d[-multimodal] (N in 1..16, e.g. "
                              f"{ENV_NAMES[1]}), {'/'.join(POINTMAZE_ENV_NAMES)} or "
                              f"{'/'.join(LOCOMOTION_ENV_NAMES)}")
-    parser.add_argument("--episodes", type=_positive_int, required=True,
+    parser.add_argument("--episodes", type=positive_int, required=True,
                         help="number of episodes")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", required=True, help="output .npz path (written atomically)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", type=output_file, required=True,
+                        help="output .npz path (written atomically)")
     parser.set_defaults(func=_collect)
 
 
@@ -78,13 +74,15 @@ def _train_config(args: argparse.Namespace):
 
 
 def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=_positive_int, help="gradient steps (default 1500)")
-    parser.add_argument("--batch-size", type=_positive_int, help="minibatch size (default 128)")
-    parser.add_argument("--learning-rate", type=float, help="peak learning rate (default 3e-3)")
-    parser.add_argument("--hidden", type=_positive_int, nargs="+",
+    parser.add_argument("--steps", type=positive_int, help="gradient steps (default 1500)")
+    parser.add_argument("--batch-size", type=positive_int, help="minibatch size (default 128)")
+    parser.add_argument("--learning-rate", type=positive_float,
+                        help="peak learning rate (default 3e-3)")
+    parser.add_argument("--hidden", type=positive_int, nargs="+",
                         help="hidden layer sizes of every MLP (default 64 64)")
-    parser.add_argument("--reg-scale", type=float, help="λ of Ω = SquaredBox on [-1, 1]^k (GFY policies; default 1)")
-    parser.add_argument("--act-samples", type=_positive_int,
+    parser.add_argument("--reg-scale", type=positive_float,
+                        help="λ of Ω = SquaredBox on [-1, 1]^k (GFY policies; default 1)")
+    parser.add_argument("--act-samples", type=positive_int,
                         help="samples of the sampling-based maximizer when acting (gfy, ibc)")
 
 
@@ -124,18 +122,19 @@ def _add_train_parser(subparsers) -> None:
                              "hopper")
     parser.add_argument("--policy", choices=POLICY_NAMES, required=True,
                         help="gfy (neural energy), gfy-pairwise (concave energy), mse or ibc")
-    parser.add_argument("--demos", type=_positive_int, required=True,
+    parser.add_argument("--demos", type=positive_int, required=True,
                         help="number of demonstration episodes")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--eval-episodes", type=_positive_int, default=100,
+    parser.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0)")
+    parser.add_argument("--eval-episodes", type=positive_int, default=100,
                         help="evaluation episodes (default 100)")
-    parser.add_argument("--json", help="write the result to this JSON file (atomically)")
+    parser.add_argument("--json", type=output_file,
+                        help="write the result to this JSON file (atomically)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--devices", type=parse_device_count, default=0, metavar="N",
                         help="data-parallel training over N local devices (default: all "
                              "local devices; 1 on a plain CPU); the batch size must be "
                              "divisible by N")
-    parser.add_argument("--checkpoint-dir", metavar="DIR",
+    parser.add_argument("--checkpoint-dir", type=output_dir, metavar="DIR",
                         help="save the training state here every epoch (orbax) and resume "
                              "from what is there")
     _add_hyperparameter_arguments(parser)
@@ -146,6 +145,11 @@ def _train_expert(args: argparse.Namespace) -> int:
     from fenchel.imitation.experts import SACConfig, expert_path, train_sac_expert
 
     out = args.out or expert_path(args.env_id)
+    problem = output_path_problem(out)
+    if problem:  # the default path, inside the package, is checked here
+        print(f"fenchel imitation train-expert: error: cannot write the expert to {out!r}: "
+              f"{problem}; choose another file with --out", file=sys.stderr)
+        return 2
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     expert = train_sac_expert(args.env_id, out, args.seed, SACConfig(timesteps=args.timesteps),
                               progress=not args.quiet)
@@ -165,11 +169,12 @@ def _add_train_expert_parser(subparsers) -> None:
                              "extra) and export its actor weights.")
     parser.add_argument("--env-id", choices=sorted(set(LOCOMOTION_ENV_IDS.values())),
                         required=True, help="gymnasium id of the locomotion task")
-    parser.add_argument("--timesteps", type=_positive_int, default=100_000,
+    parser.add_argument("--timesteps", type=positive_int, default=100_000,
                         help="environment steps of SAC training (default 100000)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", help="output .npz (default: the file shipped in "
-                                      "fenchel/imitation/expert_weights/)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", type=output_file,
+                        help="output .npz (default: the file shipped in "
+                             "fenchel/imitation/expert_weights/)")
     parser.add_argument("--quiet", action="store_true", help="no per-chunk progress lines")
     parser.set_defaults(func=_train_expert)
 
@@ -189,6 +194,7 @@ def add_parser(subparsers) -> None:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from fenchel._settings import SettingsMismatchError
     from fenchel.imitation.reproduce import ReproduceConfig, run_grid
 
     fields = {"policy_config": _policy_config(args), "train_config": _train_config(args)}
@@ -205,7 +211,16 @@ def _reproduce(args: argparse.Namespace) -> int:
     if args.demos:
         fields["demos"] = ()
         fields["default_demos"] = tuple(args.demos)
-    results = run_grid(ReproduceConfig(**fields), args.out, progress=not args.quiet)
+    try:
+        results = run_grid(ReproduceConfig(**fields), args.out, progress=not args.quiet)
+    except SettingsMismatchError as err:
+        print(f"fenchel reproduce imitation: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"fenchel reproduce imitation: interrupted; the finished runs are kept in "
+              f"{os.path.join(args.out, 'runs')}: run the same command again to resume",
+              file=sys.stderr)
+        return 130
     for row in results["summary"]:
         print(f"{row['env']:24s} {row['policy']:13s} N={row['demos']:<4d} "
               f"{'success' if row['metric'] == 'success_rate' else 'return/expert'}="
@@ -226,17 +241,19 @@ def add_reproduce_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "imitation", help="Success vs demonstrations of every policy (resumable); writes "
                           "results.md, results.json, a plot and rollout GIFs.")
-    parser.add_argument("--out", default=os.path.join("docs", "results", "imitation"),
-                        help="output directory (default docs/results/imitation)")
+    parser.add_argument("--out", type=output_dir,
+                        default=os.path.join("docs", "results", "imitation"),
+                        help="output directory (default docs/results/imitation); a re-run "
+                             "resumes it with the same settings and refuses other settings")
     parser.add_argument("--envs", nargs="+", type=_env_name,
                         help="tasks (default particle-2d-multimodal particle-4d-multimodal)")
     parser.add_argument("--policies", nargs="+", choices=POLICY_NAMES, help="policies (default all)")
-    parser.add_argument("--demos", nargs="+", type=_positive_int,
+    parser.add_argument("--demos", nargs="+", type=positive_int,
                         help="demonstration episodes, for every task (default per task)")
-    parser.add_argument("--seeds", type=_positive_int, help="seeds per cell (default 3)")
-    parser.add_argument("--eval-episodes", type=_positive_int,
+    parser.add_argument("--seeds", type=positive_int, help="seeds per cell (default 3)")
+    parser.add_argument("--eval-episodes", type=positive_int,
                         help="evaluation episodes per seed (default 100)")
-    parser.add_argument("--jobs", type=_positive_int,
+    parser.add_argument("--jobs", type=positive_int,
                         help="worker processes running grid cells in parallel (default 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_hyperparameter_arguments(parser)

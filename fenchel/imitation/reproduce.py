@@ -2,22 +2,24 @@
 
 The grid is (task, policy, number of demonstration episodes, seed). Each cell trains one
 policy (:func:`fenchel.imitation.train.run_experiment`) and writes ``OUT/runs/<cell>.json``
-atomically; a cell whose file exists with the same settings is skipped, so an interrupted
-run resumes where it stopped. The oracle's own success is measured on the same evaluation
-episodes (``OUT/runs/oracle__<task>__s<seed>.json``). At the end the cells are aggregated into
-``OUT/results.json``, ``OUT/results.md`` (mean ± standard deviation over seeds),
-``OUT/success_vs_demos.png`` (one panel per task) and one rollout GIF per policy on the 2-D
-particle task (``OUT/rollouts_<policy>.gif``, the policy of seed 0 trained on the most
+atomically; a cell whose file exists is skipped, so an interrupted run (Ctrl-C stops within
+seconds, also with several jobs) resumes where it stopped. Each run file records the settings
+that made it (:meth:`ReproduceConfig.settings`), and ``OUT/settings.json`` those of the folder:
+a call with other settings is refused before anything runs
+(:class:`~fenchel._settings.SettingsMismatchError`, naming each differing setting), so results
+of different settings are never mixed or overwritten. The oracle's own success is measured
+on the same evaluation episodes (``OUT/runs/oracle__<task>__s<seed>.json``). At the end the
+cells are aggregated into ``OUT/results.json``, ``OUT/results.md`` (mean ± standard deviation
+over seeds), ``OUT/success_vs_demos.png`` (one panel per task) and one rollout GIF per policy
+on the 2-D particle task (``OUT/rollouts_<policy>.gif``, the policy of seed 0 trained on the most
 demonstrations, plus the oracle's).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import hashlib
 import json
-import multiprocessing
 import os
 import platform
 import time
@@ -27,6 +29,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from fenchel._io import atomic_path, write_json_atomic, write_text_atomic
+from fenchel._pool import run_parallel
+from fenchel._settings import (SETTINGS_FILE, check_records, read_settings_file,
+                               write_settings_file)
 from fenchel.imitation.policies import POLICY_NAMES, PolicyConfig
 from fenchel.imitation.train import (
     TrainConfig,
@@ -132,6 +137,46 @@ def _run_path(out: str, env: str, policy: str, demos: int, seed: int) -> str:
     return os.path.join(out, "runs", f"{env}__{policy}__n{demos}__s{seed}.json")
 
 
+SETTING_FLAGS = {"eval_episodes": "--eval-episodes", "train_config.steps": "--steps",
+                 "train_config.batch_size": "--batch-size",
+                 "train_config.learning_rate": "--learning-rate",
+                 "policy_config.hidden": "--hidden", "policy_config.reg_scale": "--reg-scale",
+                 "policy_config.act_samples": "--act-samples"}
+"""The command-line flag of each setting that has one, named when settings differ."""
+
+
+def check_settings(config: ReproduceConfig, out: str) -> None:
+    """Refuse to add runs to ``out`` made with other settings than its stored runs'
+    (the oracle runs record their ``eval_episodes``; the folder's ``settings.json`` is
+    compared too when runs exist). Unreadable run files are left to be recomputed.
+
+    Raises:
+      SettingsMismatchError: naming each differing setting, its stored and new value.
+    """
+    settings = config.settings()
+    records = []
+    folder = os.path.join(out, "runs")
+    names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    for name in names:
+        if not name.endswith(".json") or name.startswith("."):
+            continue
+        try:
+            with open(os.path.join(folder, name)) as file:
+                run = json.load(file)
+        except (OSError, ValueError):
+            continue
+        if not isinstance(run, dict):
+            continue
+        current = ({"eval_episodes": config.eval_episodes} if name.startswith("oracle__")
+                   else settings)
+        stored = {key: run[key] for key in current if key in run}
+        records.append((f"runs/{name}", stored, current))
+    stored_folder = read_settings_file(out)
+    if records and stored_folder is not None:
+        records.append((SETTINGS_FILE, stored_folder, settings))
+    check_records(out, records, SETTING_FLAGS)
+
+
 def run_grid(config: ReproduceConfig, out: str, progress: bool = True) -> dict[str, Any]:
     """Runs (or resumes) every cell of the grid and writes the aggregated results.
 
@@ -142,9 +187,17 @@ def run_grid(config: ReproduceConfig, out: str, progress: bool = True) -> dict[s
 
     Returns:
       The aggregated results (also written to ``OUT/results.json``).
+
+    Raises:
+      SettingsMismatchError: ``out`` holds runs made with other settings (nothing runs
+        and nothing is written).
+      KeyboardInterrupt: on Ctrl-C, within seconds also with ``config.jobs > 1``;
+        finished runs are kept and a second call resumes.
     """
     start = time.perf_counter()
+    check_settings(config, out)
     settings = config.settings()
+    write_settings_file(out, settings)
     fingerprint = _fingerprint(settings)
     oracle_fingerprint = _fingerprint({"eval_episodes": config.eval_episodes})
     oracles = []
@@ -164,18 +217,21 @@ def run_grid(config: ReproduceConfig, out: str, progress: bool = True) -> dict[s
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="imitation grid",
                disable=not progress, unit="run")
     jobs = [(config, out, cell, fingerprint) for cell in todo]
-    if config.jobs > 1 and len(jobs) > 1:
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(config.jobs, mp_context=context) as pool:
-            for cell in pool.map(_run_cell, jobs):
-                bar.set_postfix_str(" ".join(map(str, cell)), refresh=False)
+
+    def done(cell) -> None:
+        bar.set_postfix_str(" ".join(map(str, cell)), refresh=False)
+        bar.update(1)
+
+    try:
+        if config.jobs > 1 and len(jobs) > 1:
+            run_parallel(_run_cell, [(job,) for job in jobs], config.jobs, on_result=done)
+        else:
+            for job in jobs:
+                bar.set_postfix_str(" ".join(map(str, job[2])), refresh=True)
+                _run_cell(job)
                 bar.update(1)
-    else:
-        for job in jobs:
-            bar.set_postfix_str(" ".join(map(str, job[2])), refresh=True)
-            _run_cell(job)
-            bar.update(1)
-    bar.close()
+    finally:
+        bar.close()
     computed = len(todo)
     runs = [_load_if_current(_run_path(out, *cell), fingerprint) for cell in cells]
     gifs = render_gifs(config, out) if config.gifs and GIF_ENV in config.envs else []
@@ -385,5 +441,5 @@ def plot_success(results: dict[str, Any], path: str) -> None:
         plt.close(fig)
 
 
-__all__ = ["GIF_ENV", "ReproduceConfig", "run_grid", "render_gifs", "aggregate",
-           "results_markdown", "plot_success", "write_json_atomic"]
+__all__ = ["GIF_ENV", "SETTING_FLAGS", "ReproduceConfig", "check_settings", "run_grid",
+           "render_gifs", "aggregate", "results_markdown", "plot_success", "write_json_atomic"]

@@ -11,34 +11,16 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
+from fenchel._cli_types import (non_negative_float, non_negative_int, output_dir, output_file,
+                                positive_float, positive_int, seed_int)
 from fenchel._io import write_json_atomic
 from fenchel.multilabel.losses import LOSSES, REGULARIZERS, Method
 from fenchel.multilabel.models import ENERGIES
 from fenchel.training import mesh_for_devices, parse_device_count
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return number
-
-
-def _non_negative_int(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
-    return number
-
-
-def _positive_float(value: str) -> float:
-    number = float(value)
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {value}")
-    return number
 
 
 def _grid_values(args: argparse.Namespace) -> dict[str, list]:
@@ -48,19 +30,19 @@ def _grid_values(args: argparse.Namespace) -> dict[str, list]:
 
 def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     nargs = "+"
-    parser.add_argument("--hidden", type=_non_negative_int, nargs=nargs, default=None,
+    parser.add_argument("--hidden", type=non_negative_int, nargs=nargs, default=None,
                         help="hidden width(s) of the feature map, 0 = linear")
-    parser.add_argument("--lr", type=_positive_float, nargs=nargs, default=None,
+    parser.add_argument("--lr", type=positive_float, nargs=nargs, default=None,
                         help="learning rate(s)")
-    parser.add_argument("--weight-decay", type=float, nargs=nargs, default=None,
+    parser.add_argument("--weight-decay", type=non_negative_float, nargs=nargs, default=None,
                         help="AdamW weight decay value(s)")
-    parser.add_argument("--reg-scale", type=_positive_float, nargs=nargs, default=None,
+    parser.add_argument("--reg-scale", type=positive_float, nargs=nargs, default=None,
                         help="temperature(s) λ of Ω")
-    parser.add_argument("--max-epochs", type=_positive_int, default=100,
+    parser.add_argument("--max-epochs", type=positive_int, default=100,
                         help="epoch budget (default 100)")
-    parser.add_argument("--patience", type=_positive_int, default=10,
+    parser.add_argument("--patience", type=positive_int, default=10,
                         help="early-stopping patience in epochs (default 10)")
-    parser.add_argument("--batch-size", type=_positive_int, default=64,
+    parser.add_argument("--batch-size", type=positive_int, default=64,
                         help="minibatch size (default 64)")
     parser.add_argument("--data-dir", default=None,
                         help="MULAN data folder (default $FENCHEL_DATA, else the user cache)")
@@ -81,6 +63,16 @@ def _fixed(args: argparse.Namespace) -> dict:
             "batch_size": args.batch_size}
 
 
+def _data_folder(data_dir: str | None) -> str:
+    """Which data folder was used and where it came from, for error messages."""
+    from fenchel.datasets import resolve_data_dir
+    from fenchel.datasets.mulan import DATA_ENV_VAR
+
+    source = ("--data-dir" if data_dir is not None else
+              f"${DATA_ENV_VAR}" if os.environ.get(DATA_ENV_VAR) else "the default cache")
+    return f"data folder {resolve_data_dir(data_dir)}, from {source}"
+
+
 def _run_single(args: argparse.Namespace) -> int:
     from fenchel.datasets import load_dataset
     from fenchel.multilabel.reproduce import method_grid
@@ -94,8 +86,8 @@ def _run_single(args: argparse.Namespace) -> int:
     try:
         data = load_dataset(args.dataset, args.data_dir, seed=args.seed)
     except (ValueError, FileNotFoundError, OSError) as err:
-        print(f"fenchel multilabel: error: cannot load dataset {args.dataset!r}: {err}",
-              file=sys.stderr)
+        print(f"fenchel multilabel: error: cannot load dataset {args.dataset!r} "
+              f"({_data_folder(args.data_dir)}): {err}", file=sys.stderr)
         return 1
     try:
         mesh = mesh_for_devices(args.devices)
@@ -143,14 +135,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--reg", choices=REGULARIZERS, default="entropy")
     parser.add_argument("--nonconcave", action="store_true",
                         help="pairwise: learn a free symmetric U instead of U = -VV^T (concave)")
-    parser.add_argument("--seed", type=int, default=0, help="split and initialization seed")
-    parser.add_argument("--json", default=None, help="write the result to this JSON file")
+    parser.add_argument("--seed", type=seed_int, default=0, help="split and initialization seed")
+    parser.add_argument("--json", type=output_file, default=None,
+                        help="write the result to this JSON file (checked before training)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--devices", type=parse_device_count, default=0, metavar="N",
                         help="data-parallel training over N local devices (default: all "
                              "local devices; 1 on a plain CPU); --batch-size must be "
                              "divisible by N (see docs/scaling.md)")
-    parser.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+    parser.add_argument("--checkpoint-dir", type=output_dir, default=None, metavar="DIR",
                         help="save every epoch of every configuration here (orbax) and "
                              "resume from what is there")
     _add_training_arguments(parser)
@@ -167,13 +160,26 @@ def _parse_method(text: str) -> Method:
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
-    from fenchel.multilabel.reproduce import DEFAULT_METHODS, run_grid
+    from fenchel._settings import SettingsMismatchError
+    from fenchel.multilabel.reproduce import DEFAULT_METHODS, DatasetError, run_grid
 
+    prefix = "fenchel reproduce multilabel"
     methods = args.methods or list(DEFAULT_METHODS)
     start = time.perf_counter()
-    result = run_grid(args.out, args.datasets, methods, args.seeds, grid=_grid(args),
-                      data_dir=args.data_dir, jobs=args.jobs, progress=not args.quiet,
-                      refit=args.refit, **_fixed(args))
+    try:
+        result = run_grid(args.out, args.datasets, methods, args.seeds, grid=_grid(args),
+                          data_dir=args.data_dir, jobs=args.jobs, progress=not args.quiet,
+                          refit=args.refit, **_fixed(args))
+    except SettingsMismatchError as err:
+        print(f"{prefix}: error: {err}", file=sys.stderr)
+        return 2
+    except DatasetError as err:
+        print(f"{prefix}: error: {err} ({_data_folder(args.data_dir)})", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prefix}: interrupted; the finished runs are kept in {args.out}/runs: run "
+              "the same command again to resume", file=sys.stderr)
+        return 130
     elapsed = time.perf_counter() - start
     for dataset, entries in result["datasets"].items():
         for name, entry in entries.items():
@@ -200,9 +206,11 @@ def add_reproduce_parser(subparsers) -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS))
     parser.add_argument("--methods", nargs="+", type=_parse_method, default=None,
                         help="methods as energy-loss[-reg] (default: the full list)")
-    parser.add_argument("--seeds", type=_positive_int, default=3, help="number of seeds")
-    parser.add_argument("--out", default="docs/results/multilabel", help="output folder")
-    parser.add_argument("--jobs", type=_positive_int, default=1,
+    parser.add_argument("--seeds", type=positive_int, default=3, help="number of seeds")
+    parser.add_argument("--out", type=output_dir, default="docs/results/multilabel",
+                        help="output folder; a re-run resumes it with the same settings and "
+                             "refuses other settings (see OUT/settings.json)")
+    parser.add_argument("--jobs", type=positive_int, default=1,
                         help="worker processes (default 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_training_arguments(parser)

@@ -12,17 +12,25 @@ Protocol (identical for every method, so comparisons are like for like):
   the epoch count early stopping chose, and that model is tested;
 * each (dataset, method, seed) result is written atomically to
   ``OUT/runs/<dataset>/<method>/seed<s>.json`` and skipped when present, so an
-  interrupted run resumes;
+  interrupted run resumes (Ctrl-C stops within seconds, also with several
+  jobs, keeping the finished runs);
+* settings: each run file records the settings that made it
+  (:func:`grid_settings`: the grid, the fixed training fields and refit), and
+  ``OUT/settings.json`` those of the folder; a call with other settings is
+  refused (:class:`~fenchel._settings.SettingsMismatchError`) before anything
+  is trained, so results of different settings are never mixed. Run files
+  written before this record existed are read for what they show: the fixed
+  fields of their configuration, refit, and the grid their search covered;
+* data: every dataset with runs to do is loaded before any training
+  (:class:`DatasetError` otherwise);
 * :func:`aggregate` writes ``results.json``, ``results.md`` (mean ± std over
   seeds) and bar plots.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import json
-import multiprocessing
 import os
 import pathlib
 import time
@@ -32,9 +40,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from fenchel._io import atomic_path, write_json_atomic, write_text_atomic
+from fenchel._pool import run_parallel
+from fenchel._settings import (SETTINGS_FILE, check_records, normalized, read_settings_file,
+                               write_settings_file)
 from fenchel.multilabel.losses import Method
 from fenchel.multilabel.metrics import METRICS
-from fenchel.multilabel.train import Config, config_grid, run_experiment
+from fenchel.multilabel.train import Config, config_grid, method_record, run_experiment
 
 DEFAULT_DATASETS = ("yeast", "scene", "emotions", "birds", "cal500")
 
@@ -64,6 +75,20 @@ DEFAULT_GRID = {
 }
 
 
+GRID_FIELDS = ("hidden", "learning_rate", "weight_decay", "reg_scale")
+"""The :class:`~fenchel.multilabel.train.Config` fields searched over (the CLI's grid)."""
+
+SETTING_FLAGS = {"hidden": "--hidden", "learning_rate": "--lr",
+                 "weight_decay": "--weight-decay", "reg_scale": "--reg-scale",
+                 "max_epochs": "--max-epochs", "patience": "--patience",
+                 "batch_size": "--batch-size", "refit": "--no-refit"}
+"""The command-line flag of each setting, named when settings differ."""
+
+
+class DatasetError(ValueError):
+    """A dataset of the grid cannot be loaded (found before any training)."""
+
+
 def method_grid(method: Method, grid: dict[str, Sequence[Any]], **fixed: Any) -> list[Config]:
     """The configurations ``method`` is tuned over: ``grid`` without the
     hyperparameters it ignores (λ for perceptron, hinge and bce), plus ``fixed``."""
@@ -79,25 +104,139 @@ def run_path(out: pathlib.Path, dataset: str, method: Method, seed: int) -> path
     return out / "runs" / dataset / method.name / f"seed{seed}.json"
 
 
+def grid_settings(grid: dict[str, Sequence[Any]] | None = None, refit: bool = True,
+                  **fixed: Any) -> dict[str, Any]:
+    """What a run's result depends on besides its (dataset, method, seed): every
+    :class:`~fenchel.multilabel.train.Config` field (the ``grid`` values, in grid
+    order, or the ``fixed`` value, or the default) and ``refit``. Stored in each run
+    file (``"settings"``) and in ``OUT/settings.json``.
+
+    Example:
+      >>> grid_settings(max_epochs=2)["max_epochs"], grid_settings()["hidden"]
+      (2, [0, 512])
+    """
+    grid = DEFAULT_GRID if grid is None else grid
+    record: dict[str, Any] = {}
+    for name, default in dataclasses.asdict(Config()).items():
+        if name in fixed:
+            record[name] = fixed[name]
+        elif name in grid:
+            record[name] = list(grid[name])
+        else:
+            record[name] = default
+    record["refit"] = bool(refit)
+    return normalized(record)
+
+
+def _read_run(path: pathlib.Path) -> dict[str, Any] | None:
+    """A stored run, or None when there is none (or it is unreadable: run it again)."""
+    try:
+        run = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return run if isinstance(run, dict) and "config" in run else None
+
+
+def _legacy_settings(run: dict[str, Any]) -> dict[str, Any]:
+    """The settings a run file without a ``"settings"`` record shows: the fixed
+    fields of its configuration, refit, and, for the seed that tuned, the values its
+    search covered, in grid order (λ only for methods that use it)."""
+    config = run["config"]
+    record = {name: config[name] for name in dataclasses.asdict(Config())
+              if name not in GRID_FIELDS and name in config}
+    if "refit" in run:
+        record["refit"] = bool(run["refit"])
+    search = run.get("search") or []
+    if run.get("tuned_on_seed", run.get("seed")) == run.get("seed") and search:
+        try:
+            fields = {key: value for key, value in run["method"].items() if key != "name"}
+            uses_scale = Method(**fields).uses_scale
+        except (KeyError, TypeError, ValueError):
+            uses_scale = False
+        for name in GRID_FIELDS:
+            if (name != "reg_scale" or uses_scale) and all(name in row for row in search):
+                record[name] = list(dict.fromkeys(row[name] for row in search))
+    return record
+
+
+def _stored_records(out: pathlib.Path, settings: dict[str, Any],
+                    methods: dict[tuple[str, str], Method]):
+    """``(source, stored, current)`` for every run file under ``OUT/runs`` (and the
+    folder's ``settings.json`` when there are runs), for :func:`check_records`."""
+    records = []
+    for path in sorted(out.glob("runs/*/*/seed*.json")):
+        run = _read_run(path)
+        if run is None:
+            continue
+        source = path.relative_to(out).as_posix()
+        stored = run.get("settings")
+        current = settings
+        if not isinstance(stored, dict):
+            stored = _legacy_settings(run)
+            current = {name: settings.get(name) for name in stored}
+        method = methods.get((path.parent.parent.name, path.parent.name))
+        if method is not None and "method" in run:
+            stored = {**stored, "method": run["method"]}
+            current = {**current, "method": method_record(method)}
+        records.append((source, stored, current))
+    folder = read_settings_file(out)
+    if records and folder is not None:
+        records.append((SETTINGS_FILE, folder, settings))
+    return records
+
+
+def check_settings(out: str | os.PathLike, settings: dict[str, Any],
+                   groups: Iterable[tuple[str, Method]] = ()) -> None:
+    """Refuse to add runs to ``out`` made with other settings than the stored ones.
+
+    Args:
+      out: the output folder.
+      settings: this call's :func:`grid_settings`.
+      groups: this call's (dataset, method) pairs: their stored runs must also have
+        been made with the same method fields (solver budget and so on).
+
+    Raises:
+      SettingsMismatchError: naming each differing setting, its stored and new value.
+    """
+    out = pathlib.Path(out)
+    methods = {(dataset, method.name): method for dataset, method in groups}
+    check_records(out, _stored_records(out, settings, methods), SETTING_FLAGS)
+
+
+def _check_data(datasets: Iterable[str], data_dir: str | None) -> None:
+    from fenchel.datasets import load_dataset
+
+    for dataset in datasets:
+        try:
+            load_dataset(dataset, data_dir, seed=0)
+        except (ValueError, OSError) as error:
+            raise DatasetError(f"cannot load dataset {dataset!r}: {error}") from error
+
+
 def _run_group(out: str, dataset: str, method: Method, seeds: Sequence[int],
                grid: dict[str, Sequence[Any]], fixed: dict[str, Any],
-               data_dir: str | None, refit: bool = True) -> list[str]:
-    """Every seed of one (dataset, method); seed 0 tunes, later seeds reuse."""
+               data_dir: str | None, refit: bool = True,
+               settings: dict[str, Any] | None = None) -> list[str]:
+    """Every seed of one (dataset, method); seed 0 tunes, later seeds reuse. Each run
+    file records ``settings`` (default: :func:`grid_settings` of these arguments)."""
     from fenchel.datasets import load_dataset  # imported in the worker
 
+    settings = grid_settings(grid, refit, **fixed) if settings is None else settings
     out_path = pathlib.Path(out)
     done = []
     chosen: Config | None = None
     for seed in seeds:
         path = run_path(out_path, dataset, method, seed)
-        if path.exists():
+        stored = _read_run(path)
+        if stored is not None:
             if chosen is None:
-                chosen = Config(**json.loads(path.read_text())["config"])
+                chosen = Config(**stored["config"])
             continue
         data = load_dataset(dataset, data_dir, seed=seed)
         configs = method_grid(method, grid, **fixed) if chosen is None else [chosen]
         result = run_experiment(data, method, configs, seed=seed, refit=refit)
         result["tuned_on_seed"] = seeds[0] if chosen is not None else seed
+        result["settings"] = settings
         chosen = Config(**result["config"])
         write_json_atomic(path, result)
         done.append(str(path))
@@ -126,34 +265,48 @@ def run_grid(out: str | os.PathLike, datasets: Iterable[str] = DEFAULT_DATASETS,
 
     Returns:
       The aggregate (also written to ``results.json``).
+
+    Raises:
+      SettingsMismatchError: ``out`` holds runs made with other settings (nothing
+        is trained or written).
+      DatasetError: a dataset with runs to do cannot be loaded (nothing is trained or
+        written).
+      KeyboardInterrupt: on Ctrl-C, within seconds also with ``jobs > 1``; finished
+        runs are kept and a second call resumes.
     """
-    if not isinstance(n_seeds, int) or n_seeds < 1:
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
         raise ValueError(f"n_seeds must be a positive integer, got {n_seeds!r}")
-    if not isinstance(jobs, int) or jobs < 1:
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     out = pathlib.Path(out)
     grid = DEFAULT_GRID if grid is None else grid
     datasets, methods = list(datasets), list(methods)
     seeds = list(range(n_seeds))
     groups = [(d, m) for d in datasets for m in methods]
+    settings = grid_settings(grid, refit, **fixed)
+    check_settings(out, settings, groups)
+    todo = [(d, m) for d, m in groups
+            if any(_read_run(run_path(out, d, m, s)) is None for s in seeds)]
+    _check_data(dict.fromkeys(d for d, _ in todo), data_dir)
+    write_settings_file(out, settings)
     start = time.perf_counter()
-    bar = tqdm(total=len(groups), desc="multilabel grid", disable=not progress)
-    args = lambda d, m: (str(out), d, m, seeds, dict(grid), dict(fixed), data_dir, refit)
-    if jobs == 1:
-        for d, m in groups:
-            bar.set_postfix_str(f"{d} {m.name}")
-            _run_group(*args(d, m))
-            bar.update()
-    else:
-        context = multiprocessing.get_context("spawn")  # JAX is not fork-safe
-        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            futures = [pool.submit(_run_group, *args(d, m)) for d, m in groups]
-            for future in concurrent.futures.as_completed(futures):
-                future.result()
+    bar = tqdm(total=len(groups), initial=len(groups) - len(todo), desc="multilabel grid",
+               disable=not progress)
+    args = lambda d, m: (str(out), d, m, seeds, dict(grid), dict(fixed), data_dir, refit,
+                         settings)
+    try:
+        if jobs == 1:
+            for d, m in todo:
+                bar.set_postfix_str(f"{d} {m.name}")
+                _run_group(*args(d, m))
                 bar.update()
-    bar.close()
+        else:
+            run_parallel(_run_group, [args(d, m) for d, m in todo], jobs,
+                         on_result=lambda _: bar.update())
+    finally:
+        bar.close()
     elapsed = time.perf_counter() - start
-    return aggregate(out, datasets, methods, seeds, run_seconds=elapsed)
+    return aggregate(out, datasets, methods, seeds, run_seconds=elapsed, settings=settings)
 
 
 def _mean_std(values: list[float]) -> dict[str, float]:
@@ -163,13 +316,15 @@ def _mean_std(values: list[float]) -> dict[str, float]:
 
 
 def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence[Method],
-              seeds: Sequence[int], run_seconds: float | None = None) -> dict[str, Any]:
+              seeds: Sequence[int], run_seconds: float | None = None,
+              settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Collect the run files into ``results.json``, ``results.md`` and plots.
 
     Returns:
       ``{"datasets": {dataset: {method: {"test": {metric: {mean, std, n}},
       "test_tuned": ..., "config", "inference_ms_per_example", "train_seconds"}}},
-      "run_seconds", "seeds"}``.
+      "run_seconds", "seeds"}``, plus ``"settings"`` (:func:`grid_settings`) when
+      given.
     """
     out = pathlib.Path(out)
     table: dict[str, dict[str, Any]] = {}
@@ -200,6 +355,8 @@ def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence
             table.setdefault(dataset, {})[method.name] = entry
     result = {"datasets": table, "seeds": list(seeds), "run_seconds": run_seconds,
               "metrics_scale": "percent"}
+    if settings is not None:
+        result["settings"] = settings
     write_json_atomic(out / "results.json", result)
     _write_markdown(out / "results.md", result)
     plot(out, result)
@@ -286,5 +443,6 @@ def plot(out: str | os.PathLike, result: dict[str, Any],
     return written
 
 
-__all__ = ["DEFAULT_DATASETS", "DEFAULT_METHODS", "DEFAULT_GRID", "method_grid", "run_grid",
-           "run_path", "aggregate", "plot"]
+__all__ = ["DEFAULT_DATASETS", "DEFAULT_METHODS", "DEFAULT_GRID", "GRID_FIELDS",
+           "SETTING_FLAGS", "DatasetError", "method_grid", "grid_settings", "check_settings",
+           "run_grid", "run_path", "aggregate", "plot"]

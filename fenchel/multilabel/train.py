@@ -445,6 +445,18 @@ def search(method: Method, configs: Iterable[Config], train, validation, *, seed
     return best, table
 
 
+def method_record(method: Method) -> dict[str, Any]:
+    """The ``method`` entry of a result: its name and fields (λ aside, which the
+    configuration holds).
+
+    Example:
+      >>> method_record(Method("unary", "bce"))["name"]
+      'unary-bce'
+    """
+    return {"name": method.name, **{key: value for key, value in
+                                    dataclasses.asdict(method).items() if key != "reg_scale"}}
+
+
 def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: int = 0,
                    progress: bool = False, mesh: Mesh | None = None,
                    checkpoint_dir: str | os.PathLike | None = None,
@@ -501,9 +513,7 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
                  "test_tuned_before_refit": evaluate(best, dataset.test, threshold)}
     return {
         "dataset": dataset.name,
-        "method": {"name": method.name, **{key: value for key, value in
-                                           dataclasses.asdict(method).items()
-                                           if key != "reg_scale"}},
+        "method": method_record(method),
         "seed": int(seed),
         "config": dataclasses.asdict(best.config),
         "search": table,
@@ -524,4 +534,4 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
 
 
 __all__ = ["MultilabelSplitLike", "Config", "config_grid", "TrainedModel", "fit", "evaluate", "search",
-           "predict_batches", "run_experiment"]
+           "predict_batches", "method_record", "run_experiment"]

@@ -102,6 +102,29 @@ def test_bad_files_raise_value_error_naming_file(tmp_path, text, message):
     assert str(path) in str(info.value)
 
 
+@pytest.mark.parametrize("rows, where", [
+    ("1.5,green,1,-2,0,1\n0,red,0,inf,1,1\n", "line 12 (data row 2), column 'back\\\\slash'"),
+    ("1e40,green,1,-2,0,1\n", "line 11 (data row 1), column \"it's numeric\""),
+    ("1.5,green,1,-2,0,1\n% comment\n-1e39,red,0,3,1,1\n", "line 13 (data row 2), column \"it's"),
+    ("1.5,green,1,nan,0,1\n", "line 11 (data row 1), column 'back"),
+    ("{0 1.5,4 1}\n{}\n{1 blue,5 1}\n{3 4e38,5 1}\n", "line 14 (data row 4), column 'back"),
+    ("{0 1.5,4 1}\n{0 -inf}\n", "line 12 (data row 2), column \"it's"),
+])
+def test_non_finite_or_float32_overflowing_features_are_refused(tmp_path, rows, where):
+    """inf, nan or a value beyond float32 (1e40) would load as inf and poison the standardized
+    column: refused, naming the file, the line, the data row and the column."""
+    path = _write(tmp_path, HEADER + rows, "inf.arff")
+    with pytest.raises(ValueError, match="expected a finite float32 feature value") as info:
+        read_arff(path, n_labels=2)
+    assert str(path) in str(info.value) and where in str(info.value)
+
+
+def test_largest_float32_features_still_load(tmp_path):
+    path = _write(tmp_path, HEADER + "3.4e38,green,1,-3.4e38,0,1\n")
+    np.testing.assert_allclose(read_arff(path, n_labels=2).features[0, [0, 5]],
+                               [3.4e38, -3.4e38], rtol=1e-6)
+
+
 def test_truncated_real_file_is_reported(tmp_path):
     text = (_data_dir() / "yeast" / "yeast-test.arff").read_text()
     cut = text[: len(text) // 2]

@@ -222,7 +222,7 @@ def test_download_checksum_mismatch_leaves_nothing_behind(data_dir, tmp_path, mo
     monkeypatch.setattr(urllib.request, "urlopen", _FakeOpener(data_dir, corrupt=True))
     with pytest.raises(ValueError, match="sha256"):
         load_dataset("yeast", tmp_path)
-    assert list((tmp_path / "yeast").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # no file, no temporary file, no empty folder
 
 
 def test_download_failure_and_offline_mode_are_reported(tmp_path, monkeypatch):
@@ -232,9 +232,36 @@ def test_download_failure_and_offline_mode_are_reported(tmp_path, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", unreachable)
     with pytest.raises(OSError, match="could not download .*scene.xml"):
         load_dataset("scene", tmp_path)
-    assert list((tmp_path / "scene").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # the scene/ folder made for the download is gone
     with pytest.raises(FileNotFoundError, match="download=False"):
         load_dataset("scene", tmp_path / "other", download=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_download_into_a_missing_data_dir_leaves_no_folders(tmp_path, monkeypatch):
+    """A --data-dir that does not exist: the folders made for the download are removed when
+    it fails, those that existed before are kept, and so are files already verified."""
+    def unreachable(url, timeout=None):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    with pytest.raises(OSError, match="could not download"):
+        load_dataset("emotions", tmp_path / "missing" / "deeper")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_partial_download_keeps_the_verified_files(data_dir, tmp_path, monkeypatch):
+    opener = _FakeOpener(data_dir)
+
+    def only_the_xml(url, timeout=None):
+        if not url.endswith(".xml"):
+            raise urllib.error.URLError("connection reset")
+        return opener(url, timeout)
+
+    monkeypatch.setattr(urllib.request, "urlopen", only_the_xml)
+    with pytest.raises(OSError, match="could not download"):
+        load_dataset("emotions", tmp_path / "cache")
+    assert [p.name for p in (tmp_path / "cache" / "emotions").iterdir()] == ["emotions.xml"]
 
 
 def _write_toy_dataset(root: pathlib.Path) -> None:
@@ -249,6 +276,20 @@ def _write_toy_dataset(root: pathlib.Path) -> None:
         '<?xml version="1.0" encoding="utf-8"?>\n'
         '<labels xmlns="http://mulan.sourceforge.net/labels">\n'
         '<label name="l2"></label>\n<label name="l1"></label>\n</labels>\n')
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e40"])
+def test_non_finite_feature_is_refused_naming_file_row_and_column(tmp_path, value):
+    _write_toy_dataset(tmp_path)
+    train = tmp_path / "toy" / "toy-train.arff"
+    lines = train.read_text().splitlines(keepends=True)
+    lines[10] = f"{value},y,2,0,1\n"  # data row 4: column "a"
+    train.write_text("".join(lines))
+    with pytest.raises(ValueError) as info:
+        load_dataset("toy", tmp_path)
+    message = str(info.value)
+    assert str(train) in message and "line 11 (data row 4)" in message
+    assert "column 'a'" in message and "expected a finite float32 feature value" in message
 
 
 def test_unregistered_local_dataset_loads_without_checksums(tmp_path):

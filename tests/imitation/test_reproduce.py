@@ -1,4 +1,5 @@
-"""Tests of ``fenchel reproduce imitation`` on a tiny grid: outputs, resume, settings change."""
+"""Tests of ``fenchel reproduce imitation`` on a tiny grid: outputs, resume, other settings
+refused."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import numpy as np
 import pytest
 
+from fenchel._settings import SettingsMismatchError
 from fenchel.cli import main
 from fenchel.imitation.policies import PolicyConfig
 from fenchel.imitation.reproduce import ReproduceConfig, aggregate, results_markdown, run_grid
@@ -52,9 +54,22 @@ def test_tiny_grid_writes_results_and_resumes(tmp_path):
     assert run_grid(config, out, progress=False)["runs_computed_this_call"] == 1
     json.loads(open(path).read())
 
-    # A different setting invalidates the stored runs.
-    changed = run_grid(dataclasses.replace(config, eval_episodes=4), out, progress=False)
-    assert changed["runs_computed_this_call"] == 2
+    # The settings are recorded in the folder (and in each run file).
+    assert json.load(open(os.path.join(out, "settings.json"))) == json.loads(
+        json.dumps(config.settings()))
+
+    # A different setting is refused, naming it, before anything runs: the stored runs (and
+    # the GIFs drawn with them) are neither overwritten nor mixed with new ones.
+    before = {name: os.stat(os.path.join(out, "runs", name)).st_mtime_ns
+              for name in os.listdir(os.path.join(out, "runs"))}
+    with pytest.raises(SettingsMismatchError,
+                       match=r"eval_episodes \(--eval-episodes\): stored 3 .*, now 4"):
+        run_grid(dataclasses.replace(config, eval_episodes=4), out, progress=False)
+    steps = dataclasses.replace(config, train_config=TrainConfig(steps=3, batch_size=16))
+    with pytest.raises(SettingsMismatchError, match=r"train_config.steps \(--steps\): stored 2"):
+        run_grid(steps, out, progress=False)
+    assert before == {name: os.stat(os.path.join(out, "runs", name)).st_mtime_ns
+                      for name in os.listdir(os.path.join(out, "runs"))}
 
 
 def test_grid_rejects_unknown_policy():
@@ -70,6 +85,13 @@ def test_reproduce_cli(tmp_path, capsys):
     assert code == 0
     assert (out / "results.md").exists() and (out / "rollouts_mse.gif").exists()
     assert "success=" in capsys.readouterr().out
+    code = main(["reproduce", "imitation", "--out", str(out), "--envs", "particle-2d-multimodal",
+                 "--policies", "mse", "--demos", "2", "--seeds", "1", "--eval-episodes", "2",
+                 "--steps", "2", "--batch-size", "16", "--hidden", "32", "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "policy_config.hidden (--hidden): stored [16] (in runs/" in err and "now [32]" in err
+    assert "fresh output folder (--out)" in err
 
 
 def test_locomotion_scores_are_returns_relative_to_the_expert():
@@ -90,3 +112,17 @@ def test_locomotion_scores_are_returns_relative_to_the_expert():
     assert oracle["score_mean"] == 1.0 and oracle["return_mean"] == 1500.0
     markdown = results_markdown(dict(results, machine={}))
     assert "Expert (SAC) return: 1500.0" in markdown and "| mse | 0.625 ± 0.177 |" in markdown
+
+
+def test_committed_results_resume_with_their_settings():
+    """The committed docs/results/imitation runs match the default command's settings (it
+    resumes them); other settings would have overwritten them, and are now refused."""
+    from fenchel.imitation.reproduce import check_settings
+
+    out = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "results", "imitation")
+    if not os.path.isdir(os.path.join(out, "runs")):
+        pytest.skip("no committed imitation results")
+    check_settings(ReproduceConfig(), out)
+    longer = dataclasses.replace(ReproduceConfig(), train_config=TrainConfig(steps=6000))
+    with pytest.raises(SettingsMismatchError, match=r"stored 1500 .*, now 6000"):
+        check_settings(longer, out)

@@ -66,3 +66,28 @@ def test_bad_arguments_exit_with_usage(capsys):
     assert cli.main(["multilabel", "--dataset", "emotions", "--energy", "pairwise",
                      "--loss", "bce", *TINY]) == 2
     assert "unary baseline" in capsys.readouterr().err
+
+
+def test_missing_data_dir_fails_cleanly_and_leaves_no_folders(tmp_path, monkeypatch, capsys):
+    """A --data-dir that does not exist, where the download fails: exit 1 naming the data
+    folder and where it came from; neither the data folder nor the outputs are created."""
+    import urllib.error
+    import urllib.request
+
+    def unreachable(url, timeout=None):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    missing = tmp_path / "missing" / "mulan"
+    code = cli.main(["multilabel", "--dataset", "emotions", "--data-dir", str(missing),
+                     "--json", str(tmp_path / "out" / "r.json"), *TINY])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"cannot load dataset 'emotions' (data folder {missing}, from --data-dir)" in err
+    assert "could not download" in err
+    code = cli.main(["reproduce", "multilabel", "--datasets", "emotions", "--methods",
+                     "unary-bce", "--data-dir", str(missing), "--out", str(tmp_path / "grid"),
+                     *TINY])
+    assert code == 1
+    assert "cannot load dataset 'emotions'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

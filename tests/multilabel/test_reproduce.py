@@ -1,11 +1,22 @@
-"""``fenchel reproduce multilabel`` on a tiny grid: outputs, and resuming skips done runs."""
+"""``fenchel reproduce multilabel`` on a tiny grid: outputs, resuming skips done runs, other
+settings are refused, Ctrl-C stops a parallel grid within seconds."""
 
 from __future__ import annotations
 
 import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
 
 from fenchel import cli
 from fenchel.multilabel import reproduce
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_tiny_grid_writes_results_and_resumes(data_dir, tmp_path, monkeypatch, capsys):
@@ -46,3 +57,107 @@ def test_tiny_grid_writes_results_and_resumes(data_dir, tmp_path, monkeypatch, c
     before = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*/*.json")}
     assert cli.main(argv) == 0
     assert before == {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*/*.json")}
+
+    # The settings are recorded: in every run, in the folder and in results.json.
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings == seed1["settings"] == results["settings"]
+    assert settings["learning_rate"] == [0.01] and settings["max_epochs"] == 2
+    assert settings["reg_scale"] == [1.0, 2.0] and settings["refit"] is True
+    capsys.readouterr()
+
+    # Other settings are refused, naming old and new values; nothing is trained or written.
+    def changed(*replacements):
+        new = list(argv)
+        for flag, value in replacements:
+            new[new.index(flag) + 1] = value
+        return new
+
+    for new_argv, expected in [
+        (changed(("--lr", "0.003")), "learning_rate (--lr): stored [0.01] (in runs/emotions/"),
+        (changed(("--weight-decay", "0")), "weight_decay (--weight-decay): stored [0.0001]"),
+        (changed(("--max-epochs", "3"), ("--batch-size", "16")),
+         "max_epochs (--max-epochs): stored 2"),
+        ([*argv, "--no-refit"], "refit (--no-refit): stored true"),
+    ]:
+        assert cli.main(new_argv) == 2
+        err = capsys.readouterr().err
+        assert expected in err and "fresh output folder (--out)" in err, err
+        assert "Traceback" not in err
+    assert cli.main(changed(("--lr", "0.003"))) == 2
+    assert "now [0.003]" in capsys.readouterr().err
+    assert before == {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*/*.json")}
+
+    # Runs written before the settings record existed: the record is read from what they
+    # show (their configuration, refit and the grid their search covered).
+    (out / "settings.json").unlink()
+    for path in out.glob("runs/*/*/*.json"):
+        run = json.loads(path.read_text())
+        del run["settings"]
+        path.write_text(json.dumps(run))
+    before = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*/*.json")}
+    assert cli.main(argv) == 0  # same settings: resumes, nothing to train
+    assert before == {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*/*.json")}
+    assert cli.main(changed(("--reg-scale", "4"))) == 2
+    assert "reg_scale (--reg-scale): stored [1.0, 2.0]" in capsys.readouterr().err
+    assert cli.main(changed(("--max-epochs", "5"))) == 2
+    assert "max_epochs (--max-epochs): stored 2" in capsys.readouterr().err
+
+
+def test_committed_results_resume_with_the_default_settings():
+    """docs/results/multilabel predates the settings record: its runs show the default
+    command's settings, so the main command resumes it, and other settings are refused."""
+    out = REPO / "docs" / "results" / "multilabel"
+    if not (out / "runs").is_dir():
+        pytest.skip("no committed multilabel results")
+    groups = [(d, m) for d in reproduce.DEFAULT_DATASETS for m in reproduce.DEFAULT_METHODS]
+    reproduce.check_settings(out, reproduce.grid_settings(), groups)
+    with pytest.raises(ValueError, match=r"max_epochs \(--max-epochs\): stored 100 .* now 2"):
+        reproduce.check_settings(out, reproduce.grid_settings(max_epochs=2), groups)
+
+
+def test_a_missing_dataset_is_reported_before_anything_is_written(data_dir, tmp_path, capsys):
+    out = tmp_path / "grid"
+    code = cli.main(["reproduce", "multilabel", "--datasets", "emotions", "nope",
+                     "--methods", "unary-bce", "--out", str(out), "--data-dir", str(data_dir),
+                     "--quiet"])
+    assert code == 1
+    assert "cannot load dataset 'nope'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+METHODS = ["unary-bce", "unary-gfy-squared", "unary-perceptron", "unary-hinge",
+           "pairwise-gfy-entropy", "pairwise-gfy-squared", "pairwise-perceptron", "pairwise-hinge"]
+
+
+def test_ctrl_c_stops_a_parallel_grid_within_seconds(data_dir, tmp_path):
+    """Ctrl-C (SIGINT to the process group) during ``--jobs 2``: the command exits within
+    seconds with code 130, no traceback, the finished runs complete and nothing half-written
+    (before the fix the whole queue ran first, about 20 s here)."""
+    out = tmp_path / "grid"
+    argv = [sys.executable, "-m", "fenchel", "reproduce", "multilabel", "--datasets", "emotions",
+            "--methods", *METHODS, "--seeds", "2", "--jobs", "2", "--out", str(out),
+            "--data-dir", str(data_dir), "--max-epochs", "3", "--hidden", "0", "--lr", "0.01",
+            "--weight-decay", "1e-4", "--reg-scale", "1", "--batch-size", "32", "--quiet"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob("runs/*/*/seed*.json")):  # the workers are training
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no run finished in 120 s"
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGINT)
+        start = time.monotonic()
+        _, stderr = process.communicate(timeout=60)
+        elapsed = time.monotonic() - start
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, stderr
+    assert elapsed < 10, f"took {elapsed:.1f} s to stop"
+    assert "interrupted" in stderr and "Traceback" not in stderr, stderr
+    runs = list(out.glob("runs/*/*/seed*.json"))
+    assert 1 <= len(runs) < 2 * len(METHODS)
+    for path in runs:
+        assert json.loads(path.read_text())["settings"]["max_epochs"] == 3
+    assert not [p for p in out.rglob("*") if p.name.startswith(".tmp-")]
