@@ -429,7 +429,7 @@ class MirrorAscent(Maximizer):
         adaptive = self.step_size is None and not self.unroll
 
         def body(state):
-            z, y, eta, it, _, f_y = state
+            z, y, eta, it, _, f_y, last = state
             g = _energy_grad(energy, theta, y)
             z_new = (1 - eta * lam) * z + eta * g
             y_new = reg.mirror_inverse(z_new)
@@ -438,20 +438,26 @@ class MirrorAscent(Maximizer):
             if adaptive:
                 # Slack at rounding level: a looser one accepts the tiny ascent
                 # failures of a 2-cycle at η = 1/λ, which then never converges.
-                accept = f_new >= f_y - 10 * jnp.finfo(dtype).eps * (1 + jnp.abs(f_y))
+                slack = 10 * jnp.finfo(dtype).eps * (1 + jnp.abs(f_y))
+                # Near the optimum the objective moves by less than its rounding and
+                # cannot tell a 2-cycle from progress: there, the step must also not
+                # grow the last accepted residual.
+                tie = jnp.abs(f_new - f_y) <= slack
+                accept = (f_new >= f_y - slack) & (~tie | (residual <= last))
                 z_new = jnp.where(accept, z_new, z)
                 y_new = jnp.where(accept, y_new, y)
                 f_new = jnp.where(accept, f_new, f_y)
+                last = jnp.where(accept, residual, last)
                 residual = jnp.where(accept, residual, jnp.inf)
                 eta = jnp.where(accept, jnp.minimum(1.05 * eta, 1.0 / lam), 0.5 * eta)
-            return (z_new, y_new, eta, it + 1, residual, f_new)
+            return (z_new, y_new, eta, it + 1, residual, f_new, last)
 
         def cond(state):
             return (state[3] < self.maxiter) & (state[4] > self.tol)
 
         state = (z0, y0, eta0, jnp.asarray(0), jnp.asarray(jnp.inf, dtype),
-                 objective(energy, reg, theta, y0))
-        _, y, _, it, residual, _ = _loop(cond, body, state, self.maxiter, self.unroll)
+                 objective(energy, reg, theta, y0), jnp.asarray(jnp.inf, dtype))
+        _, y, _, it, residual, _, _ = _loop(cond, body, state, self.maxiter, self.unroll)
         return y, _info(energy, reg, theta, y, it, residual, self.tol)
 
 
