@@ -22,7 +22,7 @@ Example:
 """
 
 from fenchel import energies, losses, maximizers, regularizers
-from fenchel.losses import gfy_loss
+from fenchel.losses import gfy_loss, make_gfy_loss
 from fenchel.maximizers import MaximizerInfo, conjugate, maximize
 
 __version__ = "0.1.0"
@@ -35,5 +35,6 @@ __all__ = [
     "maximize",
     "conjugate",
     "gfy_loss",
+    "make_gfy_loss",
     "MaximizerInfo",
 ]

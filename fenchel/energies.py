@@ -21,7 +21,6 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
-from flax import nnx
 
 Array = jax.Array
 Energy = Callable[[Any, Array], Array]
@@ -120,7 +119,7 @@ def output_shape(energy: Energy, theta: Any) -> tuple[int, ...] | None:
     return None
 
 
-def nnx_energy(model: nnx.Module) -> tuple[Energy, Any]:
+def nnx_energy(model: Any) -> tuple[Energy, Any]:
     """Turn a flax nnx module ``model(x, y) -> scalar`` into a GFY energy.
 
     The network's parameters *are* θ: the returned energy takes
@@ -139,6 +138,7 @@ def nnx_energy(model: nnx.Module) -> tuple[Energy, Any]:
       state, a pytree to optimise with optax.
 
     Example:
+      >>> from flax import nnx
       >>> class Net(nnx.Module):
       ...   def __init__(self, rngs):
       ...     self.lin = nnx.Linear(3, 1, rngs=rngs)
@@ -148,6 +148,12 @@ def nnx_energy(model: nnx.Module) -> tuple[Energy, Any]:
       >>> energy((params, jnp.ones(1)), jnp.zeros(2)).shape
       ()
     """
+    try:
+        from flax import nnx
+    except ImportError:  # flax is optional for the core
+        raise ImportError('nnx_energy needs flax: pip install "fenchel[nnx]" (or flax)') from None
+    if not isinstance(model, nnx.Module):
+        raise TypeError(f"model must be a flax nnx.Module, got {type(model).__name__}")
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
     def energy(theta: tuple[Any, Array], y: Array) -> Array:

@@ -43,7 +43,9 @@ def _gfy_one(energy, reg, solver, key, theta, y, init):
     inside = _inputs.onto_domain(reg, y)
     if init is None:
         init = _max.default_init(reg, jnp.shape(y), y.dtype)
-    y_hat, info = solver(energy, reg, jax.lax.stop_gradient(theta), init, key)
+    # Nothing is differentiated through the solver, neither in θ nor in Ω's scale.
+    y_hat, info = solver(energy, jax.lax.stop_gradient(reg), jax.lax.stop_gradient(theta),
+                         init, key)
     y_hat = jax.lax.stop_gradient(y_hat)
     # max(F(ŷ), F(y)) − F(y): y is feasible, so this is still a lower bound of the
     # true loss, and it is exact up to the solver's accuracy.
@@ -116,6 +118,43 @@ def gfy_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
     return value.astype(result)
 
 
+def make_gfy_loss(energy: Energy, reg: _regs.Regularizer,
+                  solver: _max.Maximizer | None = None, *,
+                  on_failure: str = "ignore") -> Callable[..., Array]:
+    """A GFY loss ``loss(theta, y, *, init=None, key=None)`` for a fixed energy,
+    regularizer and solver: a plain function that ``jax.jit``, ``jax.vmap`` and
+    ``jax.grad`` take with no static arguments (like optax's
+    ``make_fenchel_young_loss``).
+
+    .. math:: L(θ; y) = Ω^Φ(θ) + Ω(y) − Φ(θ, y)
+
+    The arguments are checked now (types, solver-regularizer fit), not at the
+    first call. To vary Ω's scale without recompiling, pass the regularizer as an
+    argument instead: ``jax.jit(gfy_loss, static_argnums=0)(energy, reg, theta, y)``
+    (regularizers are pytrees whose leaf is ``scale``).
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> import fenchel as fy
+      >>> loss = fy.losses.make_gfy_loss(fy.energies.bilinear, fy.regularizers.ShannonSimplex())
+      >>> float(jax.jit(loss)(jnp.zeros(2), jnp.array([1.0, 0.0])))  # log 2
+      0.693...
+    """
+    _max.check_on_failure(on_failure)
+    _max.resolve_solver(energy, reg, None, solver)  # fail early on a bad combination
+
+    def loss(theta: Any, y: Array, *, init: Array | None = None,
+             key: Array | None = None) -> Array:
+        return gfy_loss(energy, reg, theta, y, solver=solver, init=init, key=key,
+                        on_failure=on_failure)
+
+    name = getattr(energy, "__name__", type(energy).__name__)
+    loss.__name__ = f"gfy_loss_{name}_{type(reg).__name__}"
+    loss.__doc__ = (f"GFY loss of energy {name!r} with {reg!r} and solver "
+                    f"{solver!r}: ``loss(theta, y, *, init=None, key=None)``.")
+    return loss
+
+
 def perceptron_loss(energy: Energy, theta: Any, y: Array, *, lower: float = 0.0,
                     upper: float = 1.0, solver: _max.Maximizer | None = None,
                     init: Array | None = None, key: Array | None = None,
@@ -156,7 +195,8 @@ def _hinge_one(energy, reg, solver, key, theta, y, init):
 
     if init is None:
         init = _max.default_init(reg, jnp.shape(y), y.dtype)
-    y_hat, info = solver(augmented, reg, jax.lax.stop_gradient(theta), init, key)
+    y_hat, info = solver(augmented, jax.lax.stop_gradient(reg), jax.lax.stop_gradient(theta),
+                         init, key)
     y_hat = jax.lax.stop_gradient(y_hat)
     gap = _max.objective_gap(energy, reg, theta, y_hat, y) + jnp.vdot(cost, y_hat) + jnp.sum(y)
     return jnp.where(gap < 0, jnp.zeros_like(gap), gap), info
@@ -419,6 +459,7 @@ def sample_box(key: Array, num: int, shape: tuple[int, ...], lower: float = 0.0,
 
 __all__ = [
     "gfy_loss",
+    "make_gfy_loss",
     "perceptron_loss",
     "hinge_loss",
     "unrolled_loss",

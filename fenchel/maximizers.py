@@ -49,13 +49,13 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fenchel import _inputs
+from fenchel import _inputs, _pytree
 from fenchel import energies as _energies
 from fenchel import regularizers as _regs
 
@@ -100,6 +100,10 @@ def _check_int(solver: str, name: str, value, minimum: int) -> None:
 
 def _check_real(solver: str, name: str, value, *, low: float = 0.0, high: float = np.inf,
                 low_open: bool = True, high_open: bool = False) -> None:
+    if _pytree.is_traced(value):
+        return
+    if isinstance(value, jax.Array) and value.ndim == 0:
+        value = value.item()
     ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
           and np.isfinite(value) and (value > low if low_open else value >= low)
           and (value < high if high_open else value <= high))
@@ -194,7 +198,19 @@ def _require_box(solver, reg):
 
 @dataclasses.dataclass(frozen=True)
 class Maximizer:
-    """Base class of the inner solvers."""
+    """Base class of the inner solvers.
+
+    A solver is a pytree: its numeric settings (tolerances, step sizes,
+    temperatures; a wrapped solver) are leaves, and the settings that shape the
+    computation (iteration counts, sample counts, flags) are static. So a solver
+    can be passed to ``jax.jit`` as an argument.
+    """
+
+    _leaf_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _pytree.register(cls)
 
     def check(self, energy: Energy, reg: _regs.Regularizer) -> None:
         """Raise ``TypeError`` if this solver cannot handle ``(energy, reg)``."""
@@ -276,6 +292,8 @@ class ProjectedGradient(Maximizer):
     initial_lipschitz: float = 1.0
     decrease: float = 0.9
     unroll: bool = False
+
+    _leaf_fields: ClassVar[tuple[str, ...]] = ('tol', 'initial_lipschitz', 'decrease')
 
     def __post_init__(self):
         name = type(self).__name__
@@ -402,6 +420,8 @@ class MirrorAscent(Maximizer):
     step_size: float | None = None
     unroll: bool = False
 
+    _leaf_fields: ClassVar[tuple[str, ...]] = ('tol', 'step_size')
+
     def __post_init__(self):
         name = type(self).__name__
         _check_int(name, "maxiter", self.maxiter, 1)
@@ -484,6 +504,8 @@ class CoordinateAscent(Maximizer):
     maxiter: int = 200
     tol: float = 1e-5
     unroll: bool = False
+
+    _leaf_fields: ClassVar[tuple[str, ...]] = ('tol',)
 
     def __post_init__(self):
         name = type(self).__name__
@@ -573,6 +595,8 @@ class DerivativeFree(Maximizer):
     shrink: float = 0.5
     temperature: float = 1.0
 
+    _leaf_fields: ClassVar[tuple[str, ...]] = ('noise_scale', 'shrink', 'temperature')
+
     def __post_init__(self):
         name = type(self).__name__
         _check_int(name, "num_samples", self.num_samples, 1)
@@ -636,6 +660,8 @@ class Langevin(Maximizer):
     temperature: float = 1e-2
     tol: float = 1e-3
 
+    _leaf_fields: ClassVar[tuple[str, ...]] = ('step_size', 'temperature', 'tol')
+
     def __post_init__(self):
         name = type(self).__name__
         _check_int(name, "num_chains", self.num_chains, 1)
@@ -686,6 +712,8 @@ class Restarts(Maximizer):
     solver: Maximizer = dataclasses.field(default_factory=ProjectedGradient)
     num_restarts: int = 8
 
+    _leaf_fields: ClassVar[tuple[str, ...]] = ('solver',)
+
     def __post_init__(self):
         if not isinstance(self.solver, Maximizer):
             raise TypeError("Restarts.solver must be a fenchel.maximizers.Maximizer, "
@@ -718,6 +746,8 @@ class Sequential(Maximizer):
     """
 
     solvers: tuple[Maximizer, ...] = ()
+
+    _leaf_fields: ClassVar[tuple[str, ...]] = ('solvers',)
 
     def __post_init__(self):
         if not isinstance(self.solvers, (tuple, list)) or not self.solvers:
@@ -778,7 +808,7 @@ def concavity_excess(energy: Energy, reg: _regs.Regularizer, theta: Any) -> floa
       ...                  (jnp.zeros(2), U))
       2.0
     """
-    if energy is not _energies.pairwise or not _inputs.is_concrete(theta):
+    if energy is not _energies.pairwise or theta is None or not _inputs.is_concrete((theta, reg)):
         return None
     interactions = np.asarray(theta[1], np.float64)
     if interactions.ndim < 2 or interactions.shape[-1] != interactions.shape[-2]:
@@ -988,7 +1018,8 @@ def conjugate(energy: Energy, reg: _regs.Regularizer, theta: Any, *,
 
     def one(theta_, init):
         init = _resolve_init(energy, reg, theta_, init)
-        y, info = solver(energy, reg, jax.lax.stop_gradient(theta_), init, key)
+        y, info = solver(energy, jax.lax.stop_gradient(reg), jax.lax.stop_gradient(theta_),
+                         init, key)
         return objective(energy, reg, theta_, jax.lax.stop_gradient(y)), info
 
     value, info = _inputs.map_examples(one, energy, batch, theta, arrays)

@@ -40,6 +40,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from fenchel import _pytree
+
 Array = jax.Array
 
 # Entropic mirror maps are evaluated at clip(y, eps, 1 - eps) so that
@@ -101,8 +103,15 @@ def _nonnegative(x: Array) -> Array:
     return jnp.where(x < 0, jnp.zeros_like(x), x)
 
 
-def _check_scale(scale: float) -> None:
-    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+def _check_scale(scale) -> None:
+    if _pytree.is_traced(scale):
+        return  # e.g. under jax.grad with respect to the scale
+    ok = not isinstance(scale, bool) and jnp.ndim(scale) == 0
+    try:
+        ok = ok and math.isfinite(float(scale)) and float(scale) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
         raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
 
 
@@ -140,9 +149,20 @@ def projection_simplex(v: Array) -> Array:
 
 @dataclasses.dataclass(frozen=True)
 class Regularizer:
-    """Base class: a convex Ω = λΩ₀; subclasses fill in the Ω₀ pieces."""
+    """Base class: a convex Ω = λΩ₀; subclasses fill in the Ω₀ pieces.
+
+    A regularizer is a pytree whose leaf is ``scale`` (the domain, e.g. a box's
+    ``lower`` and ``upper``, is static): it can be passed to ``jax.jit`` as an
+    argument, and ``jax.grad`` can differentiate with respect to λ.
+    """
 
     scale: float = 1.0
+
+    _leaf_fields: ClassVar[tuple[str, ...]] = ("scale",)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _pytree.register(cls)
 
     # Class-level facts the solvers dispatch on.
     has_linear_maximizer: ClassVar[bool] = True
@@ -227,6 +247,9 @@ class Regularizer:
 
     def mirror_inverse(self, z: Array) -> Array:
         raise NotImplementedError(f"{type(self).__name__} has no mirror map")
+
+
+_pytree.register(Regularizer)
 
 
 @dataclasses.dataclass(frozen=True)
