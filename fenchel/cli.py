@@ -10,32 +10,76 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 
-# (module defining ``add_parser(subparsers)`` and, optionally,
-#  ``add_reproduce_parser(subparsers)`` for ``fenchel reproduce ...``)
-_APPLICATIONS = (
-    "fenchel.multilabel.cli",
-    "fenchel.imitation.cli",
-    "fenchel.bench.cli",
-)
+import fenchel
+
+# module defining ``add_parser(subparsers)`` (and, optionally,
+# ``add_reproduce_parser(subparsers)`` for ``fenchel reproduce ...``) ->
+# (its sub-commands, its ``reproduce`` experiment or None, the extra it needs)
+_APPLICATIONS = {
+    "fenchel.multilabel.cli": (("multilabel",), "multilabel", "multilabel"),
+    "fenchel.imitation.cli": (("imitation",), "imitation", "imitation"),
+    "fenchel.bench.cli": (("bench",), None, "bench"),
+}
+
+# The modules each extra of pyproject.toml provides (import names), checked before an
+# application registers its sub-commands, so that a missing one gives a message.
+_EXTRA_MODULES = {
+    "multilabel": ("flax", "orbax.checkpoint", "scipy", "arff", "tqdm", "matplotlib"),
+    "imitation": ("flax", "orbax.checkpoint", "tqdm", "gymnasium", "mujoco", "PIL",
+                  "matplotlib"),
+    "bench": ("flax", "orbax.checkpoint", "scipy", "arff", "tqdm", "matplotlib"),
+}
+
+
+def _first_missing(modules) -> str | None:
+    for name in modules:
+        try:
+            if importlib.util.find_spec(name) is None:
+                return name
+        except (ImportError, ValueError):  # a parent package missing, or hidden
+            return name
+    return None
+
+
+def _missing_extra(command: str, extra: str, missing: str):
+    """A stand-in sub-command for an application whose extra is not installed."""
+    def run(args) -> int:
+        print(f"fenchel {command}: needs the optional dependencies of fenchel[{extra}] "
+              f"({missing!r} is not installed): pip install \"fenchel[{extra}]\"",
+              file=sys.stderr)
+        return 2
+    return run
+
+
+def _add_missing(subparsers, command, extra, missing):
+    parser = subparsers.add_parser(
+        command, add_help=False, prefix_chars="\0",
+        help=f"(not installed: pip install \"fenchel[{extra}]\")")
+    parser.add_argument("rest", nargs="*")
+    parser.set_defaults(func=_missing_extra(command, extra, missing))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fenchel",
         description="Energy networks trained with generalized Fenchel-Young losses.")
+    parser.add_argument("--version", action="version", version=f"fenchel {fenchel.__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     reproduce = subparsers.add_parser(
         "reproduce", help="Run a paper experiment grid and write its results.")
     reproduce_sub = reproduce.add_subparsers(dest="experiment", required=True)
-    for module_name in _APPLICATIONS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name != module_name:  # a real missing dependency: surface it
-                raise
+    for module_name, (commands, experiment, extra) in _APPLICATIONS.items():
+        missing = _first_missing(_EXTRA_MODULES[extra])
+        if missing is not None:
+            for command in commands:
+                _add_missing(subparsers, command, extra, missing)
+            if experiment:
+                _add_missing(reproduce_sub, experiment, extra, missing)
             continue
+        module = importlib.import_module(module_name)
         module.add_parser(subparsers)
         if hasattr(module, "add_reproduce_parser"):
             module.add_reproduce_parser(reproduce_sub)
@@ -55,6 +99,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as err:
+        # An optional dependency imported on first use (e.g. the ARFF reader).
+        extra = _extra_of(args)
+        if extra is None or (err.name or "").split(".")[0] == "fenchel":
+            raise
+        command = " ".join(filter(None, (args.command, getattr(args, "experiment", None))))
+        return _missing_extra(command, extra, err.name)(args)
+
+
+def _extra_of(args) -> str | None:
+    """The extra whose dependencies the chosen sub-command needs."""
+    name = getattr(args, "experiment", None) if args.command == "reproduce" else args.command
+    for commands, experiment, extra in _APPLICATIONS.values():
+        if name in commands or name == experiment:
+            return extra
+    return None
 
 
 if __name__ == "__main__":

@@ -242,8 +242,9 @@ def add_reproduce_parser(subparsers) -> None:
         "imitation", help="Success vs demonstrations of every policy (resumable); writes "
                           "results.md, results.json, a plot and rollout GIFs.")
     parser.add_argument("--out", type=output_dir,
-                        default=os.path.join("docs", "results", "imitation"),
-                        help="output directory (default docs/results/imitation); a re-run "
+                        default=os.path.join("results", "imitation"),
+                        help="output directory (default results/imitation; the committed "
+                             "results are in docs/results/imitation); a re-run "
                              "resumes it with the same settings and refuses other settings")
     parser.add_argument("--envs", nargs="+", type=_env_name,
                         help="tasks (default particle-2d-multimodal particle-4d-multimodal)")

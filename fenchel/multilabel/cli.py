@@ -207,9 +207,10 @@ def add_reproduce_parser(subparsers) -> None:
     parser.add_argument("--methods", nargs="+", type=_parse_method, default=None,
                         help="methods as energy-loss[-reg] (default: the full list)")
     parser.add_argument("--seeds", type=positive_int, default=3, help="number of seeds")
-    parser.add_argument("--out", type=output_dir, default="docs/results/multilabel",
-                        help="output folder; a re-run resumes it with the same settings and "
-                             "refuses other settings (see OUT/settings.json)")
+    parser.add_argument("--out", type=output_dir, default=os.path.join("results", "multilabel"),
+                        help="output folder (default results/multilabel; the committed results "
+                             "are in docs/results/multilabel); a re-run resumes it with the same "
+                             "settings and refuses other settings (see OUT/settings.json)")
     parser.add_argument("--jobs", type=positive_int, default=1,
                         help="worker processes (default 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
