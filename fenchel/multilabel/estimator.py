@@ -3,7 +3,23 @@
 :class:`EnergyNetworkClassifier` trains with the same machinery as
 ``fenchel multilabel`` (:func:`fenchel.multilabel.train.fit`), holding out
 ``validation_fraction`` of the training rows for early stopping, so it drops
-into ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``.
+into ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``. It passes
+scikit-learn's estimator checks (``tests/multilabel/test_estimator.py`` lists
+the few it cannot pass, and why).
+
+Targets:
+
+* ``y: (n, k)``, a multi-label indicator matrix of 0/1 (any numeric or bool
+  dtype): ``predict`` returns ``(n, k)`` 0/1 labels of ``y``'s dtype and
+  ``predict_proba`` the ``(n, k)`` relaxed marginals ŷ; ``classes_`` is
+  ``arange(k)``.
+* ``y: (n,)`` with two classes (any labels: numbers, strings, bools): one
+  binary label, ``classes_[1]`` being the positive one; ``predict`` returns
+  ``(n,)`` labels of ``classes_`` and ``predict_proba`` ``(n, 2)`` columns
+  ``[1 − ŷ, ŷ]``, as for scikit-learn's binary classifiers.
+
+Multi-class targets (one label out of three or more) are refused: the
+network's outputs live in the box ``[0, 1]^k``, not on the simplex.
 
 Example:
   >>> from sklearn.pipeline import make_pipeline
@@ -15,8 +31,13 @@ Example:
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+import scipy.sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fenchel.multilabel.losses import Method
@@ -24,11 +45,71 @@ from fenchel.multilabel.metrics import decode
 from fenchel.multilabel.train import Config, MultilabelSplitLike, fit
 
 
+def _check_unit_interval(name: str, value) -> None:
+    """Raise ``ValueError`` unless ``0 <= value < 1``."""
+    if isinstance(value, bool) or not (isinstance(value, numbers.Real) and 0.0 <= value < 1.0):
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+
+
+def _encode_targets(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """0/1 training targets of a validated ``y``, its ``classes_``, and whether it is 2-D.
+
+    Args:
+      y: ``(n, k)`` 0/1 indicator matrix, or ``(n,)`` labels of two classes.
+
+    Returns:
+      ``(targets, classes, outputs_2d)``: ``targets: (n, k)`` float32 0/1
+      (``k = 1`` for a 1-D ``y``, 1 meaning ``classes[1]``), ``classes``
+      (``arange(k)``, or the two sorted labels), ``outputs_2d``.
+
+    Example:
+      >>> targets, classes, outputs_2d = _encode_targets(np.array(["no", "yes", "no"]))
+      >>> targets[:, 0].tolist(), classes.tolist(), outputs_2d
+      ([0.0, 1.0, 0.0], ['no', 'yes'], False)
+    """
+    check_classification_targets(y)  # "Unknown label type: continuous..."
+    if y.ndim == 2:
+        if not np.isin(y, (0, 1)).all():
+            values = np.unique(y)
+            raise ValueError(
+                f"y of shape {y.shape} must be a multi-label indicator matrix holding only "
+                f"0 and 1, got the values {values[:5].tolist()}"
+                f"{' ...' if len(values) > 5 else ''}; for one binary label of any two "
+                "classes pass a 1-D y")
+        return y.astype(np.float32), np.arange(y.shape[1]), True
+    classes = np.unique(y)
+    if len(classes) == 1:
+        raise ValueError(f"y holds 1 class ({classes[0]!r}): a binary classifier needs "
+                         "samples of 2 classes")
+    if len(classes) > 2:
+        raise ValueError(
+            "Only binary classification is supported. The type of the target is "
+            f"multiclass: y of shape {y.shape} holds {len(classes)} classes, expected 2 "
+            "(the outputs live in [0, 1]^k, not on the simplex); for several binary "
+            "labels pass an (n, k) 0/1 indicator matrix")
+    return (y == classes[1]).astype(np.float32)[:, None], classes, False
+
+
+def _split_rows(n: int, fraction: float, rng: np.random.RandomState):
+    """``(train_rows, validation_rows)``: a random ``fraction`` of ``range(n)`` held out.
+
+    Example:
+      >>> [len(rows) for rows in _split_rows(10, 0.2, np.random.RandomState(0))]
+      [8, 2]
+    """
+    order = rng.permutation(n)
+    n_val = int(round(fraction * n))
+    if n_val and n - n_val < 1:
+        raise ValueError(f"validation_fraction={fraction} leaves no training rows out of {n}")
+    return order[n_val:], order[:n_val]
+
+
 class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
     """Multi-label energy network trained with a (generalized) Fenchel-Young loss.
 
     Predicts ``ŷ = argmax_{y ∈ [0,1]^k} Φ_W(x, y) − λΩ(y)`` and decodes it with
-    ``[ŷ > threshold]``.
+    ``[ŷ > threshold]``. ``y`` is an ``(n, k)`` 0/1 indicator matrix, or a
+    1-D binary target (see the module docstring).
 
     Args:
       energy: ``"unary"``, ``"pairwise"`` or ``"global"``.
@@ -42,12 +123,17 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
       validation_fraction: share of the rows held out for early stopping
         (0: no early stopping, train ``max_epochs`` epochs on everything).
       threshold: decoding threshold in [0, 1).
-      random_state: seed of the held-out split, initialization and batches.
+      random_state: seed of the held-out split, initialization and batches:
+        an int (reproducible fits), a ``numpy.random.RandomState``, or
+        ``None`` (fresh randomness at every fit).
       concave: pairwise: keep ``U = −V Vᵀ ⪯ 0`` (else a free symmetric U).
 
     Attributes (after ``fit``):
-      classes_: ``arange(k)``, the label indices.
+      classes_: ``arange(k)`` for an ``(n, k)`` indicator ``y``; the two labels
+        (sorted, ``classes_[1]`` the positive one) for a 1-D ``y``.
+      outputs_2d_: whether ``y`` was 2-D (``predict`` then returns ``(n, k)``).
       n_features_in_: d.
+      feature_names_in_: the column names of a ``DataFrame`` ``X``, if any.
       model_: the trained :class:`~fenchel.multilabel.train.TrainedModel`.
 
     Example:
@@ -60,7 +146,7 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
                  reg_scale: float = 1.0, hidden: int = 0, learning_rate: float = 1e-2,
                  weight_decay: float = 1e-4, batch_size: int = 64, max_epochs: int = 100,
                  patience: int = 10, validation_fraction: float = 0.2,
-                 threshold: float = 0.5, random_state: int = 0, concave: bool = True):
+                 threshold: float = 0.5, random_state=0, concave: bool = True):
         self.energy = energy
         self.loss = loss
         self.reg = reg
@@ -78,59 +164,68 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = False
+        tags.target_tags.multi_output = True  # (n, k) indicator matrices
+        tags.target_tags.single_output = True  # 1-D binary targets
         tags.classifier_tags.multi_label = True
+        tags.classifier_tags.multi_class = False  # outputs in the box, not the simplex
         return tags
 
     def fit(self, X, y):
-        """Train on ``X: (n, d)`` and 0/1 labels ``y: (n, k)``.
+        """Train on ``X: (n, d)`` and ``y``: ``(n, k)`` 0/1 labels or ``(n,)`` binary labels.
+
+        Raises:
+          ValueError: non-finite or malformed ``X``, a ``y`` that is not an
+            indicator matrix or a binary target, or an invalid parameter.
 
         Returns:
           self.
         """
-        X, y = validate_data(self, X, y, multi_output=True, dtype=np.float32,
-                             y_numeric=True)
-        y = np.asarray(y, np.float32)
-        if y.ndim != 2:
-            raise ValueError(f"y must be an (n, k) 0/1 label matrix, got shape {y.shape}")
-        if not np.isin(y, (0, 1)).all():
-            raise ValueError("y must hold only 0 and 1 (a multi-label indicator matrix)")
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got "
-                             f"{self.validation_fraction!r}")
-        if not 0.0 <= self.threshold < 1.0:
-            raise ValueError(f"threshold must be in [0, 1), got {self.threshold!r}")
+        _check_unit_interval("validation_fraction", self.validation_fraction)
+        _check_unit_interval("threshold", self.threshold)
         method = Method(self.energy, self.loss, self.reg, concave=self.concave)
         config = Config(learning_rate=self.learning_rate, weight_decay=self.weight_decay,
                         hidden=self.hidden, reg_scale=self.reg_scale,
                         batch_size=self.batch_size, max_epochs=self.max_epochs,
                         patience=self.patience)
-        rng = np.random.default_rng(self.random_state)
-        order = rng.permutation(len(X))
-        n_val = int(round(self.validation_fraction * len(X)))
-        if n_val and len(X) - n_val < 1:
-            raise ValueError(f"validation_fraction={self.validation_fraction} leaves no "
-                             f"training rows out of {len(X)}")
-        train_rows, val_rows = order[n_val:], order[:n_val]
-        train = MultilabelSplitLike(X[train_rows], y[train_rows])
+        X, y = validate_data(self, X, y, multi_output=True, dtype=np.float32)
+        if scipy.sparse.issparse(y):
+            y = y.toarray()
+        targets, classes, outputs_2d = _encode_targets(y)
+        rng = check_random_state(self.random_state)
+        train_rows, val_rows = _split_rows(len(X), self.validation_fraction, rng)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        train = MultilabelSplitLike(X[train_rows], targets[train_rows])
         # Without a validation split: max_epochs epochs, last parameters.
-        validation = MultilabelSplitLike(X[val_rows], y[val_rows]) if n_val else None
-        self.model_ = fit(method, config, train, validation, seed=int(self.random_state))
-        self.classes_ = np.arange(y.shape[1])
+        validation = (MultilabelSplitLike(X[val_rows], targets[val_rows])
+                      if len(val_rows) else None)
+        self.model_ = fit(method, config, train, validation, seed=seed)
+        self.classes_, self.outputs_2d_ = classes, outputs_2d
+        self._target_dtype = y.dtype
         return self
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Relaxed predictions ``ŷ ∈ [0, 1]^{n×k}`` (marginal-like scores)."""
-        check_is_fitted(self, "model_")
+    def _relaxed(self, X) -> np.ndarray:
+        """``ŷ ∈ [0, 1]^{n×k}`` for a validated ``X: (n, d)``."""
+        check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float32)
         return self.model_.predict_relaxed(X)
 
-    def predict(self, X) -> np.ndarray:
-        """0/1 label matrix ``[ŷ > threshold]``, ``(n, k)``."""
-        return decode(self.predict_proba(X), self.threshold).astype(np.int64)
+    def predict_proba(self, X) -> np.ndarray:
+        """Relaxed predictions: ``(n, k)`` marginal-like scores ŷ in [0, 1], or for a
+        1-D ``y`` the ``(n, 2)`` columns ``[1 − ŷ, ŷ]`` of ``classes_``."""
+        relaxed = self._relaxed(X)
+        if self.outputs_2d_:
+            return relaxed
+        return np.column_stack([1.0 - relaxed[:, 0], relaxed[:, 0]])
 
-    # score: ClassifierMixin's, i.e. subset (exact-match) accuracy on multi-label y.
+    def predict(self, X) -> np.ndarray:
+        """Labels ``[ŷ > threshold]``: ``(n, k)`` 0/1 of ``y``'s dtype, or ``(n,)`` of
+        ``classes_`` for a 1-D ``y``."""
+        labels = decode(self._relaxed(X), self.threshold)
+        if self.outputs_2d_:
+            return labels.astype(self._target_dtype)
+        return self.classes_[labels[:, 0]]
+
+    # score: ClassifierMixin's, i.e. accuracy (subset accuracy on multi-label y).
 
 
 __all__ = ["EnergyNetworkClassifier"]
