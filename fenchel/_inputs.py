@@ -108,24 +108,28 @@ def _describe_violation(reg, y):
     return "values outside the domain"
 
 
-def onto_domain(reg: _regs.Regularizer, y: Array) -> Array:
-    """``y`` moved onto ``dom Ω`` where it lies (slightly) outside; unchanged,
-    with its identity derivative, where it lies inside."""
+def onto_domain(reg: _regs.Regularizer, y: Array) -> tuple[Array, Array]:
+    """``(y_inside, inside)``: ``y`` moved onto ``dom Ω`` where it lies (slightly)
+    outside, unchanged with its identity derivative where it lies inside; and, per
+    example (``(...)``), whether it was within :func:`domain_tolerance`."""
+    atol = domain_tolerance(y.dtype)
     if reg.is_box:
-        return jnp.where(y < reg.lower, reg.lower, jnp.where(y > reg.upper, reg.upper, y))
+        below, above = y < reg.lower, y > reg.upper
+        inside = jnp.all((y >= reg.lower - atol) & (y <= reg.upper + atol), axis=-1)
+        return jnp.where(below, reg.lower, jnp.where(above, reg.upper, y)), inside
     if isinstance(reg, _regs._Simplex):
-        eps = jnp.finfo(y.dtype).eps
-        positive = jnp.where(y < 0, 0, y)
-        total = jnp.sum(positive, axis=-1, keepdims=True)
-        off = jnp.any(y < 0, axis=-1, keepdims=True) | (jnp.abs(total - 1) > 8 * eps)
-        return jnp.where(off, positive / total, y)
-    return y
+        # Negatives within the tolerance are set to 0 (no renormalisation: a sum off by
+        # at most the tolerance moves the loss by as little).
+        inside = (jnp.all((y >= -atol) & (y <= 1 + atol), axis=-1)
+                  & (jnp.abs(jnp.sum(y, axis=-1) - 1) <= atol))
+        return jnp.where(y < 0, 0, y), inside
+    return y, reg.contains_each(y)
 
 
-def nan_outside(reg: _regs.Regularizer, y: Array, value: Array) -> Array:
-    """``value`` where ``y`` is in ``dom Ω`` (within the tolerance), NaN elsewhere:
-    the guard for traced targets, whose values cannot be checked eagerly."""
-    return jnp.where(reg.contains_each(y), value, jnp.nan)
+def nan_outside(inside: Array, value: Array) -> Array:
+    """``value`` where ``inside`` (from :func:`onto_domain`), NaN elsewhere: the guard
+    for traced targets, whose values cannot be checked eagerly."""
+    return jnp.where(inside, value, jnp.nan)
 
 
 # --------------------------------------------------------------------------- dtypes

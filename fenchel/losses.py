@@ -40,7 +40,7 @@ Energy = _energies.Energy
 
 def _gfy_one(energy, reg, solver, key, theta, y, init):
     """The GFY loss of one example by an inner solve (no closed form)."""
-    inside = _inputs.onto_domain(reg, y)
+    y_inside, inside = _inputs.onto_domain(reg, y)
     if init is None:
         init = _max.default_init(reg, jnp.shape(y), y.dtype)
     # Nothing is differentiated through the solver, neither in θ nor in Ω's scale.
@@ -49,8 +49,8 @@ def _gfy_one(energy, reg, solver, key, theta, y, init):
     y_hat = jax.lax.stop_gradient(y_hat)
     # max(F(ŷ), F(y)) − F(y): y is feasible, so this is still a lower bound of the
     # true loss, and it is exact up to the solver's accuracy.
-    gap = _max.objective_gap(energy, reg, theta, y_hat, inside)
-    return _inputs.nan_outside(reg, y, jnp.where(gap < 0, jnp.zeros_like(gap), gap)), info
+    gap = _max.objective_gap(energy, reg, theta, y_hat, y_inside)
+    return _inputs.nan_outside(inside, jnp.where(gap < 0, jnp.zeros_like(gap), gap)), info
 
 
 def gfy_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
@@ -96,6 +96,7 @@ def gfy_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
     Example:
       >>> import jax.numpy as jnp
       >>> import fenchel
+      >>> from fenchel.losses import gfy_loss
       >>> gfy_loss(fenchel.energies.bilinear, fenchel.regularizers.BinaryEntropy(),
       ...          jnp.array([0.0]), jnp.array([1.0])).item()  # log 2
       0.693...
@@ -110,8 +111,8 @@ def gfy_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
     y = arrays["y"]
     _max.check_output(reg, y)
     if isinstance(solver, _max.ClosedForm):
-        value = reg.fenchel_young_loss(theta, _inputs.onto_domain(reg, y))
-        return _inputs.nan_outside(reg, y, value).astype(result)
+        y_inside, inside = _inputs.onto_domain(reg, y)
+        return _inputs.nan_outside(inside, reg.fenchel_young_loss(theta, y_inside)).astype(result)
     one = functools.partial(_gfy_one, energy, reg, solver, key)
     value, info = _inputs.map_examples(one, energy, batch, theta, arrays)
     _max.report(info, on_failure)
@@ -166,6 +167,7 @@ def perceptron_loss(energy: Energy, theta: Any, y: Array, *, lower: float = 0.0,
     Example:
       >>> import jax.numpy as jnp
       >>> import fenchel
+      >>> from fenchel.losses import perceptron_loss
       >>> perceptron_loss(fenchel.energies.bilinear, jnp.array([1.0, -1.0]),
       ...                 jnp.array([0.0, 0.0])).item()
       1.0
@@ -233,6 +235,7 @@ def hinge_loss(energy: Energy, theta: Any, y: Array, *,
     Example:
       >>> import jax.numpy as jnp
       >>> import fenchel
+      >>> from fenchel.losses import hinge_loss
       >>> hinge_loss(fenchel.energies.bilinear, jnp.array([0.0]), jnp.array([1.0])).item()
       1.0
     """
@@ -261,6 +264,8 @@ def squared_error(prediction: Array, y: Array) -> Array:
     """Half squared error summed over the last axis: ``½‖ŷ − y‖²``.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from fenchel.losses import squared_error
       >>> squared_error(jnp.array([1.0, 0.0]), jnp.array([0.0, 0.0])).item()
       0.5
     """
@@ -276,6 +281,8 @@ def binary_cross_entropy(logits: Array, y: Array) -> Array:
     with :class:`~fenchel.regularizers.BinaryEntropy` for binary y.)
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from fenchel.losses import binary_cross_entropy
       >>> binary_cross_entropy(jnp.array([0.0]), jnp.array([1.0])).item()  # log 2
       0.693...
     """
@@ -427,6 +434,9 @@ def info_nce_loss(energy: Energy, theta: Any, y: Array, negatives: Array, *,
       A scalar ≥ 0.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> import fenchel
+      >>> from fenchel.losses import info_nce_loss
       >>> info_nce_loss(fenchel.energies.bilinear, jnp.zeros(1), jnp.ones(1),
       ...               jnp.zeros((1, 1))).item()  # log 2
       0.693...

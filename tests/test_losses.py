@@ -3,15 +3,17 @@ classic closed forms, numerical robustness, errors, and the baseline losses."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import itertools
+import importlib.util
+import pathlib
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from flax import nnx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +21,19 @@ from fenchel import energies as E
 from fenchel import losses as L
 from fenchel import maximizers as M
 from fenchel import regularizers as R
+
+
+def _load_references():
+    """tests/references.py (independent numpy/scipy references), loaded by path once."""
+    name = "_fenchel_test_references"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, pathlib.Path(__file__).with_name("references.py"))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+ref = _load_references()
 
 K = 4
 SEEDS = st.integers(0, 2**31 - 1)
@@ -75,28 +90,139 @@ def _domain_batch(reg, rng, batch, domain_sample):
 
 
 # --------------------------------------------------------------------------- sign and zero set
+#
+# The loss clamps max(F(ŷ) − F(y), 0) (and the closed forms are written to be ≥ 0), so
+# "loss ≥ 0" or "loss(θ, ŷ) = 0" with ŷ from the same solver hold by construction. These
+# tests instead compare the loss with the *unclamped* gap F(ŷ_ref) − F(y) (Ω*(θ) + Ω(y) −
+# <θ, y> for the bilinear energy) computed in float64 by tests/references.py: closed
+# forms, enumeration of the faces of the domain (quadratic Ω) or a scipy root (entropic
+# Ω). The references are evaluated at the float32 inputs the loss sees, converted exactly.
+
+# Loss values are float32: agreement is asked up to 1e-5 of the size of the terms that
+# cancel, 1 + |max F| + |F(y)| (the default solvers are observed within about 2e-7).
+GAP_RTOL = 1e-5
+
+
+def _as64(theta):
+    return jax.tree.map(lambda t: np.asarray(t, np.float64), theta)
+
+
+def _example(theta, i):
+    return jax.tree.map(lambda t: t[i], theta)
+
+
+def _reference_terms(energy, reg, theta, y):
+    """``(max_y' F(y'), F(y))`` in float64 by the references, F = Φ(θ, ·) − Ω."""
+    theta, y = _as64(theta), np.asarray(y, np.float64)
+    if energy is E.bilinear:
+        return float(ref.conjugate(reg, theta)), float(theta @ y - ref.value(reg, y))
+    return ref.pairwise_max(reg, theta), ref.pairwise_objective(reg, theta, y)
+
+
+def _assert_loss_is_reference_gap(energy, reg, thetas, ys, losses):
+    """Each loss equals the unclamped reference gap max F − F(y) (which is itself ≥ 0)."""
+    for i in range(ys.shape[0]):
+        f_max, f_y = _reference_terms(energy, reg, _example(thetas, i), ys[i])
+        gap, tol = f_max - f_y, GAP_RTOL * (1 + abs(f_max) + abs(f_y))
+        # (y is float32, so it may lie off the simplex by rounding: F(y) > max F by ~1e-8.)
+        assert gap >= -tol, f"reference gap {gap} < 0: the reference is wrong"
+        assert abs(float(losses[i]) - gap) <= tol, (
+            f"example {i}: loss {float(losses[i])!r}, reference gap {gap!r} (tolerance {tol:.2g}); "
+            f"theta={_example(thetas, i)}, y={ys[i]}")
+
+
+def _near_argmax(energy, reg, theta, rng):
+    """A point of dom Ω close to the reference maximizer (where the clamp would bite)."""
+    theta = _as64(theta)
+    if energy is E.bilinear:
+        y_hat = ref.linear_maximizer(reg, theta)
+    else:
+        y_hat = ref.pairwise_argmax(reg, theta)
+    return ref.project(reg, y_hat + 1e-2 * rng.standard_normal(K))
+
+
+def _targets(energy, reg, thetas, rng, domain_sample):
+    """A batch of targets: random points of dom Ω, the last two near the maximizer."""
+    n = jax.tree.leaves(thetas)[0].shape[0]
+    ys = [domain_sample(reg, rng, K) for _ in range(n - 2)]
+    ys += [_near_argmax(energy, reg, _example(thetas, i), rng) for i in range(n - 2, n)]
+    return jnp.asarray(np.stack(ys), jnp.float32)
 
 
 @FEW
 @given(seed=SEEDS)
 @pytest.mark.parametrize("energy", [E.bilinear, E.pairwise], ids=_name)
-def test_gfy_loss_is_non_negative(any_reg, energy, domain_sample, seed):
+def test_gfy_loss_is_the_reference_gap(any_reg, energy, domain_sample, seed):
+    # Concave problems, where the reference max is global: the loss is max F − F(y),
+    # unclamped, so a solver stopped early, a wrong sign or a wrong closed form shows.
     rng = np.random.default_rng(seed)
-    thetas = _random_theta(energy, any_reg, rng, 8)
-    ys = _domain_batch(any_reg, rng, 8, domain_sample)
+    thetas = _random_theta(energy, any_reg, rng, BATCH, concave=True)
+    ys = _targets(energy, any_reg, thetas, rng, domain_sample)
     losses, grads = _batched_loss(energy, any_reg)(thetas, ys)
     assert np.all(np.isfinite(losses))
     assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
-    assert np.all(np.asarray(losses) >= -1e-6)
+    _assert_loss_is_reference_gap(energy, any_reg, thetas, ys, losses)
+
+
+BOUNDED = [R.BinaryEntropy(), R.SquaredBox(), R.BoxIndicator(), R.SquaredSimplex(),
+           R.ShannonSimplex(), R.SquaredBox(scale=0.5, lower=-1.0, upper=2.0)]
+
+
+@FEW
+@given(seed=SEEDS)
+@pytest.mark.parametrize("reg", BOUNDED, ids=["BinaryEntropy", "SquaredBox", "BoxIndicator", "SquaredSimplex",
+                                              "ShannonSimplex", "SquaredBox-1to2"])
+def test_gfy_loss_on_non_concave_problems_is_within_the_global_gap(reg, domain_sample, seed):
+    # Φ not concave in y: a local solver may miss the global max, so the loss is only
+    # bracketed: 0 ≤ L ≤ max F − F(y), with the global max F by enumeration of the
+    # faces (exact for quadratic Ω; an upper bound for the entropic ones).
+    rng = np.random.default_rng(seed)
+    thetas = _random_theta(E.pairwise, reg, rng, BATCH, concave=False)
+    ys = _domain_batch(reg, rng, BATCH, domain_sample)
+    losses, grads = _batched_loss(E.pairwise, reg)(thetas, ys)
+    assert np.all(np.isfinite(losses))
+    assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
+    for i in range(BATCH):
+        theta = _as64(_example(thetas, i))
+        f_max = ref.quadratic_upper_bound(reg, theta)
+        f_y = ref.pairwise_objective(reg, theta, ys[i])
+        tol = GAP_RTOL * (1 + abs(f_max) + abs(f_y))
+        assert -tol <= float(losses[i]) <= f_max - f_y + tol, (i, float(losses[i]), f_max - f_y)
 
 
 @functools.lru_cache(maxsize=None)
-def _loss_at_argmax(energy, reg):
-    def loss_at_argmax(theta):
-        y_hat, _ = M.maximize(energy, reg, theta)
-        return L.gfy_loss(energy, reg, theta, y_hat), y_hat
+def _batched_argmax(energy, reg, solver=None):
+    """Jitted ``θs -> ŷs``, the solver's maximizers over a leading batch axis."""
+    return jax.jit(jax.vmap(lambda theta: M.maximize(energy, reg, theta, solver=solver)[0]))
 
-    return jax.jit(jax.vmap(loss_at_argmax))
+
+def _reference_argmax(energy, reg, theta):
+    theta = _as64(theta)
+    if energy is E.bilinear:
+        return ref.linear_maximizer(reg, theta)
+    return ref.pairwise_argmax(reg, theta)
+
+
+def _check_loss_at_argmax(energy, reg, thetas, solver=None):
+    """The zero set, against an independent ŷ_ref: (i) L(θ; ŷ_ref) ≈ 0; (ii) at the
+    solver's ŷ, L(θ; ŷ) ≈ F(ŷ_ref) − F(ŷ), and that reference value ≈ 0. A solver
+    stopped early passes (i) (the clamp gives 0) and L(θ; ŷ) = 0 by construction,
+    but fails (ii): F(ŷ_ref) − F(ŷ) > 0."""
+    n = jax.tree.leaves(thetas)[0].shape[0]
+    y_refs = jnp.asarray(np.stack([_reference_argmax(energy, reg, _example(thetas, i))
+                                   for i in range(n)]), jnp.float32)
+    at_ref, _ = _batched_loss(energy, reg, solver)(thetas, y_refs)
+    y_hats = _batched_argmax(energy, reg, solver)(thetas)
+    at_y_hat, _ = _batched_loss(energy, reg, solver)(thetas, y_hats)
+    for i in range(n):
+        theta = _example(thetas, i)
+        f_max, _ = _reference_terms(energy, reg, theta, y_refs[i])
+        _, f_y_hat = _reference_terms(energy, reg, theta, y_hats[i])
+        tol = GAP_RTOL * (1 + 2 * abs(f_max))
+        assert abs(float(at_ref[i])) <= tol, f"example {i}: L(θ; ŷ_ref) = {float(at_ref[i])!r}"
+        reference = f_max - f_y_hat
+        assert abs(float(at_y_hat[i]) - reference) <= tol and reference <= tol, (
+            f"example {i}: L(θ; ŷ) = {float(at_y_hat[i])!r} but F(ŷ_ref) − F(ŷ) = {reference!r}")
 
 
 @FEW
@@ -104,9 +230,33 @@ def _loss_at_argmax(energy, reg):
 @pytest.mark.parametrize("energy", [E.bilinear, E.pairwise], ids=_name)
 def test_gfy_loss_is_zero_at_the_argmax(any_reg, energy, seed):
     rng = np.random.default_rng(seed)
-    thetas = _random_theta(energy, any_reg, rng, 8, concave=True)
-    losses, y_hats = _loss_at_argmax(energy, any_reg)(thetas)
-    np.testing.assert_allclose(losses, 0.0, atol=1e-4)
+    thetas = _random_theta(energy, any_reg, rng, BATCH, concave=True)
+    _check_loss_at_argmax(energy, any_reg, thetas)
+
+
+def _truncated(reg):
+    """The iterative default solver for ``reg``, stopped after one iteration (with half
+    the mean-field step for the entropic ones, whose full step is exact when Φ is linear,
+    so that the same weak solver is also weak on the bilinear energy)."""
+    solver = dataclasses.replace(M.default_solver(E.pairwise, reg), maxiter=1)
+    if reg.is_entropic:
+        solver = dataclasses.replace(solver, step_size=0.5 / reg.scale)
+    return solver
+
+
+def test_the_reference_checks_catch_a_truncated_solver(any_reg, domain_sample):
+    # The checks above can fail: with the solver stopped after one iteration, the loss
+    # (still ≥ 0 and still 0 at the solver's own ŷ) no longer matches the references.
+    energy, solver = E.pairwise, _truncated(any_reg)
+    rng = np.random.default_rng(0)
+    thetas = _random_theta(energy, any_reg, rng, BATCH, concave=True)
+    with pytest.raises(AssertionError, match=r"F\(ŷ_ref\) − F\(ŷ\)"):
+        _check_loss_at_argmax(energy, any_reg, thetas, solver)
+    ys = _targets(energy, any_reg, thetas, rng, domain_sample)
+    losses, _ = _batched_loss(energy, any_reg, solver)(thetas, ys)
+    assert np.all(np.asarray(losses) >= 0.0)  # the clamp alone would not notice
+    with pytest.raises(AssertionError, match="reference gap"):
+        _assert_loss_is_reference_gap(energy, any_reg, thetas, ys, losses)
 
 
 # --------------------------------------------------------------------------- Danskin gradient
@@ -143,20 +293,25 @@ def test_danskin_gradient_matches_finite_differences(any_reg, concave_pairwise, 
         np.testing.assert_allclose(_tree_vdot(grad, direction), fd, rtol=1e-5, atol=1e-6)
 
 
-class _ConcaveNet(nnx.Module):
+def _concave_net():
     """E_W(x, y) = <tanh(W₁x + b₁), y> − ½‖W₂y‖²: concave in y, non-linear in W."""
+    nnx = pytest.importorskip("flax.nnx", reason="flax (the [nnx] extra) is not installed")
 
-    def __init__(self, rngs):
-        self.features = nnx.Linear(3, K, rngs=rngs)
-        self.curvature = nnx.Linear(K, K, use_bias=False, rngs=rngs)
+    class ConcaveNet(nnx.Module):
+        def __init__(self, rngs):
+            self.features = nnx.Linear(3, K, rngs=rngs)
+            self.curvature = nnx.Linear(K, K, use_bias=False, rngs=rngs)
 
-    def __call__(self, x, y):
-        return jnp.vdot(jnp.tanh(self.features(x)), 2.0 * y) - 0.5 * jnp.sum(self.curvature(y) ** 2)
+        def __call__(self, x, y):
+            return (jnp.vdot(jnp.tanh(self.features(x)), 2.0 * y)
+                    - 0.5 * jnp.sum(self.curvature(y) ** 2))
+
+    return ConcaveNet(nnx.Rngs(0))
 
 
 def test_danskin_gradient_of_a_neural_energy():
     with jax.enable_x64(True):
-        energy, params = E.nnx_energy(_ConcaveNet(nnx.Rngs(0)))
+        energy, params = E.nnx_energy(_concave_net())
         params = jax.tree.map(lambda p: p.astype(jnp.float64), params)
         x = jnp.array([0.5, -1.0, 2.0])
         y = jnp.array([0.0, 1.0, 0.3, 1.0])
@@ -258,9 +413,9 @@ def test_strong_convexity_bound(reg, domain_sample, seed):
     thetas = _random_theta(E.pairwise, reg, rng, 8, concave=True)
     ys = _domain_batch(reg, rng, 8, domain_sample)
     losses, _ = _batched_loss(E.pairwise, reg)(thetas, ys)
-    _, y_hats = _loss_at_argmax(E.pairwise, reg)(thetas)
-    bound = 0.5 * reg.strong_convexity * jnp.sum((ys - y_hats) ** 2, axis=-1)
-    assert np.all(np.asarray(losses) >= np.asarray(bound) - 1e-4)
+    y_refs = np.stack([_reference_argmax(E.pairwise, reg, _example(thetas, i)) for i in range(8)])
+    bound = 0.5 * reg.strong_convexity * np.sum((np.asarray(ys, np.float64) - y_refs) ** 2, axis=-1)
+    assert np.all(np.asarray(losses) >= bound - 1e-4)
 
 
 # --------------------------------------------------------------------------- transformations
@@ -397,38 +552,74 @@ def test_unrolled_closed_form_is_the_task_loss_of_the_maximizer():
 # --------------------------------------------------------------------------- baselines
 
 
-def _brute_force_hinge(energy, theta, y):
-    best = max(float(energy(theta, jnp.asarray(v, jnp.float32))) + float(np.sum(np.abs(np.asarray(y) - v)))
-               for v in itertools.product([0.0, 1.0], repeat=K))
-    return best - float(energy(theta, y))
+HINGE_REGS = [R.BoxIndicator(), R.SquaredBox(), R.BinaryEntropy()]
+
+
+@functools.lru_cache(maxsize=None)
+def _hinge(energy, reg=None, solver=None):
+    """Jitted, batched ``(θs, ys) -> hinge losses``."""
+    return jax.jit(jax.vmap(lambda theta, y: L.hinge_loss(energy, theta, y, reg=reg, solver=solver)))
+
+
+def _assert_hinge_is_reference(energy, reg, thetas, ys, losses):
+    """Each hinge loss equals the unclamped reference: the loss-augmented max by face
+    enumeration / closed form / scipy root, + Σy − (Φ(θ, y) − Ω(y))."""
+    pairwise = energy is E.pairwise
+    for i in range(ys.shape[0]):
+        theta = _as64(_example(thetas, i))
+        expected = ref.hinge(reg, theta, ys[i], pairwise)
+        size = sum(float(np.sum(np.abs(t))) for t in jax.tree.leaves(theta)) + K
+        tol = GAP_RTOL * (1 + size)
+        assert expected >= -tol, f"reference hinge {expected} < 0: the reference is wrong"
+        assert abs(float(losses[i]) - expected) <= tol, (
+            f"example {i}: hinge {float(losses[i])!r}, reference hinge {expected!r}; "
+            f"theta={theta}, y={ys[i]}")
+        if isinstance(reg, R.BoxIndicator):
+            # The box relaxation upper-bounds the discrete loss, and is tight when Φ is linear.
+            discrete = ref.hinge_by_enumeration(theta, ys[i], pairwise)
+            assert float(losses[i]) >= discrete - tol
+            if not pairwise:
+                assert abs(float(losses[i]) - discrete) <= tol
+
+
+def _hinge_problem(energy, reg, rng):
+    thetas = _random_theta(energy, reg, rng, BATCH, concave=True)
+    ys = rng.integers(0, 2, (BATCH, K)).astype(np.float32)
+    # Two examples scored beyond the margin (|θ_i| > 1 on y's side), where the loss is 0.
+    margin = (2.0 * ys[:2] - 1.0) * (1.0 + rng.random((2, K))).astype(np.float32)
+    if energy is E.bilinear:
+        thetas = thetas.at[:2].set(margin)
+    else:
+        thetas = (thetas[0].at[:2].set(margin), thetas[1].at[:2].set(0.0))
+    return thetas, jnp.asarray(ys)
 
 
 @FEW
 @given(seed=SEEDS)
-def test_hinge_loss_against_enumeration(concave_pairwise, seed):
+@pytest.mark.parametrize("reg", HINGE_REGS, ids=_name)
+@pytest.mark.parametrize("energy", [E.bilinear, E.pairwise], ids=_name)
+def test_hinge_loss_is_the_reference(energy, reg, seed):
     rng = np.random.default_rng(seed)
-    y = jnp.asarray(rng.integers(0, 2, K), jnp.float32)
-    u, U = concave_pairwise(seed % 1000, k=K)
-    bilinear = float(L.hinge_loss(E.bilinear, u, y))
-    # The box relaxation of a bilinear energy is tight.
-    np.testing.assert_allclose(bilinear, _brute_force_hinge(E.bilinear, u, y), atol=1e-5)
-    assert bilinear >= 0.0
-    # For a pairwise energy it upper-bounds the discrete loss.
-    pairwise = float(_hinge(E.pairwise)((u, U), y))
-    assert pairwise >= _brute_force_hinge(E.pairwise, (u, U), y) - 1e-4
-    assert pairwise >= 0.0
+    thetas, ys = _hinge_problem(energy, reg, rng)
+    losses = _hinge(energy, reg)(thetas, ys)
+    _assert_hinge_is_reference(energy, reg, thetas, ys, losses)
 
 
-@functools.lru_cache(maxsize=None)
-def _hinge(energy):
-    return jax.jit(lambda theta, y: L.hinge_loss(energy, theta, y))
+def test_hinge_reference_check_catches_a_truncated_solver():
+    reg = R.BoxIndicator()
+    thetas, ys = _hinge_problem(E.pairwise, reg, np.random.default_rng(0))
+    losses = _hinge(E.pairwise, reg, M.ProjectedGradient(maxiter=1))(thetas, ys)
+    assert np.all(np.asarray(losses) >= 0.0)  # the clamp alone would not notice
+    with pytest.raises(AssertionError, match="reference hinge"):
+        _assert_hinge_is_reference(E.pairwise, reg, thetas, ys, losses)
 
 
 def test_hinge_loss_is_zero_beyond_the_margin():
     y = jnp.array([1.0, 0.0, 1.0, 0.0])
     theta = 2.0 * (2.0 * y - 1.0)
     assert float(L.hinge_loss(E.bilinear, theta, y)) == 0.0
-    assert float(_hinge(E.pairwise)((theta, jnp.zeros((K, K))), y)) == pytest.approx(0.0, abs=1e-5)
+    pairwise = _hinge(E.pairwise)((theta[None], jnp.zeros((1, K, K))), y[None])
+    assert float(pairwise[0]) == pytest.approx(0.0, abs=1e-5)
     assert float(L.hinge_loss(E.bilinear, 0.4 * theta, y)) > 0.0  # inside the margin
 
 

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
+import pathlib
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fenchel import regularizers as R
+
+
+def _load_references():
+    """tests/references.py (independent numpy/scipy references), loaded by path once."""
+    name = "_fenchel_test_references"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, pathlib.Path(__file__).with_name("references.py"))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+ref = _load_references()
 
 K = 5
 SEEDS = st.integers(0, 2**31 - 1)
@@ -48,18 +64,49 @@ def test_fenchel_young_inequality_and_maximizer(any_reg, domain_sample, seed, sc
     assert np.all(np.asarray(at_ys) <= float(conj) + 1e-4)
 
 
-@FEW
-@given(seed=SEEDS)
-def test_conjugate_gradient_is_linear_maximizer(any_reg, seed):
+# The x64 fixture holds for the whole test, every hypothesis example included.
+FEW_X64 = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+BOX_BOUNDS = [(0.0, 1.0), (-2.0, 3.0), (-1.0, 0.5)]
+
+
+def _variant(reg, scale, box):
+    """``reg``'s class with this scale and, for the boxes other than BinaryEntropy, bounds."""
+    if reg.is_box and not isinstance(reg, R.BinaryEntropy):
+        return type(reg)(scale=scale, lower=box[0], upper=box[1])
+    return type(reg)(scale=scale)
+
+
+def _central_differences(fn, theta, eps=1e-6):
+    basis = np.eye(theta.shape[0])
+    return np.array([(float(fn(theta + eps * e)) - float(fn(theta - eps * e))) / (2 * eps) for e in basis])
+
+
+@FEW_X64
+@given(seed=SEEDS, scale=st.sampled_from([1.0, 2.5]), box=st.sampled_from(BOX_BOUNDS))
+def test_conjugate_value_and_gradient_against_references(any_reg, x64, seed, scale, box):
+    # Ω*(θ) against a numpy closed form written out per regularizer, itself checked
+    # against brute force (a 2·10⁵-point grid per coordinate for the boxes; face
+    # enumeration, a linear solve or a scipy root otherwise); ∇Ω*(θ) against the
+    # numpy closed-form maximizer and against central finite differences, in float64.
+    reg = _variant(any_reg, scale, box)
     rng = np.random.default_rng(seed)
-    theta = jnp.asarray(2.0 * rng.standard_normal(K), jnp.float32)
-    grad, y_hat = _conjugate_grad(any_reg)(theta)
-    np.testing.assert_allclose(grad, y_hat, atol=1e-5)
+    theta = 3.0 * rng.standard_normal(K)
+    if isinstance(reg, R.BoxIndicator):
+        theta = theta + 0.1 * np.sign(theta)  # Ω* has kinks at θ_i = 0
+    expected = float(ref.conjugate(reg, theta))
+    if reg.is_box:
+        brute, brute_tol = ref.conjugate_by_grid(reg, theta), 1e-6 * (1 + abs(expected))
+    else:
+        brute, brute_tol = ref.conjugate_by_maximization(reg, theta), 1e-9 * (1 + abs(expected))
+    assert abs(brute - expected) <= brute_tol, "the reference disagrees with brute force"
 
-
-@functools.lru_cache(maxsize=None)
-def _conjugate_grad(reg):
-    return jax.jit(lambda theta: (jax.grad(reg.conjugate)(theta), reg.linear_maximizer(theta)))
+    value = float(reg.conjugate(jnp.asarray(theta)))
+    np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
+    grad = np.asarray(jax.grad(reg.conjugate)(jnp.asarray(theta)))
+    assert grad.dtype == np.float64
+    np.testing.assert_allclose(grad, ref.linear_maximizer(reg, theta), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad, _central_differences(reg.conjugate, jnp.asarray(theta)),
+                               rtol=1e-6, atol=1e-6)
 
 
 @functools.lru_cache(maxsize=None)
@@ -93,20 +140,69 @@ def test_prox_minimizes_its_objective(any_reg, domain_sample, seed, step):
     assert np.all(float(best) <= np.asarray(at_moved) + 1e-5)
 
 
-@FEW
-@given(seed=SEEDS)
-def test_project_is_idempotent_and_in_domain(any_reg, seed):
-    rng = np.random.default_rng(seed)
-    v = jnp.asarray(3.0 * rng.standard_normal((2, K)), jnp.float32)
-    p, pp = _project_twice(any_reg)(v)
-    assert p.shape == v.shape
-    assert bool(any_reg.contains(p))
-    np.testing.assert_allclose(pp, p, atol=1e-6)
+# (regularizer, its domain written out: ("box", lower, upper), ("simplex",) or ("R",)).
+PROJECTION_CASES = [
+    (R.SquaredBox(lower=-2.0, upper=3.0), ("box", -2.0, 3.0)),
+    (R.SquaredBox(scale=0.5, lower=0.25, upper=4.0), ("box", 0.25, 4.0)),
+    (R.BoxIndicator(lower=-1.0, upper=0.5), ("box", -1.0, 0.5)),
+    (R.BinaryEntropy(scale=2.0), ("box", 0.0, 1.0)),
+    (R.SquaredSimplex(scale=2.0), ("simplex",)),
+    (R.ShannonSimplex(), ("simplex",)),
+    (R.Squared(scale=3.0), ("R",)),
+]
 
 
 @functools.lru_cache(maxsize=None)
 def _project_twice(reg):
     return jax.jit(lambda v: (reg.project(v), reg.project(reg.project(v))))
+
+
+def _reference_projection(domain, v):
+    if domain[0] == "box":
+        return np.clip(v, domain[1], domain[2])
+    if domain[0] == "simplex":
+        return ref.sparsemax(v)
+    return np.asarray(v, np.float64)
+
+
+def _domain_points(domain, rng, n):
+    """``n`` points of the domain drawn independently of the regularizer: uniform in the
+    box with a third of the entries on a face; Dirichlet on the simplex, some sparse."""
+    if domain[0] == "box":
+        _, lower, upper = domain
+        z = rng.uniform(lower, upper, (n, K))
+        snap = rng.random((n, K)) < 0.3
+        return np.where(snap, np.where(rng.random((n, K)) < 0.5, lower, upper), z)
+    if domain[0] == "simplex":
+        z = rng.dirichlet(np.ones(K), n) * (rng.random((n, K)) < 0.7)
+        z[np.sum(z, axis=1) == 0, 0] = 1.0
+        return z / np.sum(z, axis=1, keepdims=True)
+    return 3.0 * rng.standard_normal((n, K))
+
+
+@FEW
+@given(seed=SEEDS, spread=st.sampled_from([0.3, 3.0, 30.0]))
+@pytest.mark.parametrize("case", PROJECTION_CASES, ids=lambda c: f"{type(c[0]).__name__}{c[1][1:]}")
+def test_project_is_the_nearest_point(case, seed, spread):
+    # Against a numpy clip to the bounds written in the case (not read from the
+    # regularizer) or an independent sparsemax; then the nearest-point property itself:
+    # no random domain point is closer to v, and <v − p, z − p> ≤ 0 for all of them.
+    reg, domain = case
+    rng = np.random.default_rng(seed)
+    v = (spread * rng.standard_normal((2, K))).astype(np.float32)
+    p, pp = _project_twice(reg)(jnp.asarray(v))
+    p64 = np.asarray(p, np.float64)
+    assert p.shape == v.shape and p.dtype == jnp.float32
+    atol = 2e-6 * (1 + spread)
+    np.testing.assert_allclose(p64, _reference_projection(domain, v.astype(np.float64)), atol=atol, rtol=0)
+    assert bool(reg.contains(p))
+    np.testing.assert_allclose(pp, p, atol=atol)
+    z = _domain_points(domain, rng, 256)
+    for row in range(v.shape[0]):
+        residual = v[row].astype(np.float64) - p64[row]
+        distance = np.sum(residual ** 2)
+        assert np.all(distance <= np.sum((z - v[row]) ** 2, axis=1) + atol * (1 + spread)), row
+        assert np.max((z - p64[row]) @ residual) <= atol * (1 + spread) * K, row
 
 
 def test_contains_rejects_points_outside(any_reg):
@@ -175,9 +271,9 @@ def test_closed_forms():
                                jax.nn.softmax(theta / 0.5), rtol=1e-6)
     np.testing.assert_allclose(R.ShannonSimplex().conjugate(theta),
                                jax.nn.logsumexp(theta), rtol=1e-6)
-    np.testing.assert_allclose(R.SquaredSimplex().linear_maximizer(theta),
-                               jax.nn.sparsemax(theta) if hasattr(jax.nn, "sparsemax")
-                               else R.projection_simplex(theta), atol=1e-6)
+    np.testing.assert_allclose(R.SquaredSimplex().linear_maximizer(theta), ref.sparsemax(theta), atol=1e-6)
+    np.testing.assert_allclose(R.SquaredSimplex(scale=0.5).linear_maximizer(theta),
+                               ref.sparsemax(np.asarray(theta) / 0.5), atol=1e-6)
     np.testing.assert_allclose(R.SquaredBox(lower=-1.0, upper=0.5).linear_maximizer(theta),
                                [0.3, -1.0, 0.5], atol=1e-7)
     np.testing.assert_allclose(R.BoxIndicator(lower=-1.0, upper=2.0).linear_maximizer(theta),
@@ -187,10 +283,53 @@ def test_closed_forms():
 
 def test_projection_simplex_batches():
     v = jax.random.normal(jax.random.key(1), (2, 3, 4))
-    p = R.projection_simplex(v)
-    np.testing.assert_allclose(p.reshape(-1, 4), jax.vmap(R.projection_simplex)(v.reshape(-1, 4)),
-                               atol=1e-6)
-    np.testing.assert_allclose(jnp.sum(p, axis=-1), 1.0, atol=1e-5)
+    p = np.asarray(R.projection_simplex(v), np.float64)
+    rows = np.asarray(v, np.float64).reshape(-1, 4)
+    expected = np.stack([ref.sparsemax_by_bisection(row) for row in rows]).reshape(p.shape)
+    np.testing.assert_allclose(p, expected, atol=1e-6)
+    np.testing.assert_allclose(np.sum(p, axis=-1), 1.0, atol=1e-5)
+
+
+def test_reference_sparsemax_is_sparsemax():
+    # The test's own reference: the sort-based formula against bisection on the
+    # threshold, and the KKT conditions, on ties, one-hots and wide spreads.
+    rng = np.random.default_rng(0)
+    cases = [np.array([0.5]), np.zeros(4), np.array([2.0, 0.0]), np.array([1.0, 1.0, -3.0]),
+             np.round(rng.standard_normal((50, 6)), 1), 100.0 * rng.standard_normal((50, 5))]
+    for case in cases:
+        for row in np.atleast_2d(case):
+            p = ref.sparsemax(row)
+            np.testing.assert_allclose(p, ref.sparsemax_by_bisection(row), atol=1e-12)
+            assert not ref.simplex_projection_kkt(row, p, 1e-12)
+    np.testing.assert_allclose(ref.sparsemax(np.array([1.0, 1.0, -3.0])), [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(ref.sparsemax(np.array([0.3, 0.1])), [0.6, 0.4])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=SEEDS, k=st.integers(1, 8), spread=st.sampled_from([0.1, 1.0, 10.0, 1e3]),
+       ties=st.booleans(), double=st.booleans())
+def test_projection_simplex_is_sparsemax(seed, k, spread, ties, double):
+    # projection_simplex against the independent sort-based sparsemax and the KKT
+    # conditions (p ≥ 0, Σp = 1, v − p constant on the support and above v off it).
+    rng = np.random.default_rng(seed)
+    v = spread * rng.standard_normal((3, k))
+    if ties:
+        v = np.round(v / spread, 1) * spread  # repeated values, ties at the threshold
+    with jax.enable_x64(double):
+        dtype = jnp.float64 if double else jnp.float32
+        v = np.asarray(v, dtype)
+        p = _projection_simplex(jnp.asarray(v))
+        assert p.dtype == dtype and p.shape == v.shape
+        p = np.asarray(p, np.float64)
+    eps = np.finfo(dtype).eps
+    for row in range(v.shape[0]):
+        atol = 16 * eps * k * (1 + np.ptp(v[row]))
+        v64 = v[row].astype(np.float64)
+        np.testing.assert_allclose(p[row], ref.sparsemax(v64), atol=atol, rtol=0)
+        assert not ref.simplex_projection_kkt(v64, p[row], atol), (v64, p[row])
+
+
+_projection_simplex = jax.jit(R.projection_simplex)
 
 
 def test_values():
