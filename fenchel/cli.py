@@ -2,8 +2,30 @@
 
 Each application registers its own sub-commands through an ``add_parser``
 function, so this module stays a thin dispatcher. The checked ``argparse`` types
-the sub-commands share (numbers, seeds, output paths) are in
-:mod:`fenchel._cli_types`.
+the sub-commands share (numbers, seeds, output paths) and the declaration of flags with
+deprecated spellings are in :mod:`fenchel._cli_types`.
+
+One vocabulary across the sub-commands (the same flag for the same concept):
+
+============================  ======================  =====================================
+concept                       flag                    deprecated spelling (one release)
+============================  ======================  =====================================
+learning rate(s)              ``--learning-rate``     ``--lr`` (multilabel)
+no progress output            ``--quiet``             ``--silent`` (bench)
+main output (file or folder)  ``--out``
+the result, also as JSON      ``--json``
+one seed                      ``--seed``
+number of seeds (0..N-1)      ``--seeds``
+worker processes              ``--jobs``
+data-parallel devices         ``--devices``
+task(s), by project name      ``--env`` / ``--envs``  ``--env-id Hopper-v5`` (train-expert)
+demonstration episodes        ``--demos``             ``--episodes`` (collect)
+layer sizes of one network    ``--hidden-sizes``      ``--hidden`` (imitation)
+grid of one-layer widths      ``--hidden``
+============================  ======================  =====================================
+
+A deprecated spelling still works for one release, prints a one-line warning on stderr
+naming the new flag, and is hidden from ``--help``.
 """
 
 from __future__ import annotations
@@ -58,7 +80,7 @@ def _add_missing(subparsers, command, extra, missing):
     parser = subparsers.add_parser(
         command, add_help=False, prefix_chars="\0",
         help=f"(not installed: pip install \"fenchel[{extra}]\")")
-    parser.add_argument("rest", nargs="*")
+    parser.add_argument("rest", nargs="*", help="ignored: the command is not installed")
     parser.set_defaults(func=_missing_extra(command, extra, missing))
 
 
@@ -67,10 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fenchel",
         description="Energy networks trained with generalized Fenchel-Young losses.")
     parser.add_argument("--version", action="version", version=f"fenchel {fenchel.__version__}")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    reproduce = subparsers.add_parser(
-        "reproduce", help="Run a paper experiment grid and write its results.")
-    reproduce_sub = reproduce.add_subparsers(dest="experiment", required=True)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                       help="one of (each has its own --help):")
+    help = "Run a paper experiment grid and write its results (resumable)."
+    reproduce = subparsers.add_parser("reproduce", help=help, description=help)
+    reproduce_sub = reproduce.add_subparsers(dest="experiment", required=True,
+                                             metavar="EXPERIMENT", help="one of:")
     for module_name, (commands, experiment, extra) in _APPLICATIONS.items():
         missing = _first_missing(_EXTRA_MODULES[extra])
         if missing is not None:

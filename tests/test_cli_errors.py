@@ -17,10 +17,10 @@ from fenchel import _cli_types, _settings, cli
 
 ML = ["multilabel", "--dataset", "emotions"]
 RML = ["reproduce", "multilabel", "--datasets", "emotions", "--out", "{dir}/grid"]
-COLLECT = ["imitation", "collect", "--env", "particle-2d", "--episodes", "1",
+COLLECT = ["imitation", "collect", "--env", "particle-2d", "--demos", "1",
            "--out", "{dir}/demos.npz"]
 TRAIN = ["imitation", "train", "--env", "particle-2d", "--policy", "mse", "--demos", "1"]
-EXPERT = ["imitation", "train-expert", "--env-id", "Hopper-v5"]
+EXPERT = ["imitation", "train-expert", "--env", "hopper"]
 RIM = ["reproduce", "imitation", "--out", "{dir}/grid"]
 POSITIVE = "expected a finite number > 0, got"
 NON_NEGATIVE = "expected a finite number >= 0, got"
@@ -29,11 +29,16 @@ SEED = "expected an integer seed in [0, 2147483647], got"
 
 CASES = [
     # fenchel multilabel: numbers
-    ([*ML, "--lr", "inf"], 2, f"argument --lr: {POSITIVE} 'inf'"),
-    ([*ML, "--lr", "0.01", "-1"], 2, f"argument --lr: {POSITIVE} '-1'"),
-    ([*ML, "--lr", "abc"], 2, f"argument --lr: {POSITIVE} 'abc'"),
-    ([*ML, "--lr", "1e39"], 2, f"argument --lr: {POSITIVE} '1e39' (overflows float32"),
-    ([*ML, "--lr", "1e-50"], 2, f"argument --lr: {POSITIVE} '1e-50' (0 in float32)"),
+    ([*ML, "--learning-rate", "inf"], 2, f"argument --learning-rate: {POSITIVE} 'inf'"),
+    ([*ML, "--learning-rate", "0.01", "-1"], 2, f"argument --learning-rate: {POSITIVE} '-1'"),
+    ([*ML, "--learning-rate", "abc"], 2, f"argument --learning-rate: {POSITIVE} 'abc'"),
+    ([*ML, "--learning-rate", "1e39"], 2,
+     f"argument --learning-rate: {POSITIVE} '1e39' (overflows float32"),
+    ([*ML, "--learning-rate", "1e-50"], 2,
+     f"argument --learning-rate: {POSITIVE} '1e-50' (0 in float32)"),
+    ([*ML, "--lr", "inf"], 2, f"argument --lr: {POSITIVE} 'inf'"),  # deprecated spelling
+    ([*ML, "--lr", "0.1", "--learning-rate", "0.2"], 2,
+     "argument --learning-rate: not allowed with argument --lr"),
     ([*ML, "--weight-decay", "nan"], 2, f"argument --weight-decay: {NON_NEGATIVE} 'nan'"),
     ([*ML, "--weight-decay=-1e-4"], 2, f"argument --weight-decay: {NON_NEGATIVE} '-1e-4'"),
     ([*ML, "--reg-scale", "0"], 2, f"argument --reg-scale: {POSITIVE} '0'"),
@@ -63,19 +68,20 @@ CASES = [
     ([*RML, "--out", "{file}/grid"], 2, "argument --out: expected a writable folder"),
     ([*RML, "--jobs", "0"], 2, f"argument --jobs: {COUNT} '0'"),
     ([*RML, "--seeds", "-2"], 2, f"argument --seeds: {COUNT} '-2'"),
-    ([*RML, "--lr", "nan"], 2, f"argument --lr: {POSITIVE} 'nan'"),
+    ([*RML, "--learning-rate", "nan"], 2, f"argument --learning-rate: {POSITIVE} 'nan'"),
     ([*RML, "--max-epochs", "inf"], 2, f"argument --max-epochs: {COUNT} 'inf'"),
     ([*RML, "--methods", "pairwise-bce"], 2, "argument --methods: bad method 'pairwise-bce'"),
     ([*RML, "--datasets", "nope"], 1, "cannot load dataset 'nope': unknown dataset"),
     # fenchel imitation collect / train / train-expert
-    ([*COLLECT, "--episodes", "0"], 2, f"argument --episodes: {COUNT} '0'"),
+    ([*COLLECT, "--demos", "0"], 2, f"argument --demos: {COUNT} '0'"),
+    (COLLECT[:4] + COLLECT[6:], 2, "one of the arguments --demos is required"),
     ([*COLLECT, "--seed", "-1"], 2, f"argument --seed: {SEED} '-1'"),
     ([*COLLECT, "--out", "{dir}"], 2, "argument --out: expected a writable file path"),
     ([*COLLECT, "--env", "particle-99d"], 2, "argument --env:"),
     ([*TRAIN, "--learning-rate", "inf"], 2, f"argument --learning-rate: {POSITIVE} 'inf'"),
     ([*TRAIN, "--reg-scale", "nan"], 2, f"argument --reg-scale: {POSITIVE} 'nan'"),
     ([*TRAIN, "--steps", "0"], 2, f"argument --steps: {COUNT} '0'"),
-    ([*TRAIN, "--hidden", "64", "0"], 2, f"argument --hidden: {COUNT} '0'"),
+    ([*TRAIN, "--hidden-sizes", "64", "0"], 2, f"argument --hidden-sizes: {COUNT} '0'"),
     ([*TRAIN, "--act-samples", "-5"], 2, f"argument --act-samples: {COUNT} '-5'"),
     ([*TRAIN, "--eval-episodes", "0"], 2, f"argument --eval-episodes: {COUNT} '0'"),
     ([*TRAIN, "--demos", "1.5"], 2, f"argument --demos: {COUNT} '1.5'"),
@@ -83,9 +89,22 @@ CASES = [
     ([*TRAIN, "--json", "{dir}"], 2, "argument --json: expected a writable file path"),
     ([*TRAIN, "--checkpoint-dir", "{file}"], 2, "argument --checkpoint-dir: expected a "
                                                 "writable folder"),
+    (TRAIN[:-2], 2, "one of the arguments --demos --demos-file is required"),
+    ([*TRAIN, "--demos-file", "{dir}/missing.npz"], 2, "argument --demos-file: expected an "
+                                                       "existing file, got '{dir}/missing.npz' "
+                                                       "(no such file)"),
+    ([*TRAIN, "--demos-file", "{dir}"], 2, "argument --demos-file: expected an existing file, "
+                                           "got '{dir}' (it is a folder)"),
+    ([*TRAIN, "--demos-file", "{file}"], 2, "argument --demos-file: '{file}' is not a "
+                                            "demonstrations file written by `fenchel imitation "
+                                            "collect` (not a NumPy .npz archive)"),
     ([*EXPERT, "--timesteps", "0"], 2, f"argument --timesteps: {COUNT} '0'"),
     ([*EXPERT, "--seed", "-7"], 2, f"argument --seed: {SEED} '-7'"),
     ([*EXPERT, "--out", "{dir}"], 2, "argument --out: expected a writable file path"),
+    ([*EXPERT, "--env", "Hopper-v5"], 2, "argument --env: invalid choice: 'Hopper-v5'"),
+    (EXPERT[:2], 2, "one of the arguments --env is required"),
+    (["imitation", "train-expert", "--env-id", "hopper"], 2,
+     "argument --env-id: expected one of Hopper-v5, HalfCheetah-v5, Walker2d-v5, got 'hopper'"),
     # fenchel reproduce imitation
     ([*RIM, "--out", "{file}"], 2, "argument --out: expected a writable folder, got '{file}'"),
     ([*RIM, "--jobs", "0"], 2, f"argument --jobs: {COUNT} '0'"),

@@ -9,7 +9,7 @@ import shlex
 import sys
 import time
 
-from fenchel._cli_types import output_file, positive_int
+from fenchel._cli_types import add_argument, output_file, positive_int
 from fenchel.bench.results import environment, format_report, write_json
 from fenchel.bench.runner import CASES, run_cases
 
@@ -63,7 +63,7 @@ def _bench(args: argparse.Namespace) -> int:
         overrides = {name: {"reps": args.reps, "epochs": args.reps} for name in CASES}
     if args.data_dir is not None:
         overrides.setdefault("training", {})["data_dir"] = args.data_dir
-    log = (lambda message: print(message, file=sys.stderr, flush=True)) if not args.silent else (lambda _: None)
+    log = (lambda message: print(message, file=sys.stderr, flush=True)) if not args.quiet else (lambda _: None)
     start = time.time()
     load_at_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     results = []
@@ -90,17 +90,19 @@ def add_parser(subparsers) -> None:
         "bench", help="Benchmark GFY losses, baselines and solvers; print tables (and JSON).",
         description="Runs each case in this process: compile, one warm-up call, then timed "
                     "repetitions (median). Ratios are against a baseline measured in the same run.")
-    parser.add_argument("--cases", type=_cases, default=None,
+    parser.add_argument("--cases", type=_cases, default=None, metavar="CASES",
                         help=f"comma-separated cases to run (default: all of {','.join(CASES)})")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, one repetition (smoke test: checks the command works)")
-    parser.add_argument("--json", metavar="OUT", type=output_file, default=None,
-                        help="also write all figures as JSON to OUT (atomically)")
-    parser.add_argument("--reps", type=positive_int, default=None,
+    parser.add_argument("--json", metavar="FILE", type=output_file, default=None,
+                        help="also write all figures as JSON to this file (atomically, "
+                             "rewritten after each case)")
+    parser.add_argument("--reps", type=positive_int, default=None, metavar="N",
                         help="timed repetitions per configuration (default: per case)")
-    parser.add_argument("--data-dir", default=None,
+    parser.add_argument("--data-dir", default=None, metavar="DIR",
                         help="MULAN data folder for the training case (default: FENCHEL_DATA)")
-    parser.add_argument("--silent", action="store_true", help="no progress messages on stderr")
+    add_argument(parser, "--quiet", action="store_true", deprecated=["--silent"],
+                 help="no progress messages on stderr")
     parser.set_defaults(func=_bench)
 
 

@@ -3,6 +3,17 @@
 Each sub-command is one ``_add_<name>_parser(subparsers)`` function listed in ``_SUBCOMMANDS``
 that builds its parser and sets ``func`` (``func(args) -> int``); adding a command means adding
 one such function and listing it.
+
+Examples::
+
+  fenchel imitation collect --env particle-2d-multimodal --demos 200 --out demos.npz
+  fenchel imitation train --env particle-2d-multimodal --policy gfy --demos-file demos.npz
+  fenchel imitation train --env particle-2d-multimodal --policy gfy --demos 200 \\
+      --hidden-sizes 64 64 --json run.json
+  fenchel imitation train-expert --env hopper --timesteps 150000
+
+``--hidden-sizes`` is the layer sizes of one network (``64 64``: two hidden layers),
+unlike ``fenchel multilabel --hidden``, a grid of widths of one hidden layer.
 """
 
 from __future__ import annotations
@@ -11,11 +22,11 @@ import argparse
 import os
 import sys
 
-from fenchel._cli_types import (output_dir, output_file, output_path_problem, positive_float,
-                                positive_int, seed_int)
+from fenchel._cli_types import (add_argument, existing_file, output_dir, output_file,
+                                output_path_problem, positive_float, positive_int, seed_int)
 from fenchel.imitation.demos import collect_demonstrations, save_demonstrations
 from fenchel.imitation.envs import ENV_NAMES, make_env_config
-from fenchel.imitation.locomotion import LOCOMOTION_ENV_NAMES
+from fenchel.imitation.locomotion import LOCOMOTION_ENV_IDS, LOCOMOTION_ENV_NAMES
 from fenchel.imitation.pointmaze import POINTMAZE_ENV_NAMES
 from fenchel.training import parse_device_count
 
@@ -28,8 +39,17 @@ def _env_name(value: str) -> str:
     return value
 
 
+_ENV_HELP = ("task name: particle-<N>d[-multimodal] (N in 1..16, e.g. "
+             f"{ENV_NAMES[1]}), {'/'.join(POINTMAZE_ENV_NAMES)} or "
+             f"{'/'.join(LOCOMOTION_ENV_NAMES)}")
+
+
+def _add_env_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", type=_env_name, required=True, metavar="TASK", help=_ENV_HELP)
+
+
 def _collect(args: argparse.Namespace) -> int:
-    demos = collect_demonstrations(args.env, args.episodes, args.seed)
+    demos = collect_demonstrations(args.env, args.demos, args.seed, progress=not args.quiet)
     directory = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(directory, exist_ok=True)
     save_demonstrations(args.out, demos)
@@ -42,26 +62,27 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 def _add_collect_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "collect", help="Roll out the task's oracle (scripted, or the SAC expert for "
-                        "locomotion) and save a demonstrations .npz file.")
-    parser.add_argument("--env", type=_env_name, required=True,
-                        help="task name: particle-<N>d[-multimodal] (N in 1..16, e.g. "
-                             f"{ENV_NAMES[1]}), {'/'.join(POINTMAZE_ENV_NAMES)} or "
-                             f"{'/'.join(LOCOMOTION_ENV_NAMES)}")
-    parser.add_argument("--episodes", type=positive_int, required=True,
-                        help="number of episodes")
-    parser.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", type=output_file, required=True,
+    help = ("Roll out the task's oracle (scripted, or the SAC expert for locomotion) and "
+            "save a demonstrations .npz file (for train --demos-file).")
+    parser = subparsers.add_parser("collect", help=help, description=help)
+    _add_env_argument(parser)
+    add_argument(parser, "--demos", type=positive_int, required=True, metavar="N",
+                 deprecated=["--episodes"], help="number of demonstration episodes")
+    parser.add_argument("--seed", type=seed_int, default=0,
+                        help="seed of the initial states and of the oracle (default 0)")
+    parser.add_argument("--out", type=output_file, required=True, metavar="FILE",
                         help="output .npz path (written atomically)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_collect)
 
 
 def _policy_config(args: argparse.Namespace):
     from fenchel.imitation.policies import PolicyConfig
 
-    overrides = {name: getattr(args, name) for name in ("hidden", "reg_scale", "act_samples")
-                 if getattr(args, name, None) is not None}
+    # flag dest -> PolicyConfig field (the name recorded in settings and result files)
+    fields = {"hidden_sizes": "hidden", "reg_scale": "reg_scale", "act_samples": "act_samples"}
+    overrides = {field: getattr(args, dest) for dest, field in fields.items()
+                 if getattr(args, dest, None) is not None}
     return PolicyConfig(**overrides)
 
 
@@ -74,37 +95,131 @@ def _train_config(args: argparse.Namespace):
 
 
 def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=positive_int, help="gradient steps (default 1500)")
-    parser.add_argument("--batch-size", type=positive_int, help="minibatch size (default 128)")
-    parser.add_argument("--learning-rate", type=positive_float,
-                        help="peak learning rate (default 3e-3)")
-    parser.add_argument("--hidden", type=positive_int, nargs="+",
-                        help="hidden layer sizes of every MLP (default 64 64)")
-    parser.add_argument("--reg-scale", type=positive_float,
-                        help="λ of Ω = SquaredBox on [-1, 1]^k (GFY policies; default 1)")
-    parser.add_argument("--act-samples", type=positive_int,
-                        help="samples of the sampling-based maximizer when acting (gfy, ibc)")
+    from fenchel.imitation.policies import PolicyConfig
+    from fenchel.imitation.train import TrainConfig
+
+    policy, train = PolicyConfig(), TrainConfig()
+    parser.add_argument("--steps", type=positive_int,
+                        help=f"gradient steps (default {train.steps})")
+    parser.add_argument("--batch-size", type=positive_int,
+                        help=f"minibatch size (default {train.batch_size})")
+    parser.add_argument("--learning-rate", type=positive_float, metavar="RATE",
+                        help=f"peak AdamW learning rate, cosine-decayed (default "
+                             f"{train.learning_rate:g})")
+    add_argument(parser, "--hidden-sizes", type=positive_int, nargs="+", metavar="SIZE",
+                 deprecated=["--hidden"],
+                 help="sizes of the hidden layers of every MLP of the policy, one network "
+                      "(64 64: two layers of 64 units; not a grid) (default "
+                      f"{' '.join(map(str, policy.hidden))})")
+    parser.add_argument("--reg-scale", type=positive_float, metavar="LAMBDA",
+                        help="λ of Ω = SquaredBox on [-1, 1]^k (GFY policies; default "
+                             f"{policy.reg_scale:g})")
+    parser.add_argument("--act-samples", type=positive_int, metavar="N",
+                        help="samples of the sampling-based maximizer when acting (gfy, ibc; "
+                             f"default {policy.act_samples})")
 
 
-def _train(args: argparse.Namespace) -> int:
-    from fenchel._io import write_json_atomic
+def _demos_file_problem(demos, env: str, path: str, n_demos: int | None) -> str | None:
+    """Why the demonstrations loaded from ``path`` cannot train a policy for ``env`` (or
+    provide ``n_demos`` episodes), or None."""
+    from fenchel.imitation.train import make_task
+
+    try:
+        config = demos.config
+    except (KeyError, TypeError, ValueError) as err:
+        return f"{path!r} records no usable task ({err})"
+    stored = demos.metadata.get("env")
+    if config != make_env_config(env):
+        recorded = f"of {stored!r}" if stored else f"of another task ({config})"
+        return f"{path!r} holds demonstrations {recorded}, not of --env {env}"
+    spec = make_task(env).spec
+    observations, actions = demos.observations, demos.actions
+    if observations.ndim != 2 or observations.shape[1] != spec.observation_dim:
+        return (f"{path!r} has observations of shape {observations.shape}, but {env} needs "
+                f"(T, {spec.observation_dim})")
+    if actions.shape != (observations.shape[0], spec.action_dim):
+        return (f"{path!r} has actions of shape {actions.shape}, but {env} needs "
+                f"({observations.shape[0]}, {spec.action_dim})")
+    lengths = demos.episode_lengths
+    if demos.num_episodes < 1 or lengths.ndim != 1 or int(lengths.sum()) != observations.shape[0]:
+        return f"{path!r} has inconsistent episodes ({lengths.size} episodes of " \
+               f"{int(lengths.sum())} transitions for {observations.shape[0]} observations)"
+    if n_demos is not None and n_demos > demos.num_episodes:
+        return (f"--demos {n_demos} asks for more episodes than {path!r} holds "
+                f"({demos.num_episodes})")
+    return None
+
+
+def _load_demos_file(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    """The demonstrations of ``--demos-file``, checked against ``--env`` and ``--demos``;
+    exits with code 2 (argparse's error) when they do not fit."""
+    import zipfile
+
+    from fenchel.imitation.demos import load_demonstrations
+
+    path = args.demos_file
+    not_demos = (f"argument --demos-file: {path!r} is not a demonstrations file written by "
+                 "`fenchel imitation collect`")
+    if not zipfile.is_zipfile(path):
+        parser.error(f"{not_demos} (not a NumPy .npz archive)")
+    try:
+        demos = load_demonstrations(path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        parser.error(f"argument --demos-file: {err}" if "demonstrations file" in str(err)
+                     else f"{not_demos} ({err})")
+    problem = _demos_file_problem(demos, args.env, path, args.demos)
+    if problem:
+        parser.error(f"argument --demos-file: {problem}")
+    return demos
+
+
+def _run_on_demonstrations(args: argparse.Namespace, demos, mesh) -> dict:
+    """``fenchel.imitation.train.run_experiment`` on the first ``--demos`` episodes (default:
+    all) of a demonstrations file instead of freshly collected ones; same result fields, plus
+    ``demos_file`` and ``demos_seed`` (the seed ``collect`` used)."""
+    import numpy as np
+
     from fenchel.imitation.train import run_experiment
 
+    n_demos = args.demos if args.demos is not None else demos.num_episodes
+    transitions = int(demos.episode_lengths[:n_demos].sum())
+    metadata = {"success_rate": float(np.mean(demos.episode_success[:n_demos]))}
+    result = run_experiment(
+        args.env, args.policy, n_demos, args.seed, _policy_config(args), _train_config(args),
+        args.eval_episodes, progress=not args.quiet, mesh=mesh,
+        checkpoint_dir=args.checkpoint_dir,
+        demonstrations=(demos.observations[:transitions], demos.actions[:transitions], metadata))
+    result.update(demos_file=os.path.abspath(args.demos_file),
+                  demos_seed=demos.metadata.get("seed"))
+    return result
+
+
+def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from fenchel._io import write_json_atomic
+    from fenchel.imitation.train import run_experiment
     from fenchel.training import mesh_for_devices
 
+    if args.demos is None and args.demos_file is None:
+        parser.error("one of the arguments --demos --demos-file is required")
+    demos = _load_demos_file(parser, args) if args.demos_file is not None else None
     try:
         mesh = mesh_for_devices(args.devices)
     except ValueError as err:
         print(f"fenchel imitation train: error: {err}", file=sys.stderr)
         return 2
-    result = run_experiment(args.env, args.policy, args.demos, args.seed, _policy_config(args),
-                            _train_config(args), args.eval_episodes, progress=not args.quiet,
-                            mesh=mesh, checkpoint_dir=args.checkpoint_dir)
+    if demos is not None:
+        result = _run_on_demonstrations(args, demos, mesh)
+    else:
+        result = run_experiment(args.env, args.policy, args.demos, args.seed,
+                                _policy_config(args), _train_config(args), args.eval_episodes,
+                                progress=not args.quiet, mesh=mesh,
+                                checkpoint_dir=args.checkpoint_dir)
     print(f"env={result['env']} policy={result['policy']} demos={result['demos']} "
           f"seed={result['seed']} transitions={result['transitions']} "
           f"success_rate={result['success_rate']:.3f}±{result['success_stderr']:.3f} "
-          f"mean_return={result['mean_return']:.1f} latency_ms={result['latency_ms']:.2f} train_s={result['train_seconds']:.1f} "
-          f"eval_s={result['eval_seconds']:.1f}")
+          f"mean_return={result['mean_return']:.1f} latency_ms={result['latency_ms']:.2f} "
+          f"train_s={result['train_seconds']:.1f} eval_s={result['eval_seconds']:.1f}"
+          + (f" demos_file={args.demos_file}" if demos is not None else ""))
     if args.json:
         write_json_atomic(args.json, result)
         print(f"wrote {args.json}")
@@ -114,21 +229,26 @@ def _train(args: argparse.Namespace) -> int:
 def _add_train_parser(subparsers) -> None:
     from fenchel.imitation.policies import POLICY_NAMES
 
-    parser = subparsers.add_parser(
-        "train", help="Train one policy on oracle demonstrations and evaluate its success "
-                      "(locomotion: its return).")
-    parser.add_argument("--env", type=_env_name, required=True,
-                        help="task name, e.g. particle-2d-multimodal, pointmaze-medium or "
-                             "hopper")
+    help = ("Train one policy on oracle demonstrations (collected now, or read from a "
+            "`collect` file) and evaluate its success (locomotion: its return).")
+    parser = subparsers.add_parser("train", help=help, description=help)
+    _add_env_argument(parser)
     parser.add_argument("--policy", choices=POLICY_NAMES, required=True,
                         help="gfy (neural energy), gfy-pairwise (concave energy), mse or ibc")
-    parser.add_argument("--demos", type=positive_int, required=True,
-                        help="number of demonstration episodes")
-    parser.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0)")
-    parser.add_argument("--eval-episodes", type=positive_int, default=100,
+    parser.add_argument("--demos", type=positive_int, metavar="N",
+                        help="number of demonstration episodes: collected from the oracle "
+                             "with --seed, or the first N of --demos-file (default: all of it)")
+    parser.add_argument("--demos-file", type=existing_file, metavar="FILE",
+                        help="train on the demonstrations .npz written by `fenchel imitation "
+                             "collect` (checked: same task as --env, matching shapes)")
+    parser.add_argument("--seed", type=seed_int, default=0,
+                        help="seed of the demonstrations collected for --demos (not of "
+                             "--demos-file), of the training and of the evaluation episodes "
+                             "(default 0)")
+    parser.add_argument("--eval-episodes", type=positive_int, default=100, metavar="N",
                         help="evaluation episodes (default 100)")
-    parser.add_argument("--json", type=output_file,
-                        help="write the result to this JSON file (atomically)")
+    parser.add_argument("--json", type=output_file, metavar="FILE",
+                        help="also write the result to this JSON file (atomically)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--devices", type=parse_device_count, default=0, metavar="N",
                         help="data-parallel training over N local devices (default: all "
@@ -138,43 +258,63 @@ def _add_train_parser(subparsers) -> None:
                         help="save the training state here every epoch (orbax) and resume "
                              "from what is there")
     _add_hyperparameter_arguments(parser)
-    parser.set_defaults(func=_train)
+    parser.set_defaults(func=lambda args: _train(parser, args))
+
+
+def _default_expert_out(env: str) -> str:
+    """``experts/<gymnasium id>.npz`` in the working directory (the shipped file's name, so
+    that it can replace it), never inside the installed package."""
+    return os.path.join("experts", f"{LOCOMOTION_ENV_IDS[env].lower()}.npz")
 
 
 def _train_expert(args: argparse.Namespace) -> int:
-    from fenchel.imitation.experts import SACConfig, expert_path, train_sac_expert
+    from fenchel.imitation.experts import SACConfig, train_sac_expert
 
-    out = args.out or expert_path(args.env_id)
+    out = args.out or _default_expert_out(args.env)
     problem = output_path_problem(out)
-    if problem:  # the default path, inside the package, is checked here
+    if problem:  # the default path is checked here
         print(f"fenchel imitation train-expert: error: cannot write the expert to {out!r}: "
               f"{problem}; choose another file with --out", file=sys.stderr)
         return 2
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    expert = train_sac_expert(args.env_id, out, args.seed, SACConfig(timesteps=args.timesteps),
+    env_id = LOCOMOTION_ENV_IDS[args.env]
+    expert = train_sac_expert(env_id, out, args.seed, SACConfig(timesteps=args.timesteps),
                               progress=not args.quiet)
     meta = expert.metadata
-    print(f"env={meta['env_id']} seed={meta['seed']} timesteps={args.timesteps} "
+    print(f"env={args.env} ({meta['env_id']}) seed={meta['seed']} timesteps={args.timesteps} "
           f"eval_return={meta['eval_return_mean']:.1f}±{meta['eval_return_std']:.1f} "
           f"({meta['eval_episodes']} episodes) train_s={meta['train_seconds']:.0f}")
     print(f"wrote {out}")
     return 0
 
 
-def _add_train_expert_parser(subparsers) -> None:
-    from fenchel.imitation.locomotion import LOCOMOTION_ENV_IDS
+def _env_from_gymnasium_id(value: str) -> str:
+    """The task name of a locomotion gymnasium id (the deprecated ``--env-id`` spelling)."""
+    names = {env_id: name for name, env_id in LOCOMOTION_ENV_IDS.items()}
+    if value not in names:
+        raise argparse.ArgumentTypeError(
+            f"expected one of {', '.join(names)}, got {value!r}")
+    return names[value]
 
-    parser = subparsers.add_parser(
-        "train-expert", help="Train the SAC expert of a locomotion task (needs the [experts] "
-                             "extra) and export its actor weights.")
-    parser.add_argument("--env-id", choices=sorted(set(LOCOMOTION_ENV_IDS.values())),
-                        required=True, help="gymnasium id of the locomotion task")
-    parser.add_argument("--timesteps", type=positive_int, default=100_000,
+
+def _add_train_expert_parser(subparsers) -> None:
+    help = ("Train the SAC expert of a locomotion task (needs the [experts] extra) and "
+            "export its actor weights.")
+    parser = subparsers.add_parser("train-expert", help=help, description=help)
+    add_argument(parser, "--env", choices=LOCOMOTION_ENV_NAMES, required=True,
+                 deprecated={"--env-id": _env_from_gymnasium_id},
+                 help="locomotion task: "
+                      + ", ".join(f"{name} ({env_id})" for name, env_id in
+                                  LOCOMOTION_ENV_IDS.items()))
+    parser.add_argument("--timesteps", type=positive_int, default=100_000, metavar="N",
                         help="environment steps of SAC training (default 100000)")
-    parser.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", type=output_file,
-                        help="output .npz (default: the file shipped in "
-                             "fenchel/imitation/expert_weights/)")
+    parser.add_argument("--seed", type=seed_int, default=0,
+                        help="seed of SAC and of the environment (default 0)")
+    parser.add_argument("--out", type=output_file, metavar="FILE",
+                        help="output .npz (default experts/<gymnasium id>.npz in the working "
+                             "directory, e.g. experts/hopper-v5.npz; the experts shipped in "
+                             "the package are never overwritten unless named here); the "
+                             "resumable training state is kept in FILE.work/")
     parser.add_argument("--quiet", action="store_true", help="no per-chunk progress lines")
     parser.set_defaults(func=_train_expert)
 
@@ -184,11 +324,11 @@ _SUBCOMMANDS = (_add_collect_parser, _add_train_parser, _add_train_expert_parser
 
 def add_parser(subparsers) -> None:
     """Adds ``imitation`` and its sub-commands to the ``fenchel`` command line."""
-    parser = subparsers.add_parser(
-        "imitation",
-        help="Imitation learning on the particle, PointMaze and locomotion tasks "
-             "(demonstrations, policies, experts).")
-    commands = parser.add_subparsers(dest="imitation_command", required=True)
+    help = ("Imitation learning on the particle, PointMaze and locomotion tasks "
+            "(demonstrations, policies, experts).")
+    parser = subparsers.add_parser("imitation", help=help, description=help)
+    commands = parser.add_subparsers(dest="imitation_command", required=True,
+                                     metavar="COMMAND", help="one of:")
     for add in _SUBCOMMANDS:
         add(commands)
 
@@ -238,24 +378,37 @@ def add_reproduce_parser(subparsers) -> None:
     """Adds ``fenchel reproduce imitation``."""
     from fenchel.imitation.policies import POLICY_NAMES
 
-    parser = subparsers.add_parser(
-        "imitation", help="Success vs demonstrations of every policy (resumable); writes "
-                          "results.md, results.json, a plot and rollout GIFs.")
+    from fenchel.imitation.reproduce import ReproduceConfig
+
+    defaults = ReproduceConfig()
+    help = ("Success vs demonstrations of every policy (resumable); writes results.md, "
+            "results.json, a plot and rollout GIFs.")
+    parser = subparsers.add_parser("imitation", help=help, description=help)
     parser.add_argument("--out", type=output_dir,
-                        default=os.path.join("results", "imitation"),
-                        help="output directory (default results/imitation; the committed "
+                        default=os.path.join("results", "imitation"), metavar="DIR",
+                        help="output folder (default results/imitation; the committed "
                              "results are in docs/results/imitation); a re-run "
-                             "resumes it with the same settings and refuses other settings")
-    parser.add_argument("--envs", nargs="+", type=_env_name,
-                        help="tasks (default particle-2d-multimodal particle-4d-multimodal)")
-    parser.add_argument("--policies", nargs="+", choices=POLICY_NAMES, help="policies (default all)")
-    parser.add_argument("--demos", nargs="+", type=positive_int,
-                        help="demonstration episodes, for every task (default per task)")
-    parser.add_argument("--seeds", type=positive_int, help="seeds per cell (default 3)")
-    parser.add_argument("--eval-episodes", type=positive_int,
-                        help="evaluation episodes per seed (default 100)")
-    parser.add_argument("--jobs", type=positive_int,
-                        help="worker processes running grid cells in parallel (default 1)")
+                             "resumes it with the same settings and refuses other settings "
+                             "(see DIR/settings.json)")
+    parser.add_argument("--envs", nargs="+", type=_env_name, metavar="TASK",
+                        help="task names, as --env of `fenchel imitation train` (default "
+                             f"{' '.join(defaults.envs)})")
+    parser.add_argument("--policies", nargs="+", choices=POLICY_NAMES, metavar="POLICY",
+                        help=f"policies among {', '.join(POLICY_NAMES)} (default all)")
+    parser.add_argument("--demos", nargs="+", type=positive_int, metavar="N",
+                        help="numbers of demonstration episodes, the same for every task "
+                             "(default per task: "
+                             + ", ".join(f"{env} {' '.join(map(str, n))}"
+                                         for env, n in defaults.demos)
+                             + f", else {' '.join(map(str, defaults.default_demos))})")
+    parser.add_argument("--seeds", type=positive_int, metavar="N",
+                        help=f"number of seeds per cell: runs seeds 0..N-1 (default "
+                             f"{defaults.seeds})")
+    parser.add_argument("--eval-episodes", type=positive_int, metavar="N",
+                        help=f"evaluation episodes per seed (default {defaults.eval_episodes})")
+    parser.add_argument("--jobs", type=positive_int, metavar="N",
+                        help="worker processes running grid cells in parallel (default "
+                             f"{defaults.jobs})")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_hyperparameter_arguments(parser)
     parser.set_defaults(func=_reproduce)

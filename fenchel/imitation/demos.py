@@ -104,20 +104,23 @@ def _episode_major(result) -> dict[str, np.ndarray]:
 
 
 def _mujoco_episodes(config: PointMazeConfig | LocomotionConfig, n_episodes: int, reset_seed,
-                    oracle_seed) -> tuple[dict[str, np.ndarray], Any]:
+                    oracle_seed, bar) -> tuple[dict[str, np.ndarray], Any]:
     seeds = episode_seeds(reset_seed, n_episodes)
     if isinstance(config, PointMazeConfig):
         oracle, rollout = PointMazeOracle(config, seed=np.random.default_rng(oracle_seed)), \
             pointmaze_rollout
     else:  # the SAC expert is deterministic: the reset seeds alone vary its episodes
         oracle, rollout = task_expert(config), locomotion_rollout
-    parts = [_episode_major(rollout(oracle, config, seeds[start:start + MUJOCO_BATCH]))
-             for start in range(0, n_episodes, MUJOCO_BATCH)]
+    parts = []
+    for start in range(0, n_episodes, MUJOCO_BATCH):
+        batch = seeds[start:start + MUJOCO_BATCH]
+        parts.append(_episode_major(rollout(oracle, config, batch)))
+        bar.update(len(batch))
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}, oracle
 
 
 def collect_demonstrations(env: str | EnvConfig, n_episodes: int,
-                           seed: int = 0) -> Demonstrations:
+                           seed: int = 0, progress: bool = False) -> Demonstrations:
     """Rolls out the task's scripted oracle for ``n_episodes`` episodes.
 
     Reproducible: the same ``(env, n_episodes, seed)`` gives identical arrays. Each episode
@@ -132,11 +135,15 @@ def collect_demonstrations(env: str | EnvConfig, n_episodes: int,
         ``PointMazeConfig`` or ``LocomotionConfig``.
       n_episodes: number of episodes, at least 1.
       seed: seed of the initial states and of the oracle's goal order.
+      progress: show a tqdm bar of the episodes collected (on stderr; PointMaze and
+        locomotion advance by batches of ``MUJOCO_BATCH`` episodes, particle tasks, rolled
+        out all at once, in one go). The arrays do not depend on it.
 
     Returns:
       The :class:`Demonstrations`.
 
     Example:
+      >>> from fenchel.imitation.demos import collect_demonstrations
       >>> demos = collect_demonstrations("particle-2d", n_episodes=4, seed=0)
       >>> demos.observations.shape[1], demos.actions.shape[1]
       (10, 2)
@@ -145,13 +152,20 @@ def collect_demonstrations(env: str | EnvConfig, n_episodes: int,
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) \
             or n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive int, got {n_episodes!r}")
+    from tqdm.auto import tqdm
+
     reset_seed, oracle_seed = np.random.SeedSequence(seed).spawn(2)
-    if isinstance(config, (PointMazeConfig, LocomotionConfig)):
-        episodes, oracle = _mujoco_episodes(config, n_episodes, reset_seed, oracle_seed)
-    else:
-        initial = particle_reset(np.random.default_rng(reset_seed), n_episodes, config)
-        oracle = ParticleOracle(config, seed=np.random.default_rng(oracle_seed))
-        episodes = _episode_major(rollout_from_state(oracle, config, initial, record=True))
+    with tqdm(total=n_episodes, desc=f"collect {name or 'demonstrations'}", unit="episode",
+              disable=not progress) as bar:
+        if isinstance(config, (PointMazeConfig, LocomotionConfig)):
+            episodes, oracle = _mujoco_episodes(config, n_episodes, reset_seed, oracle_seed,
+                                                bar)
+        else:
+            initial = particle_reset(np.random.default_rng(reset_seed), n_episodes, config)
+            oracle = ParticleOracle(config, seed=np.random.default_rng(oracle_seed))
+            episodes = _episode_major(rollout_from_state(oracle, config, initial, record=True))
+            bar.update(n_episodes)
+        bar.set_postfix(success=f"{episodes['episode_success'].mean():.2f}", refresh=False)
     lengths = episodes["episode_lengths"]
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     metadata = {

@@ -47,6 +47,7 @@ class LocomotionConfig:
       max_steps: episode length limit (gymnasium's default 1000).
 
     Example:
+      >>> from fenchel.imitation.locomotion import LocomotionConfig
       >>> config = LocomotionConfig("walker2d")
       >>> config.env_id, config.observation_dim, config.action_dim
       ('Walker2d-v5', 17, 6)
@@ -110,6 +111,7 @@ def make_locomotion_env(env: LocomotionConfig | str = "hopper", **kwargs: Any) -
     lines appended to ``MUJOCO_LOG.TXT`` in the working directory.
 
     Example:
+      >>> from fenchel.imitation.locomotion import make_locomotion_env
       >>> make_locomotion_env("hopper").action_space.shape
       (3,)
     """
@@ -140,7 +142,7 @@ def task_expert(env: LocomotionConfig | str, path: str | os.PathLike | None = No
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"no expert weights for {config.name} at {path}; train them with "
-            f"`fenchel imitation train-expert --env-id {config.env_id}` "
+            f"`fenchel imitation train-expert --env {config.name} --out {expert_path(config.env_id)}` "
             '(needs pip install -e ".[experts]")')
     expert = load_expert(path)
     if (expert.observation_dim, expert.action_dim) != (config.observation_dim, config.action_dim):

@@ -62,6 +62,7 @@ class ReproduceConfig:
       jobs: worker processes running cells in parallel (results do not depend on it).
 
     Example:
+      >>> from fenchel.imitation.reproduce import ReproduceConfig
       >>> ReproduceConfig(seeds=1).demos_for("particle-2d-multimodal")
       (50, 200)
     """
@@ -140,7 +141,7 @@ def _run_path(out: str, env: str, policy: str, demos: int, seed: int) -> str:
 SETTING_FLAGS = {"eval_episodes": "--eval-episodes", "train_config.steps": "--steps",
                  "train_config.batch_size": "--batch-size",
                  "train_config.learning_rate": "--learning-rate",
-                 "policy_config.hidden": "--hidden", "policy_config.reg_scale": "--reg-scale",
+                 "policy_config.hidden": "--hidden-sizes", "policy_config.reg_scale": "--reg-scale",
                  "policy_config.act_samples": "--act-samples"}
 """The command-line flag of each setting that has one, named when settings differ."""
 

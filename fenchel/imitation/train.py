@@ -69,6 +69,7 @@ def make_task(name: str) -> Task:
       The task.
 
     Example:
+      >>> from fenchel.imitation.train import make_task
       >>> make_task("particle-2d-multimodal").spec.action_dim
       2
     """
@@ -114,6 +115,7 @@ class TrainConfig:
       weight_decay: decoupled weight decay (AdamW).
 
     Example:
+      >>> from fenchel.imitation.train import TrainConfig
       >>> TrainConfig(steps=10).batch_size
       128
     """
@@ -178,6 +180,9 @@ def train_policy(kind: str, observations: np.ndarray, actions: np.ndarray, spec:
       ``(policy, history)`` with history ``{"loss": [loss per step], "train_seconds": float}``.
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.imitation.policies import PolicyConfig, PolicySpec
+      >>> from fenchel.imitation.train import TrainConfig, train_policy
       >>> spec = PolicySpec(3, 1, 0.0, 1.0)
       >>> policy, _ = train_policy("mse", np.zeros((8, 3)), np.full((8, 1), 0.5), spec,
       ...                          PolicyConfig(hidden=(8,)), TrainConfig(steps=2))
@@ -244,7 +249,9 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
                    train_config: TrainConfig = TrainConfig(), eval_episodes: int = 100,
                    progress: bool = False,
                    after_training: Callable[[Policy], None] | None = None,
-                   mesh: Any = None, checkpoint_dir: str | None = None) -> dict[str, Any]:
+                   mesh: Any = None, checkpoint_dir: str | None = None,
+                   demonstrations: tuple[np.ndarray, np.ndarray, dict] | None = None,
+                   ) -> dict[str, Any]:
     """Demonstrations -> training -> evaluation -> latency for one (env, policy, N, seed).
 
     Demonstrations use ``seed``; evaluation episodes use ``EVAL_SEED_OFFSET + seed`` so they
@@ -262,6 +269,9 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
       after_training: called with the trained policy before evaluation (e.g. to render it).
       mesh: device mesh for data-parallel training (:func:`train_policy`).
       checkpoint_dir: resumable training checkpoints (:func:`train_policy`).
+      demonstrations: ``(observations, actions, metadata)`` of ``n_demos`` episodes to
+        train on instead of collecting them (e.g. read from a ``collect`` file);
+        ``metadata["success_rate"]`` is reported as ``demo_success_rate``.
 
     Returns:
       A JSON-serializable dict: env, policy, demos, seed, transitions, metric (the task's),
@@ -272,7 +282,9 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
     if isinstance(n_demos, bool) or not isinstance(n_demos, int) or n_demos < 1:
         raise ValueError(f"n_demos must be a positive int, got {n_demos!r}")
     task = make_task(env)
-    observations, actions, metadata = task.demonstrations(n_demos, seed)
+    if demonstrations is None:
+        demonstrations = task.demonstrations(n_demos, seed)
+    observations, actions, metadata = demonstrations
     policy, history = train_policy(kind, observations, actions, task.spec, config,
                                    train_config, seed=seed, progress=progress, mesh=mesh,
                                    checkpoint_dir=checkpoint_dir)

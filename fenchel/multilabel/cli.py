@@ -6,6 +6,12 @@ Examples::
       --seed 0 --json yeast.json
   fenchel reproduce multilabel --datasets yeast scene emotions birds cal500 \\
       --seeds 3 --out docs/results/multilabel
+
+The training flags are grids: each of ``--hidden``, ``--learning-rate``,
+``--weight-decay`` and ``--reg-scale`` takes one or more values, and every combination
+is a candidate configuration tuned on the validation split. ``--hidden`` is thus a list of
+*widths of the one hidden layer* (one network each; 0 = linear), unlike
+``fenchel imitation train --hidden-sizes``, the layer sizes of one network.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ import os
 import sys
 import time
 
-from fenchel._cli_types import (non_negative_float, non_negative_int, output_dir, output_file,
-                                positive_float, positive_int, seed_int)
+from fenchel._cli_types import (add_argument, non_negative_float, non_negative_int, output_dir,
+                                output_file, positive_float, positive_int, seed_int)
 from fenchel._io import write_json_atomic
 from fenchel.multilabel.losses import LOSSES, REGULARIZERS, Method
 from fenchel.multilabel.models import ENERGIES
@@ -24,27 +30,39 @@ from fenchel.training import mesh_for_devices, parse_device_count
 
 
 def _grid_values(args: argparse.Namespace) -> dict[str, list]:
-    return {"hidden": args.hidden, "learning_rate": args.lr,
+    return {"hidden": args.hidden, "learning_rate": args.learning_rate,
             "weight_decay": args.weight_decay, "reg_scale": args.reg_scale}
+
+
+def _defaults(name: str) -> str:
+    from fenchel.multilabel.reproduce import DEFAULT_GRID
+
+    return " ".join(f"{value:g}" for value in DEFAULT_GRID[name])
 
 
 def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     nargs = "+"
     parser.add_argument("--hidden", type=non_negative_int, nargs=nargs, default=None,
-                        help="hidden width(s) of the feature map, 0 = linear")
-    parser.add_argument("--lr", type=positive_float, nargs=nargs, default=None,
-                        help="learning rate(s)")
+                        metavar="WIDTH",
+                        help="grid of widths of the feature map's one hidden layer, each a "
+                             "candidate network; 0 = linear "
+                             f"(default {_defaults('hidden')})")
+    add_argument(parser, "--learning-rate", type=positive_float, nargs=nargs, default=None,
+                 metavar="RATE", deprecated=["--lr"],
+                 help=f"grid of AdamW learning rates (default {_defaults('learning_rate')})")
     parser.add_argument("--weight-decay", type=non_negative_float, nargs=nargs, default=None,
-                        help="AdamW weight decay value(s)")
+                        metavar="DECAY",
+                        help=f"grid of AdamW weight decays (default {_defaults('weight_decay')})")
     parser.add_argument("--reg-scale", type=positive_float, nargs=nargs, default=None,
-                        help="temperature(s) λ of Ω")
+                        metavar="LAMBDA",
+                        help=f"grid of temperatures λ of Ω (default {_defaults('reg_scale')})")
     parser.add_argument("--max-epochs", type=positive_int, default=100,
                         help="epoch budget (default 100)")
     parser.add_argument("--patience", type=positive_int, default=10,
                         help="early-stopping patience in epochs (default 10)")
     parser.add_argument("--batch-size", type=positive_int, default=64,
                         help="minibatch size (default 64)")
-    parser.add_argument("--data-dir", default=None,
+    parser.add_argument("--data-dir", default=None, metavar="DIR",
                         help="MULAN data folder (default $FENCHEL_DATA, else the user cache)")
     parser.add_argument("--no-refit", dest="refit", action="store_false",
                         help="test the model of the search instead of retraining the chosen "
@@ -126,18 +144,29 @@ def add_parser(subparsers) -> None:
     """Adds ``fenchel multilabel`` (train one method, print test metrics)."""
     parser = subparsers.add_parser(
         "multilabel", help="Train a multi-label energy network and print its test metrics.",
-        description="Tune on the validation split (grid of --hidden/--lr/--weight-decay/"
-                    "--reg-scale values), train with early stopping, and report test metrics "
-                    "(rounding at 0.5 and a validation-tuned threshold).")
+        description="Tune on the validation split (grid of --hidden/--learning-rate/"
+                    "--weight-decay/--reg-scale values), train with early stopping, and report "
+                    "test metrics (rounding at 0.5 and a validation-tuned threshold).")
     parser.add_argument("--dataset", required=True, help="MULAN dataset name, e.g. yeast")
-    parser.add_argument("--energy", choices=ENERGIES, default="pairwise")
-    parser.add_argument("--loss", choices=LOSSES, default="gfy")
-    parser.add_argument("--reg", choices=REGULARIZERS, default="entropy")
+    parser.add_argument("--energy", choices=ENERGIES, default="pairwise",
+                        help="energy Φ(θ, y): unary <u(x), y>, pairwise <u(x), y> + ½ yᵀUy "
+                             "(learned label interactions U) or global (SPEN's energy, "
+                             "non-concave in y) (default pairwise)")
+    parser.add_argument("--loss", choices=LOSSES, default="gfy",
+                        help="training loss: gfy (generalized Fenchel-Young), perceptron, "
+                             "hinge, bce (unary energy only), or unrolled / implicit "
+                             "(differentiating through the inner solver) (default gfy)")
+    parser.add_argument("--reg", choices=REGULARIZERS, default="entropy",
+                        help="regularizer Ω on [0, 1]^k of gfy, unrolled and implicit: "
+                             "entropy (binary entropy) or squared (SquaredBox); perceptron, "
+                             "hinge and bce fix their own (default entropy)")
     parser.add_argument("--nonconcave", action="store_true",
                         help="pairwise: learn a free symmetric U instead of U = -VV^T (concave)")
-    parser.add_argument("--seed", type=seed_int, default=0, help="split and initialization seed")
-    parser.add_argument("--json", type=output_file, default=None,
-                        help="write the result to this JSON file (checked before training)")
+    parser.add_argument("--seed", type=seed_int, default=0,
+                        help="split and initialization seed (default 0)")
+    parser.add_argument("--json", type=output_file, default=None, metavar="FILE",
+                        help="also write the result to this JSON file (checked before "
+                             "training, written atomically)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--devices", type=parse_device_count, default=0, metavar="N",
                         help="data-parallel training over N local devices (default: all "
@@ -203,16 +232,22 @@ def add_reproduce_parser(subparsers) -> None:
         description="Each (dataset, method, seed) result is saved in OUT/runs and skipped "
                     "when present; results.md, results.json and PNG bar plots are rewritten "
                     "from all runs found.")
-    parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS))
+    parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS),
+                        metavar="DATASET",
+                        help=f"MULAN dataset names (default {' '.join(DEFAULT_DATASETS)})")
     parser.add_argument("--methods", nargs="+", type=_parse_method, default=None,
-                        help="methods as energy-loss[-reg] (default: the full list)")
-    parser.add_argument("--seeds", type=positive_int, default=3, help="number of seeds")
+                        metavar="METHOD",
+                        help="methods as energy-loss[-reg], e.g. pairwise-gfy-entropy or "
+                             "pairwise_nc-gfy-entropy (default: the full list)")
+    parser.add_argument("--seeds", type=positive_int, default=3, metavar="N",
+                        help="number of seeds: runs seeds 0..N-1 (default 3)")
     parser.add_argument("--out", type=output_dir, default=os.path.join("results", "multilabel"),
+                        metavar="DIR",
                         help="output folder (default results/multilabel; the committed results "
                              "are in docs/results/multilabel); a re-run resumes it with the same "
-                             "settings and refuses other settings (see OUT/settings.json)")
-    parser.add_argument("--jobs", type=positive_int, default=1,
-                        help="worker processes (default 1)")
+                             "settings and refuses other settings (see DIR/settings.json)")
+    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                        help="worker processes running runs in parallel (default 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_training_arguments(parser)
     parser.set_defaults(func=_run_reproduce)

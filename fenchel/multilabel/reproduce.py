@@ -78,7 +78,7 @@ DEFAULT_GRID = {
 GRID_FIELDS = ("hidden", "learning_rate", "weight_decay", "reg_scale")
 """The :class:`~fenchel.multilabel.train.Config` fields searched over (the CLI's grid)."""
 
-SETTING_FLAGS = {"hidden": "--hidden", "learning_rate": "--lr",
+SETTING_FLAGS = {"hidden": "--hidden", "learning_rate": "--learning-rate",
                  "weight_decay": "--weight-decay", "reg_scale": "--reg-scale",
                  "max_epochs": "--max-epochs", "patience": "--patience",
                  "batch_size": "--batch-size", "refit": "--no-refit"}
@@ -112,6 +112,7 @@ def grid_settings(grid: dict[str, Sequence[Any]] | None = None, refit: bool = Tr
     file (``"settings"``) and in ``OUT/settings.json``.
 
     Example:
+      >>> from fenchel.multilabel.reproduce import grid_settings
       >>> grid_settings(max_epochs=2)["max_epochs"], grid_settings()["hidden"]
       (2, [0, 512])
     """

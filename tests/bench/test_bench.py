@@ -85,7 +85,7 @@ def test_unknown_case_is_rejected():
 @pytest.mark.slow  # about a minute of CPU, mostly XLA compilation of ~40 small functions
 def test_quick_run_of_every_case_writes_tables_and_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--silent", "--json", str(out)]) == 0
+    assert main(["bench", "--quick", "--quiet", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     payload = json.loads(out.read_text())
     assert set(payload["cases"]) == set(CASES)

@@ -101,17 +101,34 @@ def test_loading_a_foreign_npz_is_a_clear_error(tmp_path):
 
 def test_collect_cli_writes_the_dataset(tmp_path, capsys):
     out = tmp_path / "sub" / "particle.npz"
-    code = main(["imitation", "collect", "--env", "particle-2d-multimodal", "--episodes", "12",
+    code = main(["imitation", "collect", "--env", "particle-2d-multimodal", "--demos", "12",
                  "--seed", "4", "--out", str(out)])
     assert code == 0
-    printed = capsys.readouterr().out
-    assert "particle-2d-multimodal" in printed and str(out) in printed
+    captured = capsys.readouterr()
+    assert "particle-2d-multimodal" in captured.out and str(out) in captured.out
+    assert "12/12" in captured.err  # the progress bar, on stderr
     _assert_equal(load_demonstrations(out), collect_demonstrations("particle-2d-multimodal", 12, 4))
+
+
+def test_collect_cli_quiet_and_the_deprecated_episodes_flag(tmp_path, capsys):
+    out = tmp_path / "particle.npz"
+    assert main(["imitation", "collect", "--env", "particle-1d", "--episodes", "3",
+                 "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err == ("fenchel imitation collect: warning: --episodes is deprecated and will be "
+                   "removed in the next release; use --demos\n")  # and no progress bar
+    assert load_demonstrations(out).num_episodes == 3
+
+
+def test_progress_does_not_change_the_demonstrations(capsys):
+    _assert_equal(collect_demonstrations("particle-2d", 5, seed=1, progress=True),
+                  collect_demonstrations("particle-2d", 5, seed=1))
+    assert "5/5" in capsys.readouterr().err
 
 
 def test_collect_cli_rejects_unknown_env(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        main(["imitation", "collect", "--env", "particle-99d", "--episodes", "1",
+        main(["imitation", "collect", "--env", "particle-99d", "--demos", "1",
               "--out", str(tmp_path / "x.npz")])
     assert "valid names" in capsys.readouterr().err
     assert not os.listdir(tmp_path)

@@ -81,16 +81,16 @@ def test_reproduce_cli(tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["reproduce", "imitation", "--out", str(out), "--envs", "particle-2d-multimodal",
                  "--policies", "mse", "--demos", "2", "--seeds", "1", "--eval-episodes", "2",
-                 "--steps", "2", "--batch-size", "16", "--hidden", "16", "--quiet"])
+                 "--steps", "2", "--batch-size", "16", "--hidden-sizes", "16", "--quiet"])
     assert code == 0
     assert (out / "results.md").exists() and (out / "rollouts_mse.gif").exists()
     assert "success=" in capsys.readouterr().out
     code = main(["reproduce", "imitation", "--out", str(out), "--envs", "particle-2d-multimodal",
                  "--policies", "mse", "--demos", "2", "--seeds", "1", "--eval-episodes", "2",
-                 "--steps", "2", "--batch-size", "16", "--hidden", "32", "--quiet"])
+                 "--steps", "2", "--batch-size", "16", "--hidden-sizes", "32", "--quiet"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "policy_config.hidden (--hidden): stored [16] (in runs/" in err and "now [32]" in err
+    assert "policy_config.hidden (--hidden-sizes): stored [16] (in runs/" in err and "now [32]" in err
     assert "fresh output folder (--out)" in err
 
 

@@ -1,13 +1,17 @@
-"""Tests of tasks, experiments and the ``fenchel imitation train`` CLI (tiny budgets)."""
+"""Tests of tasks, experiments and the ``fenchel imitation train`` / ``train-expert`` CLI
+(tiny budgets), including ``collect`` -> ``train --demos-file``."""
 
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
 
 from fenchel.cli import main
+from fenchel.imitation import experts
+from fenchel.imitation.demos import load_demonstrations
 from fenchel.imitation.policies import PolicyConfig
 from fenchel.imitation.train import (
     TrainConfig,
@@ -75,7 +79,7 @@ def test_train_cli_writes_json(tmp_path, capsys):
     out = tmp_path / "run.json"
     code = main(["imitation", "train", "--env", "particle-2d-multimodal", "--policy",
                  "gfy-pairwise", "--demos", "3", "--seed", "0", "--steps", "2",
-                 "--batch-size", "16", "--hidden", "16", "--eval-episodes", "3", "--quiet",
+                 "--batch-size", "16", "--hidden-sizes", "16", "--eval-episodes", "3", "--quiet",
                  "--json", str(out)])
     assert code == 0
     result = json.loads(out.read_text())
@@ -115,7 +119,7 @@ def test_train_cli_rejects_more_devices_than_exist(capsys):
 
 def test_train_cli_checkpoints_and_resumes(tmp_path, capsys):
     command = ["imitation", "train", "--env", "particle-2d", "--policy", "mse", "--demos", "1",
-               "--steps", "4", "--batch-size", "8", "--hidden", "8", "--eval-episodes", "2",
+               "--steps", "4", "--batch-size", "8", "--hidden-sizes", "8", "--eval-episodes", "2",
                "--quiet", "--checkpoint-dir", str(tmp_path / "ckpt"), "--json",
                str(tmp_path / "first.json")]
     assert main(command) == 0
@@ -126,3 +130,99 @@ def test_train_cli_checkpoints_and_resumes(tmp_path, capsys):
     second = json.loads((tmp_path / "second.json").read_text())
     assert second["final_loss"] == first["final_loss"]
     assert second["success_rate"] == first["success_rate"]
+
+
+# The smallest task and the tiniest budget: a few seconds, mostly compilation.
+TINY_TRAIN = ["--policy", "mse", "--steps", "2", "--batch-size", "8", "--hidden-sizes", "8",
+              "--eval-episodes", "2", "--quiet"]
+
+
+@pytest.fixture
+def demos_file(tmp_path, capsys):
+    """``fenchel imitation collect`` of 4 particle-1d episodes."""
+    path = tmp_path / "demos" / "particle-1d.npz"
+    assert main(["imitation", "collect", "--env", "particle-1d", "--demos", "4", "--seed", "3",
+                 "--out", str(path), "--quiet"]) == 0
+    capsys.readouterr()
+    return path
+
+
+def test_collect_then_train_on_the_demos_file(demos_file, tmp_path, capsys):
+    demos = load_demonstrations(demos_file)
+    out = tmp_path / "all.json"
+    assert main(["imitation", "train", "--env", "particle-1d", "--demos-file", str(demos_file),
+                 *TINY_TRAIN, "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"demos_file={demos_file}" in printed and "success_rate=" in printed
+    result = json.loads(out.read_text())
+    assert result["demos"] == 4 and result["transitions"] == demos.num_transitions
+    assert result["demos_file"] == str(demos_file) and result["demos_seed"] == 3
+    assert result["policy_config"]["hidden"] == [8] and result["eval_episodes"] == 2
+    # --demos with a file: its first N episodes
+    first = tmp_path / "first2.json"
+    assert main(["imitation", "train", "--env", "particle-1d", "--demos-file", str(demos_file),
+                 "--demos", "2", *TINY_TRAIN, "--json", str(first)]) == 0
+    result = json.loads(first.read_text())
+    assert result["demos"] == 2
+    assert result["transitions"] == int(demos.episode_lengths[:2].sum())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--env", "particle-2d"], "holds demonstrations of 'particle-1d', not of --env particle-2d"),
+    (["--env", "particle-1d", "--demos", "5"], "--demos 5 asks for more episodes than"),
+])
+def test_a_demos_file_that_does_not_fit_is_refused(demos_file, argv, message, tmp_path,
+                                                   capsys):
+    out = tmp_path / "r.json"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["imitation", "train", *argv, "--demos-file", str(demos_file), *TINY_TRAIN,
+              "--json", str(out)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --demos-file: " in err and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_a_demos_file_with_wrong_shapes_is_refused(demos_file, tmp_path, capsys):
+    data = dict(np.load(demos_file))
+    data["actions"] = np.zeros((data["actions"].shape[0], 3), np.float32)
+    broken = tmp_path / "broken.npz"
+    np.savez(broken, **data)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["imitation", "train", "--env", "particle-1d", "--demos-file", str(broken),
+              *TINY_TRAIN])
+    assert exit_info.value.code == 2
+    assert "has actions of shape" in capsys.readouterr().err
+
+
+def test_train_expert_writes_to_the_working_directory_by_default(tmp_path, monkeypatch,
+                                                                 capsys):
+    """Never inside the installed package: ``experts/<gymnasium id>.npz`` under the working
+    directory (SAC itself is replaced by a stub)."""
+    calls = []
+
+    def fake_train(env_id, out, seed, config, progress):
+        calls.append((env_id, out, seed, config.timesteps, progress))
+        expert = experts.MLPExpert([np.zeros((11, 3), np.float32)], [np.zeros(3, np.float32)],
+                                   {"env_id": env_id, "seed": seed, "eval_return_mean": 1.0,
+                                    "eval_return_std": 0.0, "eval_episodes": 1,
+                                    "train_seconds": 0.0})
+        experts.save_expert(out, expert)
+        return expert
+
+    monkeypatch.setattr(experts, "train_sac_expert", fake_train)
+    monkeypatch.chdir(tmp_path)
+    shipped = {name: os.path.getmtime(os.path.join(experts.EXPERT_DIR, name))
+               for name in os.listdir(experts.EXPERT_DIR)}
+    assert main(["imitation", "train-expert", "--env", "hopper", "--timesteps", "7",
+                 "--quiet"]) == 0
+    assert calls == [("Hopper-v5", os.path.join("experts", "hopper-v5.npz"), 0, 7, False)]
+    assert (tmp_path / "experts" / "hopper-v5.npz").is_file()
+    assert "wrote experts/hopper-v5.npz" in capsys.readouterr().out
+    assert shipped == {name: os.path.getmtime(os.path.join(experts.EXPERT_DIR, name))
+                       for name in os.listdir(experts.EXPERT_DIR)}
+    # the deprecated --env-id spelling names the same task
+    assert main(["imitation", "train-expert", "--env-id", "Walker2d-v5", "--out",
+                 str(tmp_path / "w.npz"), "--quiet"]) == 0
+    assert calls[-1][:2] == ("Walker2d-v5", str(tmp_path / "w.npz"))
+    assert "--env-id is deprecated" in capsys.readouterr().err

@@ -9,8 +9,8 @@ import pytest
 from fenchel import cli
 from fenchel.multilabel.metrics import METRICS
 
-TINY = ["--max-epochs", "2", "--hidden", "0", "--lr", "0.01", "--weight-decay", "1e-4",
-        "--reg-scale", "1", "--batch-size", "32", "--quiet"]
+TINY = ["--max-epochs", "2", "--hidden", "0", "--learning-rate", "0.01",
+        "--weight-decay", "1e-4", "--reg-scale", "1", "--batch-size", "32", "--quiet"]
 
 
 def _check_result(path, dataset, method_name):

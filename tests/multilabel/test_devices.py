@@ -106,7 +106,7 @@ def test_all_devices_runs_the_sharded_path(data_dir, tmp_path, capsys):
     out = tmp_path / "emotions.json"
     code = cli.main(["multilabel", "--dataset", "emotions", "--energy", "unary", "--loss", "bce",
                      "--data-dir", str(data_dir), "--json", str(out), "--devices", "all",
-                     "--max-epochs", "1", "--hidden", "0", "--lr", "0.01",
+                     "--max-epochs", "1", "--hidden", "0", "--learning-rate", "0.01",
                      "--weight-decay", "1e-4", "--reg-scale", "1", "--batch-size", "32",
                      "--quiet"])
     assert code == 0

@@ -24,7 +24,7 @@ def test_tiny_grid_writes_results_and_resumes(data_dir, tmp_path, monkeypatch, c
     argv = ["reproduce", "multilabel", "--datasets", "emotions",
             "--methods", "unary-bce", "pairwise-gfy-entropy", "--seeds", "2",
             "--out", str(out), "--data-dir", str(data_dir), "--max-epochs", "2",
-            "--hidden", "0", "--lr", "0.01", "--weight-decay", "1e-4",
+            "--hidden", "0", "--learning-rate", "0.01", "--weight-decay", "1e-4",
             "--reg-scale", "1", "2", "--batch-size", "32", "--quiet"]
     assert cli.main(argv) == 0
     runs = sorted(p.relative_to(out).as_posix() for p in out.glob("runs/*/*/*.json"))
@@ -73,7 +73,7 @@ def test_tiny_grid_writes_results_and_resumes(data_dir, tmp_path, monkeypatch, c
         return new
 
     for new_argv, expected in [
-        (changed(("--lr", "0.003")), "learning_rate (--lr): stored [0.01] (in runs/emotions/"),
+        (changed(("--learning-rate", "0.003")), "learning_rate (--learning-rate): stored [0.01] (in runs/emotions/"),
         (changed(("--weight-decay", "0")), "weight_decay (--weight-decay): stored [0.0001]"),
         (changed(("--max-epochs", "3"), ("--batch-size", "16")),
          "max_epochs (--max-epochs): stored 2"),
@@ -83,7 +83,7 @@ def test_tiny_grid_writes_results_and_resumes(data_dir, tmp_path, monkeypatch, c
         err = capsys.readouterr().err
         assert expected in err and "fresh output folder (--out)" in err, err
         assert "Traceback" not in err
-    assert cli.main(changed(("--lr", "0.003"))) == 2
+    assert cli.main(changed(("--learning-rate", "0.003"))) == 2
     assert "now [0.003]" in capsys.readouterr().err
     assert before == {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*/*.json")}
 
@@ -136,7 +136,7 @@ def test_ctrl_c_stops_a_parallel_grid_within_seconds(data_dir, tmp_path):
     out = tmp_path / "grid"
     argv = [sys.executable, "-m", "fenchel", "reproduce", "multilabel", "--datasets", "emotions",
             "--methods", *METHODS, "--seeds", "2", "--jobs", "2", "--out", str(out),
-            "--data-dir", str(data_dir), "--max-epochs", "3", "--hidden", "0", "--lr", "0.01",
+            "--data-dir", str(data_dir), "--max-epochs", "3", "--hidden", "0", "--learning-rate", "0.01",
             "--weight-decay", "1e-4", "--reg-scale", "1", "--batch-size", "32", "--quiet"]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True, cwd=REPO)
