@@ -15,7 +15,7 @@ import scipy.optimize
 
 from fenchel import maximizers, regularizers
 
-if not hasattr(jax, "enable_x64"):  # JAX < 0.8 (the lower bound is 0.6.2): same context manager
+if not hasattr(jax, "enable_x64"):  # JAX < 0.8 (the lower bound is 0.7.2): same context manager
     from jax.experimental import enable_x64 as _enable_x64
 
     jax.enable_x64 = _enable_x64
