@@ -17,8 +17,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     are created.
 
     Example:
-      >>> with atomic_path("/tmp/fenchel-doc/plot.txt") as tmp:  # doctest: +SKIP
-      ...     open(tmp, "w").write("done")
+      >>> import os, tempfile
+      >>> from fenchel._io import atomic_path
+      >>> path = os.path.join(tempfile.mkdtemp(), "results", "plot.txt")
+      >>> with atomic_path(path) as tmp, open(tmp, "w") as f:
+      ...     _ = f.write("done")
+      >>> open(path).read()
+      'done'
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))

@@ -31,6 +31,7 @@ def normalized(settings: Mapping[str, Any]) -> dict[str, Any]:
     """``settings`` as JSON would store it (tuples become lists, keys strings).
 
     Example:
+      >>> from fenchel._settings import normalized
       >>> normalized({"hidden": (0, 512)})
       {'hidden': [0, 512]}
     """
@@ -44,6 +45,7 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any],
     only differs (its missing value shows as ``"(not recorded)"``).
 
     Example:
+      >>> from fenchel._settings import differences
       >>> differences({"lr": 0.1, "opt": {"steps": 2}}, {"lr": 0.1, "opt": {"steps": 3}})
       [('opt.steps', 2, 3)]
     """

@@ -39,6 +39,8 @@ def bilinear(theta: Array, y: Array) -> Array:
       A scalar.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from fenchel.energies import bilinear
       >>> bilinear(jnp.array([1.0, 2.0]), jnp.array([1.0, 0.0])).item()
       1.0
     """
@@ -61,6 +63,8 @@ def pairwise(theta: tuple[Array, Array], y: Array) -> Array:
       A scalar.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from fenchel.energies import pairwise
       >>> u, U = jnp.array([1.0, 0.0]), -jnp.eye(2)
       >>> pairwise((u, U), jnp.array([1.0, 1.0])).item()
       0.0
@@ -79,6 +83,8 @@ def negative_semidefinite(factor: Array) -> Array:
       ``U: (k, k)`` with ``U ⪯ 0``; :func:`pairwise` with it is concave in y.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from fenchel.energies import negative_semidefinite
       >>> negative_semidefinite(jnp.ones((2, 1))).tolist()
       [[-1.0, -1.0], [-1.0, -1.0]]
     """
@@ -97,6 +103,8 @@ def project_negative_semidefinite(matrix: Array) -> Array:
       ``(k, k)``, symmetric, ``⪯ 0``.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from fenchel.energies import project_negative_semidefinite
       >>> project_negative_semidefinite(jnp.eye(2)).tolist()
       [[0.0, 0.0], [0.0, 0.0]]
     """
@@ -139,6 +147,8 @@ def nnx_energy(model: Any) -> tuple[Energy, Any]:
 
     Example:
       >>> from flax import nnx
+      >>> import jax.numpy as jnp
+      >>> from fenchel.energies import nnx_energy
       >>> class Net(nnx.Module):
       ...   def __init__(self, rngs):
       ...     self.lin = nnx.Linear(3, 1, rngs=rngs)

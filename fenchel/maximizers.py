@@ -238,6 +238,9 @@ class ClosedForm(Maximizer):
     """``ŷ = ∇Ω*(θ)``: exact, for the bilinear energy Φ(θ, y) = <θ, y>.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> import fenchel
+      >>> from fenchel.maximizers import ClosedForm
       >>> y, info = ClosedForm()(fenchel.energies.bilinear,
       ...                        fenchel.regularizers.BinaryEntropy(), jnp.zeros(3))
     """
@@ -281,6 +284,9 @@ class ProjectedGradient(Maximizer):
       unroll: run exactly ``maxiter`` iterations in a differentiable loop.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> import fenchel
+      >>> from fenchel.maximizers import ProjectedGradient
       >>> theta = (jnp.array([1.0, -1.0]), -jnp.eye(2))
       >>> y, info = ProjectedGradient()(fenchel.energies.pairwise,
       ...                               fenchel.regularizers.SquaredBox(), theta)
@@ -803,6 +809,8 @@ def concavity_excess(energy: Energy, reg: _regs.Regularizer, theta: Any) -> floa
 
     Example:
       >>> import fenchel as fy
+      >>> import jax.numpy as jnp
+      >>> from fenchel.maximizers import concavity_excess
       >>> U = jnp.array([[0.0, 3.0], [3.0, 0.0]])
       >>> concavity_excess(fy.energies.pairwise, fy.regularizers.SquaredBox(),
       ...                  (jnp.zeros(2), U))
@@ -973,6 +981,7 @@ def maximize(energy: Energy, reg: _regs.Regularizer, theta: Any, *,
     Example:
       >>> import jax.numpy as jnp
       >>> import fenchel
+      >>> from fenchel.maximizers import maximize
       >>> y, info = maximize(fenchel.energies.bilinear,
       ...                    fenchel.regularizers.SquaredBox(), jnp.array([0.5, 3.0]))
       >>> y.tolist()
@@ -1006,6 +1015,7 @@ def conjugate(energy: Energy, reg: _regs.Regularizer, theta: Any, *,
     Example:
       >>> import jax.numpy as jnp
       >>> import fenchel
+      >>> from fenchel.maximizers import conjugate
       >>> conjugate(fenchel.energies.bilinear,
       ...           fenchel.regularizers.ShannonSimplex(), jnp.zeros(2)).item()  # log 2
       0.693...

@@ -11,7 +11,10 @@ Cases (each a module with a config dataclass and ``run(config, log) -> CaseResul
 Example:
   >>> from fenchel.bench import run_cases, format_report
   >>> results = run_cases(["bilinear"], quick=True, log=lambda _: None)
-  >>> print(format_report(results[0]))  # doctest: +SKIP
+  >>> print(format_report(results[0]))  # doctest: +ELLIPSIS
+  ### bilinear: value + gradient of the mean bilinear loss, ...
+  | reg            | k | impl  | median_us | vs_optax | max_abs_diff | reps |
+  ...
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ def pairwise_problem(seed: int, batch: int, num_labels: int) -> PairwiseProblem:
     """Random, well-posed pairwise problems (see :class:`PairwiseProblem`).
 
     Example:
+      >>> from fenchel.bench.problems import pairwise_problem
       >>> p = pairwise_problem(0, batch=4, num_labels=3)
       >>> p.unaries.shape, p.interactions.shape, p.targets.shape
       ((4, 3), (3, 3), (4, 3))

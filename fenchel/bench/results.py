@@ -60,6 +60,7 @@ def format_table(result: CaseResult) -> str:
     """A GitHub-flavoured Markdown table of ``result`` (also readable as text).
 
     Example:
+      >>> from fenchel.bench.results import CaseResult, format_table
       >>> r = CaseResult("demo", "Demo", ["method", "median_ms"],
       ...                [{"method": "a", "median_ms": 1.5}])
       >>> print(format_table(r).splitlines()[2])

@@ -37,6 +37,7 @@ def run_cases(names: list[str] | None = None, *, quick: bool = False,
       wall time in ``summary["wall_s"]``.
 
     Example:
+      >>> from fenchel.bench.runner import run_cases
       >>> [r.name for r in run_cases(["bilinear"], quick=True, log=lambda _: None)]
       ['bilinear']
     """

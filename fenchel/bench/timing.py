@@ -133,6 +133,8 @@ def measure(fn: Callable[..., Any], *args: Any, reps: int = 5,
       A :class:`Measurement`.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from fenchel.bench.timing import measure
       >>> m = measure(lambda x: x @ x, jnp.ones((64, 64)), reps=3)
       >>> m.reps, m.median_s > 0
       (3, True)

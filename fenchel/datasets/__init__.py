@@ -1,6 +1,9 @@
 """Multi-label benchmark data: MULAN ARFF reading, dataset registry, download and splits.
 
 Example:
+  Loading a dataset (skipped in the doctests: it reads the MULAN files from
+  ``$FENCHEL_DATA``, downloading them on first use):
+
   >>> from fenchel.datasets import load_dataset
   >>> data = load_dataset("emotions", seed=0)  # doctest: +SKIP
   >>> data.train.x.shape, data.n_labels  # doctest: +SKIP

@@ -102,6 +102,9 @@ def read_mulan_label_names(path: PathLike) -> tuple[str, ...]:
       The ``k`` label names.
 
     Example:
+      Run from the data folder (skipped in the doctests, which have no data):
+
+      >>> from fenchel.datasets.arff import read_mulan_label_names
       >>> names = read_mulan_label_names("yeast/yeast.xml")  # doctest: +SKIP
       >>> len(names)  # doctest: +SKIP
       14
@@ -224,6 +227,9 @@ def read_arff(path: PathLike, n_labels: int) -> ArffData:
         (naming also the data row and column), or its label attributes are not binary.
 
     Example:
+      Run from the data folder (skipped in the doctests, which have no data):
+
+      >>> from fenchel.datasets.arff import read_arff
       >>> data = read_arff("yeast/yeast-train.arff", n_labels=14)  # doctest: +SKIP
       >>> data.features.shape, data.labels.shape  # doctest: +SKIP
       ((1500, 103), (1500, 14))

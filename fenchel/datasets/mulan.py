@@ -180,6 +180,7 @@ def default_data_dir() -> pathlib.Path:
       The path (not created), ``~/.cache/fenchel/multilabel`` when ``XDG_CACHE_HOME`` is unset.
 
     Example:
+      >>> from fenchel.datasets.mulan import default_data_dir
       >>> default_data_dir().name
       'multilabel'
     """
@@ -197,6 +198,7 @@ def resolve_data_dir(data_dir: PathLike | None = None) -> pathlib.Path:
       The folder as a path (it need not exist yet).
 
     Example:
+      >>> from fenchel.datasets.mulan import resolve_data_dir
       >>> str(resolve_data_dir("/data/mulan"))
       '/data/mulan'
     """
@@ -228,6 +230,7 @@ def list_datasets(data_dir: PathLike | None = None) -> tuple[str, ...]:
       Registered names in registry order, then extra names sorted.
 
     Example:
+      >>> from fenchel.datasets.mulan import list_datasets
       >>> list_datasets()[:3]
       ('yeast', 'scene', 'emotions')
     """
@@ -267,6 +270,9 @@ def verify_file(path: PathLike, sha256: str) -> None:
       ValueError: naming the file, expected and actual digest, if they differ.
 
     Example:
+      Run from the data folder (skipped in the doctests, which have no data):
+
+      >>> from fenchel.datasets.mulan import DATASETS, verify_file
       >>> verify_file("yeast/yeast.xml", DATASETS["yeast"].sha256["yeast.xml"])  # doctest: +SKIP
     """
     path = pathlib.Path(os.fspath(path))
@@ -300,6 +306,9 @@ def download_file(url: str, destination: PathLike, sha256: str) -> pathlib.Path:
       OSError: the download or the write failed.
 
     Example:
+      Skipped in the doctests: it needs the network.
+
+      >>> from fenchel.datasets.mulan import DATASETS, MULAN_URL, download_file
       >>> download_file(f"{MULAN_URL}/yeast/yeast.xml", "/tmp/yeast.xml",
       ...               DATASETS["yeast"].sha256["yeast.xml"])  # doctest: +SKIP
     """
@@ -393,6 +402,7 @@ def validation_split(n: int, validation_fraction: float,
       ``(fit_indices, validation_indices)``, int64 arrays partitioning ``range(n)``.
 
     Example:
+      >>> from fenchel.datasets.mulan import validation_split
       >>> fit, val = validation_split(10, 0.2, seed=0)
       >>> len(fit), len(val)
       (8, 2)
@@ -475,6 +485,10 @@ def load_dataset(name: str, data_dir: PathLike | None = None, *, seed: int = 0,
       FileNotFoundError: a file is missing and cannot be downloaded.
 
     Example:
+      Skipped in the doctests: it reads the MULAN files from ``$FENCHEL_DATA``,
+      downloading them on first use.
+
+      >>> from fenchel.datasets.mulan import load_dataset
       >>> data = load_dataset("yeast", seed=0)  # doctest: +SKIP
       >>> data.train.x.shape, data.validation.x.shape, data.test.y.shape  # doctest: +SKIP
       ((1200, 103), (300, 103), (917, 14))

@@ -14,6 +14,8 @@ def observation_batch(observation, observation_dim: int,
       ValueError: any other shape (the message names ``name``).
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.imitation._observations import observation_batch
       >>> batch, single = observation_batch(np.zeros(3), 3)
       >>> batch.shape, single
       ((1, 3), True)

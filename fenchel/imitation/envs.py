@@ -69,6 +69,7 @@ def make_env_config(name: str) -> EnvConfig:
       ``PointMazeConfig`` of the maze (default episode length) or the ``LocomotionConfig``.
 
     Example:
+      >>> from fenchel.imitation.envs import make_env_config
       >>> make_env_config("particle-8d-multimodal").dim
       8
       >>> make_env_config("pointmaze-large").observation_dim
@@ -88,6 +89,8 @@ def env_name(config: EnvConfig) -> str:
     """Inverse of :func:`make_env_config` for configs with default parameters.
 
     Example:
+      >>> from fenchel.imitation.envs import env_name
+      >>> from fenchel.imitation.particle import ParticleConfig
       >>> env_name(ParticleConfig(dim=2, multimodal=True))
       'particle-2d-multimodal'
     """
@@ -100,6 +103,8 @@ def action_bounds(config: EnvConfig) -> tuple[float, float]:
     """``(low, high)`` bounds shared by every action coordinate of a task.
 
     Example:
+      >>> from fenchel.imitation.envs import action_bounds, make_env_config
+      >>> from fenchel.imitation.particle import ParticleConfig
       >>> action_bounds(ParticleConfig(dim=3)), action_bounds(make_env_config("pointmaze-umaze"))
       ((0.0, 1.0), (-1.0, 1.0))
     """
@@ -116,6 +121,7 @@ def config_from_dict(fields: dict[str, Any]) -> EnvConfig:
     locomotion config the one with "task").
 
     Example:
+      >>> from fenchel.imitation.envs import config_from_dict, make_env_config
       >>> config = make_env_config("pointmaze-medium")
       >>> config_from_dict(config.to_dict()) == config
       True
@@ -142,6 +148,7 @@ class ParticleEnv(gymnasium.Env):
       **config_kwargs: further ``ParticleConfig`` fields (max_steps, goal_radius, kp, ...).
 
     Example:
+      >>> from fenchel.imitation.envs import ParticleEnv
       >>> env = ParticleEnv(dim=2)
       >>> observation, info = env.reset(seed=0)
       >>> observation.shape
@@ -291,6 +298,8 @@ def evaluate_policy(policy: Policy, env_config: EnvConfig | str, n_episodes: int
       "success" ((n_episodes,) bool).
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.imitation.envs import evaluate_policy, make_env_config
       >>> config = make_env_config("particle-2d")
       >>> center = lambda obs: np.full((obs.shape[0], 2), 0.5)
       >>> evaluate_policy(center, config, 10)["success_rate"] <= 1.0

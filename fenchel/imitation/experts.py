@@ -14,6 +14,7 @@ demonstrations needs neither SAC nor its dependencies.
 
 Example:
   >>> import numpy as np
+  >>> from fenchel.imitation.experts import MLPExpert
   >>> expert = MLPExpert([np.eye(2, dtype=np.float32)], [np.zeros(2, np.float32)], {})
   >>> expert(np.array([[0.0, 100.0]])).round(3).tolist()
   [[0.0, 1.0]]

@@ -25,6 +25,8 @@ class ParticleOracle:
 
     Example:
       >>> from fenchel.imitation.envs import evaluate_policy
+      >>> from fenchel.imitation.oracles import ParticleOracle
+      >>> from fenchel.imitation.particle import ParticleConfig
       >>> config = ParticleConfig(dim=2)
       >>> evaluate_policy(ParticleOracle(config, seed=0), config, 100, seed=0)["success_rate"]
       1.0

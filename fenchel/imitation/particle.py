@@ -59,6 +59,7 @@ class ParticleConfig:
       substeps: integration substeps per control step (control period ``dt * substeps``).
 
     Example:
+      >>> from fenchel.imitation.particle import ParticleConfig
       >>> ParticleConfig(dim=8).goal_radius == 0.05 * 8 ** 0.5
       True
     """
@@ -145,6 +146,8 @@ def particle_reset(rng: np.random.Generator, n: int, config: ParticleConfig) -> 
       A ``ParticleState`` with batch size ``n``.
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.imitation.particle import ParticleConfig, particle_reset
       >>> state = particle_reset(np.random.default_rng(0), 3, ParticleConfig(dim=2))
       >>> state.goals.shape
       (3, 2, 2)
@@ -193,6 +196,8 @@ def split_observation(observation: np.ndarray, dim: int) -> dict[str, np.ndarray
       dict with "position", "velocity" (..., N), "goals" (..., 2, N), "visited" (..., 2) bool.
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.imitation.particle import split_observation
       >>> parts = split_observation(np.zeros((5, 10)), dim=2)
       >>> parts["goals"].shape
       (5, 2, 2)
@@ -234,6 +239,8 @@ def particle_step(
       visited during this step, so an episode's return is 1 exactly when it succeeds.
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.imitation.particle import ParticleConfig, particle_reset, particle_step
       >>> config = ParticleConfig(dim=2)
       >>> state = particle_reset(np.random.default_rng(0), 4, config)
       >>> state, reward = particle_step(state, state.goals[:, 0], config)

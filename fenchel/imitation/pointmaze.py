@@ -66,6 +66,7 @@ class PointMazeConfig:
       max_steps: control steps before truncation; default ``DEFAULT_MAX_STEPS[maze]``.
 
     Example:
+      >>> from fenchel.imitation.pointmaze import PointMazeConfig
       >>> PointMazeConfig("medium").max_steps, PointMazeConfig("medium").observation_dim
       (300, 6)
     """
@@ -125,6 +126,7 @@ def parse_pointmaze_name(name: str) -> PointMazeConfig | None:
     """The config named ``"pointmaze-<maze>"``, or None if ``name`` is not such a name.
 
     Example:
+      >>> from fenchel.imitation.pointmaze import parse_pointmaze_name
       >>> parse_pointmaze_name("pointmaze-large").maze
       'large'
     """
@@ -151,6 +153,8 @@ class MazeGrid:
       scaling: cell side length.
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.imitation.pointmaze import MazeGrid
       >>> grid = MazeGrid.from_map([[1, 1, 1], [1, 0, 1], [1, 1, 1]])
       >>> grid.cell_center(np.array([1, 1])).tolist()
       [0.0, 0.0]
@@ -204,6 +208,8 @@ def grid_distances(free: np.ndarray, goal: Sequence[int]) -> np.ndarray:
       (rows, cols) int64 shortest move counts; -1 for walls and cells that cannot reach the goal.
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.imitation.pointmaze import grid_distances
       >>> grid_distances(np.ones((2, 3), bool), (0, 0)).tolist()
       [[0, 1, 2], [1, 2, 3]]
     """
@@ -256,6 +262,8 @@ def next_cells(distance: np.ndarray, cell: np.ndarray, tie_keys: np.ndarray | No
       (n, 2) int64 next cells.
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.imitation.pointmaze import grid_distances, next_cells
       >>> distance = grid_distances(np.ones((2, 2), bool), (1, 1))
       >>> next_cells(distance, np.array([[0, 0]])).tolist()  # right beats down by default
       [[0, 1]]
@@ -292,6 +300,8 @@ def shortest_path(distance: np.ndarray, start: Sequence[int],
       The path, ``distance[start] + 1`` cells.
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.imitation.pointmaze import grid_distances, shortest_path
       >>> distance = grid_distances(np.ones((2, 2), bool), (1, 1))
       >>> shortest_path(distance, (0, 0))
       [(0, 0), (0, 1), (1, 1)]
@@ -310,6 +320,8 @@ def count_shortest_paths(distance: np.ndarray, start: Sequence[int]) -> int:
     """Number of distinct shortest paths from ``start`` to the goal of ``distance``.
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.imitation.pointmaze import count_shortest_paths, grid_distances
       >>> count_shortest_paths(grid_distances(np.ones((2, 2), bool), (1, 1)), (0, 0))
       2
     """
@@ -340,6 +352,7 @@ class FlatGoalObservation(gymnasium.ObservationWrapper, gymnasium.utils.RecordCo
     cells are walls, so the ball stays inside); velocities are unbounded.
 
     Example:
+      >>> from fenchel.imitation.pointmaze import make_pointmaze_env
       >>> env = make_pointmaze_env("pointmaze-umaze")
       >>> env.reset(seed=0)[0].shape
       (6,)
@@ -399,6 +412,7 @@ def make_pointmaze_env(env: PointMazeConfig | str = "pointmaze-medium", **kwargs
       The wrapped environment; ``info["success"]`` says whether the goal is reached.
 
     Example:
+      >>> from fenchel.imitation.pointmaze import make_pointmaze_env
       >>> env = make_pointmaze_env("pointmaze-medium")
       >>> env.action_space.shape, env.spec.max_episode_steps
       ((2,), 300)
@@ -513,6 +527,8 @@ def evaluate_pointmaze(policy: Policy, env: PointMazeConfig | str, n_episodes: i
       "n_episodes" and "success" ((n_episodes,) bool).
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.imitation.pointmaze import evaluate_pointmaze
       >>> still = lambda obs: np.zeros((obs.shape[0], 2))
       >>> evaluate_pointmaze(still, "pointmaze-umaze", 2)["success_rate"]
       0.0
@@ -563,6 +579,8 @@ class PointMazeOracle:
         cell further.
 
     Example:
+      >>> from fenchel.imitation.pointmaze import (PointMazeConfig, PointMazeOracle,
+      ...                                         evaluate_pointmaze)
       >>> oracle = PointMazeOracle(PointMazeConfig("umaze"), seed=0)
       >>> evaluate_pointmaze(oracle, "pointmaze-umaze", 4)["success_rate"]
       1.0

@@ -59,6 +59,7 @@ class PolicySpec:
       action_high: upper bound of every action coordinate (> ``action_low``).
 
     Example:
+      >>> from fenchel.imitation.policies import PolicySpec
       >>> PolicySpec(10, 2, 0.0, 1.0).action_dim
       2
     """
@@ -113,6 +114,7 @@ class PolicyConfig:
       pairwise_sweeps: coordinate-ascent sweeps (GFY pairwise; exact when converged).
 
     Example:
+      >>> from fenchel.imitation.policies import PolicyConfig
       >>> PolicyConfig(hidden=(64, 64)).hidden
       (64, 64)
     """
@@ -161,6 +163,9 @@ class MLP(nnx.Module):
     """Multilayer perceptron with SiLU activations: ``in_dim -> hidden... -> out_dim``.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from fenchel.imitation.policies import MLP
       >>> MLP(3, (8,), 2, nnx.Rngs(0))(jnp.ones((5, 3))).shape
       (5, 2)
     """
@@ -180,6 +185,9 @@ class EnergyMLP(nnx.Module):
     """Neural energy ``E(s, z) = MLP([s, z])``, a scalar per (observation, action) pair.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from fenchel.imitation.policies import EnergyMLP
       >>> EnergyMLP(4, 2, (8,), nnx.Rngs(0))(jnp.ones(4), jnp.zeros(2)).shape
       ()
     """
@@ -198,6 +206,9 @@ class PairwiseHead(nnx.Module):
     ``Φ(θ(s), z) = <u, z> + ½<z, U z>`` is concave in z.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from fenchel.imitation.policies import PairwiseHead
       >>> u, U = PairwiseHead(4, 2, (8,), nnx.Rngs(0))(jnp.ones(4))
       >>> u.shape, U.shape
       ((2,), (2, 2))
@@ -381,6 +392,9 @@ def make_learner(kind: str, spec: PolicySpec, config: PolicyConfig = PolicyConfi
       A :class:`Learner` whose ``act`` is jitted.
 
     Example:
+      >>> import jax
+      >>> import jax.numpy as jnp
+      >>> from fenchel.imitation.policies import PolicyConfig, PolicySpec, make_learner
       >>> learner = make_learner("mse", PolicySpec(10, 2, 0.0, 1.0), PolicyConfig(hidden=(8,)))
       >>> params = learner.init(0)
       >>> learner.act(params, jnp.zeros((3, 10)), jax.random.key(0)).shape
@@ -404,6 +418,8 @@ class Normalizer:
     """Per-feature standardization ``(s − mean) / std`` of observations.
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.imitation.policies import Normalizer
       >>> norm = Normalizer.fit(np.array([[0.0, 1.0], [2.0, 1.0]]))
       >>> norm(np.array([[1.0, 1.0]])).tolist()
       [[0.0, 0.0]]

@@ -40,6 +40,8 @@ def render_particle_gif(policy: Any, path: str | os.PathLike,
 
     Example:
       >>> from fenchel.imitation.oracles import ParticleOracle
+      >>> from fenchel.imitation.envs import make_env_config
+      >>> from fenchel.imitation.render import render_particle_gif
       >>> config = make_env_config("particle-2d-multimodal")
       >>> render_particle_gif(ParticleOracle(config), "/tmp/oracle.gif", config)["frames"] > 0
       True

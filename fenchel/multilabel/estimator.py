@@ -22,11 +22,15 @@ Multi-class targets (one label out of three or more) are refused: the
 network's outputs live in the box ``[0, 1]^k``, not on the simplex.
 
 Example:
+  >>> import numpy as np
   >>> from sklearn.pipeline import make_pipeline
   >>> from sklearn.preprocessing import StandardScaler
+  >>> from fenchel.multilabel.estimator import EnergyNetworkClassifier
+  >>> X = np.random.default_rng(0).normal(size=(60, 4))
+  >>> Y = (X[:, :3] > 0).astype(int)  # three labels
   >>> clf = make_pipeline(StandardScaler(), EnergyNetworkClassifier(max_epochs=5))
-  >>> clf.fit(X, Y).predict(X).shape  # doctest: +SKIP
-  (n, k)
+  >>> clf.fit(X, Y).predict(X).shape
+  (60, 3)
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ def _encode_targets(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
       (``arange(k)``, or the two sorted labels), ``outputs_2d``.
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.multilabel.estimator import _encode_targets
       >>> targets, classes, outputs_2d = _encode_targets(np.array(["no", "yes", "no"]))
       >>> targets[:, 0].tolist(), classes.tolist(), outputs_2d
       ([0.0, 1.0, 0.0], ['no', 'yes'], False)
@@ -94,6 +100,8 @@ def _split_rows(n: int, fraction: float, rng: np.random.RandomState):
     """``(train_rows, validation_rows)``: a random ``fraction`` of ``range(n)`` held out.
 
     Example:
+      >>> import numpy as np
+      >>> from fenchel.multilabel.estimator import _split_rows
       >>> [len(rows) for rows in _split_rows(10, 0.2, np.random.RandomState(0))]
       [8, 2]
     """
@@ -137,6 +145,7 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
       model_: the trained :class:`~fenchel.multilabel.train.TrainedModel`.
 
     Example:
+      >>> from fenchel.multilabel.estimator import EnergyNetworkClassifier
       >>> clf = EnergyNetworkClassifier(energy="pairwise", loss="gfy", max_epochs=3)
       >>> clf.get_params()["energy"]
       'pairwise'

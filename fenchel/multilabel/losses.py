@@ -62,6 +62,7 @@ class Method:
         local maximum).
 
     Example:
+      >>> from fenchel.multilabel.losses import Method
       >>> Method("pairwise", "gfy", "entropy").name
       'pairwise-gfy-entropy'
     """
@@ -113,6 +114,7 @@ class Method:
         """Inverse of :attr:`name`: ``"pairwise_nc-gfy-entropy"`` etc.
 
         Example:
+          >>> from fenchel.multilabel.losses import Method
           >>> Method.from_name("pairwise_nc-gfy-squared").concave
           False
         """

@@ -48,6 +48,7 @@ def hamming_accuracy(y_true, y_pred) -> float:
       A float in [0, 1].
 
     Example:
+      >>> from fenchel.multilabel.metrics import hamming_accuracy
       >>> hamming_accuracy([[1, 0]], [[1, 1]])
       0.5
     """
@@ -65,6 +66,7 @@ def example_f1(y_true, y_pred, zero_division: float = 0.0) -> float:
       zero_division: the F1 of an example with ``|Y_i| + |Ŷ_i| = 0``.
 
     Example:
+      >>> from fenchel.multilabel.metrics import example_f1
       >>> example_f1([[1, 0], [0, 0]], [[1, 1], [0, 0]], zero_division=1.0)
       0.8333333333333333
     """
@@ -81,6 +83,7 @@ def micro_f1(y_true, y_pred, zero_division: float = 0.0) -> float:
     .. math:: \\frac{2 \\sum_j TP_j}{\\sum_j (2 TP_j + FP_j + FN_j)}
 
     Example:
+      >>> from fenchel.multilabel.metrics import micro_f1
       >>> micro_f1([[1, 0], [0, 1]], [[1, 1], [0, 0]])
       0.5
     """
@@ -97,6 +100,7 @@ def macro_f1(y_true, y_pred, zero_division: float = 0.0) -> float:
     .. math:: \\frac1k \\sum_j \\frac{2 TP_j}{2 TP_j + FP_j + FN_j}
 
     Example:
+      >>> from fenchel.multilabel.metrics import macro_f1
       >>> macro_f1([[1, 0], [0, 1]], [[1, 1], [0, 0]])
       0.5
     """
@@ -113,6 +117,7 @@ def subset_accuracy(y_true, y_pred) -> float:
     .. math:: \\frac1n \\sum_i [Y_i = Ŷ_i]
 
     Example:
+      >>> from fenchel.multilabel.metrics import subset_accuracy
       >>> subset_accuracy([[1, 0], [0, 1]], [[1, 0], [0, 0]])
       0.5
     """
@@ -124,6 +129,7 @@ def all_metrics(y_true, y_pred) -> dict[str, float]:
     """Every metric of :data:`METRICS` (F1 with ``zero_division=0``), as a dict.
 
     Example:
+      >>> from fenchel.multilabel.metrics import all_metrics
       >>> sorted(all_metrics([[1]], [[1]]))[:2]
       ['example_f1', 'hamming_accuracy']
     """
@@ -141,6 +147,7 @@ def decode(y_relaxed, threshold: float = 0.5) -> np.ndarray:
       ``(n, k)`` int8 0/1 array.
 
     Example:
+      >>> from fenchel.multilabel.metrics import decode
       >>> decode([[0.2, 0.7]]).tolist()
       [[0, 1]]
     """
@@ -165,6 +172,7 @@ def tune_threshold(y_true, y_relaxed, metric: str = "example_f1",
       The best threshold.
 
     Example:
+      >>> from fenchel.multilabel.metrics import tune_threshold
       >>> tune_threshold([[1, 0]], [[0.3, 0.1]], candidates=[0.2, 0.5])
       0.2
     """

@@ -81,6 +81,9 @@ class FeatureMap(nnx.Module):
       rngs: ``nnx.Rngs``.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from fenchel.multilabel.models import FeatureMap
       >>> fmap = FeatureMap(3, 2, hidden=4, rngs=nnx.Rngs(0))
       >>> fmap(jnp.ones((5, 3))).shape
       (5, 2)
@@ -116,6 +119,8 @@ def spen_global_energy(params: tuple[Array, Array], y: Array) -> Array:
       A scalar; neither concave nor convex in y in general.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from fenchel.multilabel.models import spen_global_energy
       >>> spen_global_energy((jnp.ones((2, 3)), jnp.ones(2)), jnp.zeros(3)).item()  # 2 log 2
       1.386...
     """
@@ -152,6 +157,9 @@ class EnergyNetwork(nnx.Module):
       rngs: ``nnx.Rngs``.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from fenchel.multilabel.models import EnergyNetwork, energy_spec
       >>> net = EnergyNetwork(4, 3, energy="pairwise", rngs=nnx.Rngs(0))
       >>> spec = energy_spec(net, jnp.ones((2, 4)))
       >>> spec.theta[0].shape, spec.theta[1].shape

@@ -63,6 +63,7 @@ class Config:
       patience: early-stopping patience in epochs.
 
     Example:
+      >>> from fenchel.multilabel.train import Config
       >>> Config(hidden=128).hidden
       128
     """
@@ -97,6 +98,7 @@ def config_grid(**values: Sequence[Any]) -> list[Config]:
       **values: field name -> values to try; other fields keep their defaults.
 
     Example:
+      >>> from fenchel.multilabel.train import config_grid
       >>> len(config_grid(hidden=[0, 128], weight_decay=[1e-4, 1e-2]))
       4
     """
@@ -254,9 +256,21 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
       last ones without ``validation``; its history's scores are then NaN).
 
     Example:
+      >>> import tempfile
+      >>> import numpy as np
+      >>> from fenchel.multilabel.losses import Method
+      >>> from fenchel.multilabel.train import Config, MultilabelSplitLike, fit
       >>> from fenchel.training import make_mesh
-      >>> trained = fit(method, Config(batch_size=32), train, validation,
-      ...               mesh=make_mesh(4), checkpoint_dir="ckpt/run0")  # doctest: +SKIP
+      >>> x = np.random.default_rng(0).normal(size=(80, 4)).astype(np.float32)
+      >>> y = (x[:, :3] > 0).astype(np.float32)
+      >>> train = MultilabelSplitLike(x[:64], y[:64])
+      >>> validation = MultilabelSplitLike(x[64:], y[64:])
+      >>> method = Method("pairwise", "gfy", "entropy")
+      >>> trained = fit(method, Config(batch_size=32, max_epochs=2), train, validation,
+      ...               mesh=make_mesh(1),  # make_mesh(4): split each batch over 4 devices
+      ...               checkpoint_dir=tempfile.mkdtemp())
+      >>> trained.epochs, trained.finished
+      (2, True)
     """
     x_train = np.asarray(train.x, np.float32)
     y_train = np.asarray(train.y, np.float32)
@@ -450,6 +464,8 @@ def method_record(method: Method) -> dict[str, Any]:
     configuration holds).
 
     Example:
+      >>> from fenchel.multilabel.losses import Method
+      >>> from fenchel.multilabel.train import method_record
       >>> method_record(Method("unary", "bce"))["name"]
       'unary-bce'
     """

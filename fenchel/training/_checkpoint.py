@@ -47,6 +47,7 @@ def _flat(name: str, tree: PyTree) -> dict[str, Any]:
 
     Example:
       >>> import jax.numpy as jnp
+      >>> from fenchel.training._checkpoint import _flat
       >>> list(_flat("params", {"w": jnp.ones(2), "b": [jnp.zeros(())]}))
       ["params['b'][0]", "params['w']"]
     """
@@ -144,9 +145,15 @@ class Checkpointer:
       max_to_keep: how many checkpoints to keep (>= 1).
 
     Example:
-      >>> ckpt = Checkpointer("/tmp/run", max_to_keep=2)  # doctest: +SKIP
-      >>> ckpt.save(10, {"params": params}, {"epoch": 1})  # doctest: +SKIP
-      >>> trees, meta = ckpt.restore(10, {"params": params})  # doctest: +SKIP
+      >>> import tempfile
+      >>> import jax.numpy as jnp
+      >>> from fenchel.training import Checkpointer
+      >>> params = {"w": jnp.ones(3)}
+      >>> ckpt = Checkpointer(tempfile.mkdtemp(), max_to_keep=2)
+      >>> ckpt.save(10, {"params": params}, {"epoch": 1})
+      >>> trees, meta = ckpt.restore(10, {"params": params})
+      >>> trees["params"]["w"].tolist(), meta
+      ([1.0, 1.0, 1.0], {'epoch': 1})
     """
 
     def __init__(self, directory: str | os.PathLike, max_to_keep: int = 2):

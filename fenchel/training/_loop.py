@@ -77,6 +77,7 @@ def epoch_permutation(seed_words: list[int], epoch: int, num_examples: int) -> n
     only needs the step count to continue the same sequence of minibatches.
 
     Example:
+      >>> from fenchel.training import epoch_permutation
       >>> epoch_permutation([0, 1], 3, 5).shape
       (5,)
     """
@@ -145,6 +146,7 @@ def make_train_step(
 
     Example:
       >>> import jax.numpy as jnp, optax
+      >>> from fenchel.training import make_mesh, make_train_step
       >>> step = make_train_step(lambda p, b, k: jnp.mean((b - p) ** 2), optax.sgd(0.1), make_mesh(1))
 
     Cached on its (hashable) arguments, so repeated :func:`train` calls with
@@ -252,6 +254,7 @@ def train(
 
     Example:
       >>> import jax, jax.numpy as jnp, numpy as np, optax
+      >>> from fenchel.training import train
       >>> data = {"x": np.linspace(-1, 1, 32)[:, None], "y": np.linspace(-2, 2, 32)}
       >>> loss = lambda p, b, k: jnp.mean((b["x"][:, 0] * p["w"] - b["y"]) ** 2)
       >>> result = train(loss, {"w": jnp.zeros(())}, optax.sgd(0.5), data, batch_size=8,

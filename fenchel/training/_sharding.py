@@ -43,6 +43,10 @@ def initialize_distributed(
       local_device_ids: restrict this process to these local devices.
 
     Example:
+      Process 0 of a two-host job (skipped in the doctests: it waits for the
+      other process to join):
+
+      >>> from fenchel.training import initialize_distributed
       >>> initialize_distributed("10.0.0.1:1234", num_processes=2, process_id=0)  # doctest: +SKIP
     """
     given = [coordinator_address is None, num_processes is None, process_id is None]
@@ -84,6 +88,7 @@ def make_mesh(num_devices: int | None = None) -> Mesh:
       A :class:`jax.sharding.Mesh` of shape ``(num_devices,)``, axis ``"data"``.
 
     Example:
+      >>> from fenchel.training import make_mesh
       >>> make_mesh(1).axis_names
       ('data',)
     """
@@ -128,6 +133,7 @@ def replicate(tree: PyTree, mesh: Mesh) -> PyTree:
 
     Example:
       >>> import jax.numpy as jnp
+      >>> from fenchel.training import make_mesh, replicate
       >>> replicate({"w": jnp.ones(2)}, make_mesh(1))["w"].sharding.is_fully_replicated
       True
     """
@@ -183,6 +189,7 @@ def to_host(tree: PyTree) -> PyTree:
 
     Example:
       >>> import jax.numpy as jnp
+      >>> from fenchel.training import to_host
       >>> to_host({"w": jnp.arange(2)})["w"]
       array([0, 1], dtype=int32)
     """
