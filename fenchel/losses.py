@@ -191,14 +191,19 @@ def _check_binary(y: Array) -> None:
 
 def _hinge_one(energy, reg, solver, key, theta, y, init):
     cost = 1.0 - 2.0 * y  # Δ(y, y') = <1 − 2y, y'> + Σ y for binary y
-
-    def augmented(theta_, y_):
-        return energy(theta_, y_) + jnp.vdot(cost, y_)
-
+    # Loss-augmented inference: for the built-in energies the cost shifts the unaries,
+    # which keeps the structure the solvers dispatch on (e.g. CoordinateAscent).
+    if energy is _energies.bilinear:
+        augmented, theta_aug = energy, theta + cost
+    elif energy is _energies.pairwise:
+        augmented, theta_aug = energy, (theta[0] + cost, theta[1])
+    else:
+        augmented = lambda theta_, y_: energy(theta_, y_) + jnp.vdot(cost, y_)
+        theta_aug = theta
     if init is None:
         init = _max.default_init(reg, jnp.shape(y), y.dtype)
-    y_hat, info = solver(augmented, jax.lax.stop_gradient(reg), jax.lax.stop_gradient(theta),
-                         init, key)
+    y_hat, info = solver(augmented, jax.lax.stop_gradient(reg),
+                         jax.lax.stop_gradient(theta_aug), init, key)
     y_hat = jax.lax.stop_gradient(y_hat)
     gap = _max.objective_gap(energy, reg, theta, y_hat, y) + jnp.vdot(cost, y_hat) + jnp.sum(y)
     return jnp.where(gap < 0, jnp.zeros_like(gap), gap), info

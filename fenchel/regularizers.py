@@ -87,7 +87,7 @@ def _times(a: Array, b: Array) -> Array:
     """``a·b`` with 0·(±inf) = 0 (a zero weight on an overflowing term); the
     ordinary product, derivative included, wherever b is finite."""
     product = a * b
-    return jnp.where((a == 0) & ~jnp.isfinite(b), jnp.zeros_like(product), product)
+    return jnp.where((a == 0) & jnp.isinf(b), jnp.zeros_like(product), product)
 
 
 def _zero_along_y(y: Array, shift: Array) -> Array:
@@ -319,13 +319,12 @@ class BinaryEntropy(_Box):
         return self.scale * jnp.sum(jax.nn.softplus(theta / self.scale), axis=-1)
 
     def fenchel_young_loss(self, theta, y):
-        # λ Σ KL(Bernoulli(y) ‖ Bernoulli(σ(t))), t = θ/λ: with log σ(±t) = −softplus(∓t)
-        # and softplus(±t) = relu(±t) + log1p(e^{−|t|}) (one exp and one log1p per entry),
-        # KL = y log y + (1 − y) log(1 − y) + log1p(e^{−|t|}) + y relu(−t) + (1 − y) relu(t),
-        # a sum of terms without cancellation between large numbers; the BCE for y ∈ {0, 1}.
+        # λ Σ KL(Bernoulli(y) ‖ Bernoulli(σ(t))), t = θ/λ, with log σ(±t) = −softplus(∓t):
+        # KL = y log y + (1 − y) log(1 − y) + y softplus(−t) + (1 − y) softplus(t), terms
+        # without cancellation between large numbers; the BCE for y ∈ {0, 1}.
         t = theta / self.scale
-        kl = (xlogx(y) + xlogx(1 - y) + jnp.log1p(jnp.exp(-jnp.abs(t)))
-              + y * jax.nn.relu(-t) + (1 - y) * jax.nn.relu(t))
+        kl = (xlogx(y) + xlogx(1 - y) + _times(y, jax.nn.softplus(-t))
+              + _times(1 - y, jax.nn.softplus(t)))
         return self.scale * _nonnegative(jnp.sum(kl, axis=-1))
 
     def mirror_map(self, y):

@@ -267,3 +267,32 @@ def test_half_precision_is_computed_in_float32():
         got = L.gfy_loss(E.bilinear, R.BinaryEntropy(), theta.astype(dtype), y.astype(dtype))
         assert got.dtype == dtype
         np.testing.assert_allclose(np.float32(got), reference, rtol=float(jnp.finfo(dtype).eps) * 4)
+
+
+# --------------------------------------------------------------------------- found by the fuzz suite
+
+
+def test_bce_gradient_at_zero_scores_is_sigmoid_minus_y():
+    y = jnp.array([1.0, 0.0, 1.0])
+    grad = jax.grad(lambda t: L.gfy_loss(E.bilinear, R.BinaryEntropy(), t, y))(jnp.zeros(3))
+    np.testing.assert_allclose(grad, 0.5 - y)
+
+
+def test_traced_nan_scores_give_nan_with_the_box_indicator():
+    loss = jax.jit(lambda t: L.gfy_loss(E.bilinear, R.BoxIndicator(), t, jnp.array([0.0, 1.0])))
+    assert np.isnan(loss(jnp.array([jnp.nan, 1.0])))
+
+
+def test_hinge_with_coordinate_ascent_solves_the_augmented_problem(concave_pairwise):
+    theta, y = concave_pairwise(5, k=3), jnp.array([1.0, 0.0, 1.0])
+    by_coordinates = L.hinge_loss(E.pairwise, theta, y, solver=M.CoordinateAscent())
+    by_gradient = L.hinge_loss(E.pairwise, theta, y, solver=_SOLVE)
+    np.testing.assert_allclose(by_coordinates, by_gradient, rtol=1e-4, atol=1e-5)
+    # Independent: the augmented objective on a grid of [0, 1]^3 (concave in y').
+    u, U = (np.asarray(a, np.float64) for a in theta)
+    g = np.linspace(0, 1, 101)
+    ys = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    yy = np.asarray(y, np.float64)
+    values = ys @ u + 0.5 * np.einsum("ni,ij,nj->n", ys, U, ys) + np.abs(ys - yy).sum(1)
+    expected = values.max() - (yy @ u + 0.5 * yy @ U @ yy)
+    np.testing.assert_allclose(by_coordinates, expected, rtol=1e-3, atol=1e-3)
