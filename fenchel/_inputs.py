@@ -114,9 +114,9 @@ def onto_domain(reg: _regs.Regularizer, y: Array) -> tuple[Array, Array]:
     example (``(...)``), whether it was within :func:`domain_tolerance`."""
     atol = domain_tolerance(y.dtype)
     if reg.is_box:
-        below, above = y < reg.lower, y > reg.upper
         inside = jnp.all((y >= reg.lower - atol) & (y <= reg.upper + atol), axis=-1)
-        return jnp.where(below, reg.lower, jnp.where(above, reg.upper, y)), inside
+        # where, not clip: clip's derivative is ½ at the bounds, where binary targets sit.
+        return jnp.where(y < reg.lower, reg.lower, jnp.where(y > reg.upper, reg.upper, y)), inside
     if isinstance(reg, _regs._Simplex):
         # Negatives within the tolerance are set to 0 (no renormalisation: a sum off by
         # at most the tolerance moves the loss by as little).

@@ -323,8 +323,7 @@ class BinaryEntropy(_Box):
         # KL = y log y + (1 − y) log(1 − y) + y softplus(−t) + (1 − y) softplus(t), terms
         # without cancellation between large numbers; the BCE for y ∈ {0, 1}.
         t = theta / self.scale
-        kl = (xlogx(y) + xlogx(1 - y) + _times(y, jax.nn.softplus(-t))
-              + _times(1 - y, jax.nn.softplus(t)))
+        kl = (xlogx(y) + xlogx(1 - y) + y * jax.nn.softplus(-t) + (1 - y) * jax.nn.softplus(t))
         return self.scale * _nonnegative(jnp.sum(kl, axis=-1))
 
     def mirror_map(self, y):

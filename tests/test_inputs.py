@@ -296,3 +296,11 @@ def test_hinge_with_coordinate_ascent_solves_the_augmented_problem(concave_pairw
     values = ys @ u + 0.5 * np.einsum("ni,ij,nj->n", ys, U, ys) + np.abs(ys - yy).sum(1)
     expected = values.max() - (yy @ u + 0.5 * yy @ U @ yy)
     np.testing.assert_allclose(by_coordinates, expected, rtol=1e-3, atol=1e-3)
+
+
+def test_derivative_in_y_at_the_box_faces_is_not_halved():
+    # Binary targets sit on the faces: moving them onto the box must keep the derivative
+    # λy − θ there (jnp.clip's is ½ at its bounds).
+    theta, y = jnp.array([2.0, -1.0, 0.5]), jnp.array([1.0, 0.0, 0.3])
+    grad = jax.grad(lambda y_: L.gfy_loss(E.bilinear, R.SquaredBox(), theta, y_))(y)
+    np.testing.assert_allclose(grad, y - theta, rtol=1e-6)
