@@ -15,6 +15,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from typing import Any, Callable, Sequence
 
@@ -83,6 +84,23 @@ def _sigint_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
+@contextlib.contextmanager
+def _sigint_as_flag():
+    """Ctrl-C sets the yielded event instead of raising ``KeyboardInterrupt`` wherever
+    the main thread happens to be: raised inside the executor's internals, it can leave
+    a future's lock held, and the clean-up that cancels that future then waits forever."""
+    interrupted = threading.Event()
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
+    except ValueError:  # not the main thread
+        yield interrupted
+        return
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_parallel(fn: Callable[..., Any], arguments: Sequence[tuple], jobs: int,
                  on_result: Callable[[Any], None] = lambda result: None, *,
                  grace: float = GRACE_SECONDS) -> None:
@@ -108,9 +126,15 @@ def run_parallel(fn: Callable[..., Any], arguments: Sequence[tuple], jobs: int,
     pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context,
                                                   initializer=_init_worker)
     try:
-        futures = [pool.submit(_call, fn, tuple(args)) for args in arguments]
-        for future in concurrent.futures.as_completed(futures):
-            on_result(future.result())
+        with _sigint_as_flag() as interrupted:
+            pending = {pool.submit(_call, fn, tuple(args)) for args in arguments}
+            while pending:
+                done, pending = concurrent.futures.wait(
+                    pending, timeout=0.1, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    on_result(future.result())
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
     except BaseException:
         with _sigint_ignored():  # a second Ctrl-C must not cut the clean-up short
             _stop(pool, grace)
