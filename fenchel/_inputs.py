@@ -70,13 +70,15 @@ def check_scalar_energy(energy, theta, y) -> None:
                          "batch with jax.vmap")
 
 
-def check_output(reg: _regs.Regularizer, y: Array, name: str = "y") -> None:
+def check_output(reg: _regs.Regularizer, y: Array, name: str = "y",
+                 atol: float | None = None) -> None:
     """Raise ``ValueError`` if a concrete ``y`` lies outside ``dom Ω`` by more than
-    :func:`domain_tolerance`."""
+    ``atol`` (default :func:`domain_tolerance` of y's dtype; pass the tolerance of the
+    caller's dtype when y was cast up from half precision)."""
     if not is_concrete(y):
         return
     y = np.asarray(y)
-    atol = domain_tolerance(y.dtype)
+    atol = domain_tolerance(y.dtype) if atol is None else atol
     # A concrete y closed over inside jit is still checked eagerly.
     with jax.ensure_compile_time_eval():
         inside = bool(reg.contains(jnp.asarray(y), atol=atol))
@@ -108,11 +110,13 @@ def _describe_violation(reg, y):
     return "values outside the domain"
 
 
-def onto_domain(reg: _regs.Regularizer, y: Array) -> tuple[Array, Array]:
+def onto_domain(reg: _regs.Regularizer, y: Array,
+                atol: float | None = None) -> tuple[Array, Array]:
     """``(y_inside, inside)``: ``y`` moved onto ``dom Ω`` where it lies (slightly)
     outside, unchanged with its identity derivative where it lies inside; and, per
-    example (``(...)``), whether it was within :func:`domain_tolerance`."""
-    atol = domain_tolerance(y.dtype)
+    example (``(...)``), whether it was within ``atol`` (default
+    :func:`domain_tolerance` of y's dtype)."""
+    atol = domain_tolerance(y.dtype) if atol is None else atol
     if reg.is_box:
         inside = jnp.all((y >= reg.lower - atol) & (y <= reg.upper + atol), axis=-1)
         # where, not clip: clip's derivative is ½ at the bounds, where binary targets sit.

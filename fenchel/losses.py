@@ -38,9 +38,9 @@ Array = jax.Array
 Energy = _energies.Energy
 
 
-def _gfy_one(energy, reg, solver, key, theta, y, init):
+def _gfy_one(energy, reg, solver, key, atol, theta, y, init):
     """The GFY loss of one example by an inner solve (no closed form)."""
-    y_inside, inside = _inputs.onto_domain(reg, y)
+    y_inside, inside = _inputs.onto_domain(reg, y, atol)
     if init is None:
         init = _max.default_init(reg, jnp.shape(y), y.dtype)
     # Nothing is differentiated through the solver, neither in θ nor in Ω's scale.
@@ -109,11 +109,12 @@ def gfy_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
     solver = _max.resolve_solver(energy, reg, theta, solver)
     theta, arrays, _, batch, result = _max.read_inputs(energy, theta, ("y", y), ("init", init))
     y = arrays["y"]
-    _max.check_output(reg, y)
+    atol = _regs.domain_tolerance(result)  # of the caller's dtype, before any cast up
+    _max.check_output(reg, y, atol=atol)
     if isinstance(solver, _max.ClosedForm):
-        y_inside, inside = _inputs.onto_domain(reg, y)
+        y_inside, inside = _inputs.onto_domain(reg, y, atol)
         return _inputs.nan_outside(inside, reg.fenchel_young_loss(theta, y_inside)).astype(result)
-    one = functools.partial(_gfy_one, energy, reg, solver, key)
+    one = functools.partial(_gfy_one, energy, reg, solver, key, atol)
     value, info = _inputs.map_examples(one, energy, batch, theta, arrays)
     _max.report(info, on_failure)
     return value.astype(result)
@@ -177,11 +178,10 @@ def perceptron_loss(energy: Energy, theta: Any, y: Array, *, lower: float = 0.0,
                     on_failure=on_failure)
 
 
-def _check_binary(y: Array) -> None:
+def _check_binary(y: Array, atol: float) -> None:
     if not _inputs.is_concrete(y):
         return
     array = np.asarray(y, np.float64)
-    atol = _regs.domain_tolerance(y.dtype)
     off = np.abs(array - np.round(array)) > atol
     if np.any(off) or np.any((np.round(array) != 0) & (np.round(array) != 1)):
         bad = array[off | ((np.round(array) != 0) & (np.round(array) != 1))].ravel()[0]
@@ -231,7 +231,8 @@ def hinge_loss(energy: Energy, theta: Any, y: Array, *,
       energy: Φ; ``theta`` and ``y`` as in :func:`gfy_loss`.
       y: binary target ``(k,)``; a concrete non-binary y raises ``ValueError``,
         a traced one gives NaN.
-      reg: Ω on a box (default ``BoxIndicator(0, 1)``).
+      reg: Ω on the box [0, 1]^k (default ``BoxIndicator()``); another domain raises
+        ``ValueError``, since the Hamming cost is linear in y' only there.
       on_failure: as in :func:`gfy_loss`.
 
     Returns:
@@ -247,10 +248,16 @@ def hinge_loss(energy: Energy, theta: Any, y: Array, *,
     _max.check_on_failure(on_failure)
     reg = _regs.BoxIndicator() if reg is None else reg
     solver = _max.resolve_solver(energy, reg, theta, solver)
+    if not (reg.is_box and (reg.lower, reg.upper) == (0.0, 1.0)):
+        where = (f"lower={reg.lower!r}, upper={reg.upper!r}" if reg.is_box
+                 else "a domain that is not a box")
+        raise ValueError("hinge_loss needs reg on the box [0, 1]^k, where the Hamming cost "
+                         f"Σ|y − y'| is linear in y'; got {type(reg).__name__} with {where}")
     theta, arrays, _, batch, result = _max.read_inputs(energy, theta, ("y", y), ("init", init))
     y = arrays["y"]
-    _max.check_output(reg, y)
-    _check_binary(y)
+    atol = _regs.domain_tolerance(result)
+    _max.check_output(reg, y, atol=atol)
+    _check_binary(y, atol)
     rounded = jnp.round(y)
     arrays["y"] = rounded
     if isinstance(solver, _max.ClosedForm):
@@ -260,7 +267,7 @@ def hinge_loss(energy: Energy, theta: Any, y: Array, *,
         one = functools.partial(_hinge_one, energy, reg, solver, key)
         value, info = _inputs.map_examples(one, energy, batch, theta, arrays)
         _max.report(info, on_failure)
-    near_binary = jnp.all(jnp.abs(y - rounded) <= _regs.domain_tolerance(y.dtype), axis=-1)
+    near_binary = jnp.all(jnp.abs(y - rounded) <= atol, axis=-1)
     value = jnp.where(near_binary & reg.contains_each(y), value, jnp.nan)
     return value.astype(result)
 

@@ -38,6 +38,7 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from fenchel import _pytree
@@ -109,7 +110,8 @@ def _nonnegative(x: Array) -> Array:
 def _check_scale(scale) -> None:
     if _pytree.is_traced(scale):
         return  # e.g. under jax.grad with respect to the scale
-    ok = not isinstance(scale, bool) and jnp.ndim(scale) == 0
+    ok = (isinstance(scale, (int, float, np.integer, np.floating, np.ndarray, jax.Array))
+          and not isinstance(scale, bool) and jnp.ndim(scale) == 0)
     try:
         ok = ok and math.isfinite(float(scale)) and float(scale) > 0
     except (TypeError, ValueError):

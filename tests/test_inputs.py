@@ -304,3 +304,28 @@ def test_derivative_in_y_at_the_box_faces_is_not_halved():
     theta, y = jnp.array([2.0, -1.0, 0.5]), jnp.array([1.0, 0.0, 0.3])
     grad = jax.grad(lambda y_: L.gfy_loss(E.bilinear, R.SquaredBox(), theta, y_))(y)
     np.testing.assert_allclose(grad, y - theta, rtol=1e-6)
+
+
+def test_a_string_scale_is_refused():
+    for bad in ("1", b"1", True, None):
+        with pytest.raises(ValueError, match="scale must be a finite number > 0"):
+            R.SquaredBox(scale=bad)
+
+
+def test_hinge_refuses_a_domain_where_the_hamming_cost_is_not_linear():
+    with pytest.raises(ValueError, match=r"hinge_loss needs reg on the box \[0, 1\]\^k"):
+        L.hinge_loss(E.bilinear, jnp.zeros(2), jnp.array([1.0, 0.0]),
+                     reg=R.SquaredBox(lower=-1.0, upper=2.0))
+    with pytest.raises(ValueError, match="not a box"):
+        L.hinge_loss(E.bilinear, jnp.zeros(2), jnp.array([1.0, 0.0]), reg=R.Squared())
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_half_precision_simplex_targets_use_their_own_tolerance(dtype):
+    # A point of the simplex rounded to half precision sums to 1 only within its eps.
+    y = jnp.asarray(np.array([0.1, 0.2, 0.3, 0.4], np.float32)).astype(dtype)
+    assert abs(float(jnp.sum(y.astype(jnp.float32))) - 1) > 1e-5 or dtype == jnp.float16
+    theta = jnp.zeros(4, dtype)
+    eager = L.gfy_loss(E.bilinear, R.ShannonSimplex(), theta, y)
+    traced = jax.jit(lambda y_: L.gfy_loss(E.bilinear, R.ShannonSimplex(), theta, y_))(y)
+    assert np.isfinite(float(eager)) and np.isfinite(float(traced))
