@@ -15,6 +15,23 @@ import scipy.optimize
 
 from fenchel import maximizers, regularizers
 
+def _register(name: str, filename: str) -> None:
+    """Make a helper module of tests/ importable by ``name`` (the tests are imported with
+    ``--import-mode=importlib``, so tests/ is not on sys.path)."""
+    import importlib.util
+    import pathlib
+    import sys
+
+    if name not in sys.modules:
+        path = pathlib.Path(__file__).with_name(filename)
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+
+
+# Independent numpy/scipy references: ``import fenchel_test_references as ref``.
+_register("fenchel_test_references", "references.py")
+
 if not hasattr(jax, "enable_x64"):  # JAX < 0.8 (the lower bound is 0.7.2): same context manager
     from jax.experimental import enable_x64 as _enable_x64
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
-import pathlib
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -16,18 +13,9 @@ from hypothesis import strategies as st
 
 from fenchel import regularizers as R
 
-
-def _load_references():
-    """tests/references.py (independent numpy/scipy references), loaded by path once."""
-    name = "_fenchel_test_references"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, pathlib.Path(__file__).with_name("references.py"))
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
+import fenchel_test_references as ref  # registered by tests/conftest.py
 
 
-ref = _load_references()
 
 K = 5
 SEEDS = st.integers(0, 2**31 - 1)
