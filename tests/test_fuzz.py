@@ -1,29 +1,38 @@
 """Property-based fuzz suite for "No silent wrong answers".
 
 Over every (energy, regularizer, solver) pair of the core catalogue that
-``solver.check(energy, reg)`` accepts, with random values (faces and vertices of the
-domain, |θ| from 1e-6 to 1e6, NaN in θ), random batch layouts and the four dtypes, the
-public entry points (``gfy_loss``, ``perceptron_loss``, ``hinge_loss``, ``maximize``,
-``conjugate``) are checked against independent float64 / exact references
-(tests/fuzz_references.py):
+``solver.check(energy, reg)`` accepts (energies: bilinear, pairwise, a custom quartic;
+regularizers: BinaryEntropy, SquaredBox, SquaredBox(-1, 2, scale 0.5), BoxIndicator,
+Squared, SquaredSimplex, ShannonSimplex; solvers: default, ClosedForm,
+ProjectedGradient, MirrorAscent, CoordinateAscent, DerivativeFree, Langevin, Restarts,
+Sequential), with random values (faces and vertices of the domain, |θ| from 1e-6 to 1e6,
+NaN in θ), batch layouts and the four dtypes, the public entry points are checked
+against independent float64 / exact references (tests/fuzz_references.py):
 
-(a) finite, ≥ 0 and equal to the true value up to the solver's *demonstrated* accuracy
-    (NaN exactly for a traced y outside the domain, and for a traced NaN θ);
-(b) a batch equals ``jax.vmap`` of single calls; shapes that do not fit raise
-    ``ValueError`` naming them; a custom energy refuses a batch and says ``jax.vmap``;
-(c) the bilinear closed forms (the classic FY losses) are accurate relative to their
-    size for |θ| up to 1e6 (exact rational references, float64 for the entropic ones);
-(d) every rejected input raises ``ValueError``/``TypeError`` naming the argument;
-(e) float16/bfloat16 inputs give results in their dtype equal to the float32
-    computation rounded to that dtype.
+(a) gfy_loss, perceptron_loss, hinge_loss, maximize and conjugate give finite values,
+    ≥ 0, never above the true value, and below it by no more than the solver's
+    tolerance promises when it reports no failure (a sampling solver only bounds it
+    from below); gfy_loss is ~0 at ŷ*; NaN exactly for a traced y outside dom Ω and for
+    the examples whose θ holds a traced NaN. The losses are jitted with their gradient,
+    which by Danskin is ŷ − y: the ŷ each loss really used is checked too (in dom Ω,
+    value = F(ŷ) − F(y)).
+(b) a batch equals jax.vmap of single calls (broadcast θ, shared U); shapes that do not
+    fit raise ValueError naming them; a custom energy refuses a batch, naming jax.vmap;
+(c) the bilinear closed forms (the classic FY losses, their conjugates and maximizers)
+    are accurate relative to their size for |θ| up to 1e6;
+(d) every rejected input raises ValueError/TypeError whose message names the argument;
+(e) float16/bfloat16 inputs give results in their dtype: the float32 computation
+    rounded to it (bit for bit for the closed forms, to the rounding elsewhere).
 
-The solver's accuracy is certified independently of the solver: for a concave Φ,
+The true value is bracketed independently of the solvers: for a concave Φ,
 ``F* − F(y) ≤ FY_Ω(∇_y Φ(θ, y); y)`` (linearize Φ at y; the right side is the classic
-Fenchel-Young loss, evaluated by the references), so every bound below is rigorous.
+Fenchel-Young loss, evaluated by the references), which certifies the float64
+reference maximizer ŷ*.
 
-Each catalogue entry compiles once (``functools.lru_cache`` on the builders); the
-shape, batch layout and dtype of an entry rotate over the catalogue (see ``_variant``),
-so that all of them are covered while the file stays fast.
+Each catalogue entry compiles one program (``functools.lru_cache`` on the builders);
+its k, batch layout and dtype rotate over the catalogue (``_variant``), and so do the
+extra entry points it calls (``_extras``), so that all are covered while the file
+stays fast.
 """
 
 from __future__ import annotations
@@ -32,7 +41,6 @@ import contextlib
 import dataclasses
 import functools
 import importlib.util
-import math
 import pathlib
 import sys
 import warnings
@@ -92,11 +100,18 @@ def _local(reg):
     return M.MirrorAscent() if reg.is_entropic else M.ProjectedGradient()
 
 
-def _solvers(reg) -> dict:
-    """The solvers of the catalogue, with small settings (they compile and run fast)."""
-    local = _local(reg)
-    warm = (M.DerivativeFree(num_samples=16, iterations=1) if reg.is_box
-            else dataclasses.replace(local, maxiter=3, tol=0.0))
+def _solvers(reg, energy: str = "pairwise") -> dict:
+    """The solvers of the catalogue, with small settings (they compile and run fast).
+    Restarts and Sequential wrap the cheapest exact-enough solver of the pair, Sequential
+    warm-starting it with two steps of itself: the closed form (bilinear energy),
+    coordinate ascent (pairwise energy on a box), else the default local solver."""
+    if energy == "bilinear":
+        local = M.ClosedForm()
+    elif energy == "pairwise" and reg.is_box:
+        local = M.CoordinateAscent()
+    else:
+        local = _local(reg)
+    warm = local if energy == "bilinear" else dataclasses.replace(local, maxiter=2, tol=0.0)
     return {
         "default": None,
         "ClosedForm": M.ClosedForm(),
@@ -121,7 +136,7 @@ def _accepts(energy, reg, solver) -> bool:
 
 
 CASES = [(e, r, s) for e in ENERGIES for r in REGS
-         for s, solver in _solvers(REGS[r]).items() if _accepts(ENERGIES[e], REGS[r], solver)]
+         for s, solver in _solvers(REGS[r], e).items() if _accepts(ENERGIES[e], REGS[r], solver)]
 CASE_IDS = ["-".join(case) for case in CASES]
 
 DTYPES = {"float32": jnp.float32, "float64": jnp.float64, "float16": jnp.float16,
@@ -137,7 +152,7 @@ def _twin(case):
     if solver_name != "default":
         return case
     resolved = M.resolve_solver(ENERGIES[energy], REGS[reg_name], None, None)
-    for name, solver in _solvers(REGS[reg_name]).items():
+    for name, solver in _solvers(REGS[reg_name], energy).items():
         if name != "default" and solver == resolved and (energy, reg_name, name) in CASES:
             return energy, reg_name, name
     return case
@@ -150,7 +165,7 @@ def _variant(case) -> tuple[int, str, str]:
     half of the entries, float64 on a sixth, each half-precision type on a sixth)."""
     energy, reg_name, solver_name = _twin(case)
     e, r = list(ENERGIES).index(energy), list(REGS).index(reg_name)
-    s = list(_solvers(REGS[reg_name])).index(solver_name)
+    s = list(_solvers(REGS[reg_name], energy)).index(solver_name)
     k = (3, 5, 1)[(r + s + e) % 3]
     layout = "batch" if energy == "quartic" else LAYOUTS[(r + 2 * s + e) % 3]
     dtype = ("float32", "float64", "float32", "float16", "float32", "bfloat16")[(2 * r + s + 3 * e) % 6]
@@ -225,7 +240,7 @@ def _targets(reg, rng, shape, kind: str, dtype: str, scale: float) -> np.ndarray
     return _round_to(y, dtype)
 
 
-def _outside(reg, rng, shape) -> np.ndarray:
+def _outside(reg, shape) -> np.ndarray:
     """A y outside dom Ω by far more than any tolerance (inf for Squared)."""
     y = np.full(shape, 0.25)
     name = ref.kind(reg)
@@ -239,10 +254,6 @@ def _outside(reg, rng, shape) -> np.ndarray:
     else:
         y[..., -1] = np.inf
     return y
-
-
-def _binary(reg, rng, shape) -> np.ndarray:
-    return rng.integers(0, 2, shape).astype(np.float64)
 
 
 MAGNITUDES = (0.0, 1e-6, 1e-2, 1.0, 7.0, 1e3, 1e6, "mixed")
@@ -350,33 +361,21 @@ def _project(reg, y) -> np.ndarray:
 
 # --------------------------------------------------------------------------- compilation
 
-# The catalogue compiles about 100 small programs. XLA's CPU code generation (LLVM -O2 and
-# the newer fusion emitters) costs more compile time than these problems ever run; these
-# options halve it. They were checked to leave the results of every catalogue program
-# unchanged (within an ulp) against the default compilation. Not -O0: combined with the
-# legacy emitters it rounds duplicated fused computations differently, e.g. a simplex
-# projection of scores ~1e3 then misses the simplex by 1e-5 in float32.
-_COMPILE_OPTIONS = {"xla_backend_optimization_level": 1,
-                    "xla_llvm_disable_expensive_passes": True,
-                    "xla_cpu_use_fusion_emitters": False}
+# The default XLA compilation, what users run. (Options that trade code quality for
+# compile time, -O1 or the legacy fusion emitters, were tried: they changed results, one
+# of them to a wrong gradient, ∇_θ L = ŷ instead of ŷ − y for a custom energy.)
 
 
 class _Compiled:
-    """``jax.jit(fn)`` compiled ahead of time, once, for the shapes of the first call
-    (with :data:`_COMPILE_OPTIONS` when ``fast``)."""
+    """``jax.jit(fn)`` compiled ahead of time, once, for the shapes of the first call."""
 
-    def __init__(self, fn, fast: bool = True):
+    def __init__(self, fn):
         self._jitted = jax.jit(fn)
-        self._fast = fast
         self._executable = None
 
     def __call__(self, *args):
         if self._executable is None:
-            lowered = self._jitted.lower(*args)
-            try:
-                self._executable = lowered.compile(_COMPILE_OPTIONS if self._fast else None)
-            except Exception:  # another backend without these options
-                self._executable = lowered.compile()
+            self._executable = self._jitted.lower(*args).compile()
         return self._executable(*args)
 
 
@@ -397,24 +396,24 @@ def _value_and_jacobian(fn, x):
 
 
 def _extras(case) -> tuple[str, ...]:
-    """Which solve the program of a catalogue entry also calls: maximize or conjugate in
-    turn (both for the cheap closed forms). The loss itself reports its ŷ through its
-    gradient, so every entry checks the solver's accuracy."""
-    case = _twin(case)
-    if case[2] == "ClosedForm":
-        return ("maximize", "conjugate")
-    return (("maximize",), ("conjugate",))[CASES.index(case) % 2]
-
-
-def _with_hinge(case) -> bool:
-    """Whether the program also calls hinge_loss: on the [0, 1] boxes (the only domain it
-    accepts), for the structural solvers (closed form, coordinate ascent: they see the
-    augmented problem through θ) and every other entry."""
-    case = _twin(case)
-    reg = REGS[case[1]]
-    if not (reg.is_box and (reg.lower, reg.upper) == (0.0, 1.0)):
-        return False
-    return case[2] in ("ClosedForm", "CoordinateAscent") or CASES.index(case) % 2 == 0
+    """The entry points a catalogue entry's program calls besides gfy_loss: one more in
+    turn over the solvers of each (energy, regularizer) (maximize, conjugate, and on a
+    [0, 1] box hinge_loss, with BoxIndicator perceptron_loss); all of them for the cheap
+    closed form; hinge_loss always for coordinate ascent (it reads θ, not the energy)."""
+    energy, reg_name, solver_name = case = _twin(case)
+    reg = REGS[reg_name]
+    pool = ["maximize", "conjugate"]
+    if reg.is_box and (reg.lower, reg.upper) == (0.0, 1.0):  # hinge_loss's only domain
+        pool.append("hinge")
+        if reg_name == "BoxIndicator" and energy != "quartic":
+            pool.append("perceptron")
+    if solver_name == "ClosedForm":
+        return tuple(pool)
+    group = [c for c in CASES if c[:2] == case[:2] and _twin(c) == c]
+    chosen = {pool[group.index(case) % len(pool)]}
+    if solver_name == "CoordinateAscent" and "hinge" in pool:
+        chosen.add("hinge")
+    return tuple(p for p in pool if p in chosen)
 
 
 def _rows(reg_name) -> int:
@@ -432,9 +431,8 @@ def _probe(energy_name, reg_name, solver_name, dtype, k, layout):
     hinge loss. The losses come with the gradient of each value w.r.t. the scores,
     which is ŷ − y by Danskin's theorem: the ŷ the loss actually used."""
     energy, reg = ENERGIES[energy_name], REGS[reg_name]
-    solver = _solvers(reg)[solver_name]
+    solver = _solvers(reg, energy_name)[solver_name]
     extras = _extras((energy_name, reg_name, solver_name))
-    with_hinge = _with_hinge((energy_name, reg_name, solver_name))
     nb = len(_theta_batch(layout))
     kw = dict(solver=solver, on_failure="warn")
 
@@ -464,10 +462,10 @@ def _probe(energy_name, reg_name, solver_name, dtype, k, layout):
         theta = join(scores)
         out = {}
         out["loss"], out["loss_grad"] = _value_and_jacobian(lambda s: gfy(join(s), ys), scores)
-        if with_hinge:
+        if "hinge" in extras:
             out["hinge"], out["hinge_grad"] = _value_and_jacobian(
                 lambda s: hinge(join(s), y_binary), scores)
-        if reg_name == "BoxIndicator" and energy_name != "quartic" and "conjugate" in extras:
+        if "perceptron" in extras:
             out["perceptron"] = L.perceptron_loss(energy, theta, ys, **kw)
         if "maximize" in extras:
             out["y_hat"], out["info"] = solve(M.maximize, theta)
@@ -552,6 +550,15 @@ def _at_most(name, got, bound, what=""):
     assert not np.any(bad), f"{name}: {got[bad].tolist()} exceeds its bound {bound[bad].tolist()} {what}"
 
 
+def sel(mask, values):
+    """The entries of ``values`` where ``mask`` (over its leading axes) holds."""
+    values = np.asarray(values, np.float64)
+    mask = np.asarray(mask, bool)
+    mask = mask.reshape(mask.shape + (1,) * max(values.ndim - mask.ndim, 0))
+    shape = np.broadcast_shapes(mask.shape, values.shape)
+    return np.broadcast_to(values, shape)[np.broadcast_to(mask, shape)]
+
+
 def _numpy(a):
     a = np.asarray(a)
     return a.astype(np.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a
@@ -600,8 +607,12 @@ def _curvature(energy: str, reg, theta, y_star) -> np.ndarray:
     return lam + 0.0 * np.sum(y_star, -1)
 
 
-def _uses_coordinate_ascent(solver_name) -> bool:
-    return solver_name == "CoordinateAscent"
+def _uses_coordinate_ascent(case) -> bool:
+    """Whether the entry's solver ends with coordinate ascent (itself or wrapped)."""
+    solver = _solvers(REGS[case[1]], case[0])[case[2]]
+    while isinstance(solver, (M.Restarts, M.Sequential)):
+        solver = solver.solver if isinstance(solver, M.Restarts) else solver.solvers[-1]
+    return isinstance(solver, M.CoordinateAscent)
 
 
 LOCAL = ("default", "ProjectedGradient", "MirrorAscent", "CoordinateAscent", "Restarts",
@@ -615,14 +626,14 @@ def test_public_entry_points_are_finite_nonnegative_and_exact(case, d):
     energy, reg_name, solver_name = case
     reg = REGS[reg_name]
     if _twin(case) != case:  # solver=None is its twin, traced alike
-        assert M.resolve_solver(ENERGIES[energy], reg, None, None) == _solvers(reg)[_twin(case)[2]]
+        assert M.resolve_solver(ENERGIES[energy], reg, None, None) == _solvers(reg, energy)[_twin(case)[2]]
     k, layout, dtype = _variant(case)
     rng = np.random.default_rng(d["seed"])
     tbatch, lbatch = _theta_batch(layout), _loss_batch(layout)
     theta = _theta(energy, rng, tbatch, k, d, dtype, shared=layout != "grid")
-    y_scale = min(d["y_scale"], 10.0) if dtype == "float16" else d["y_scale"]  # see _scores
+    y_scale = min(d["y_scale"], 3.0) if dtype == "float16" else d["y_scale"]  # see _scores
     y = _targets(reg, rng, lbatch + (k,), d["y_kind"], dtype, y_scale)
-    y_binary = _binary(reg, rng, tbatch + (k,))
+    y_binary = rng.integers(0, 2, tbatch + (k,)).astype(np.float64)
     hinge_theta = _augmented(energy, theta, y_binary)  # exact (float64)
     y_star = _project(reg, _reference_argmax(energy, reg, reg_name, theta, k))
     y_star_row = np.broadcast_to(y_star, lbatch + (k,))
@@ -630,7 +641,7 @@ def test_public_entry_points_are_finite_nonnegative_and_exact(case, d):
         y_star_row = _dyadic_simplex(np.clip(y_star_row, 0, None), _bits(dtype))
     else:
         y_star_row = _round_to(y_star_row, dtype)
-    ys = np.stack([y, y_star_row, _outside(reg, rng, lbatch + (k,))][:_rows(reg_name)])
+    ys = np.stack([y, y_star_row, _outside(reg, lbatch + (k,))][:_rows(reg_name)])
 
     poisoned = bool(d["poison"] and tbatch)
     if poisoned:  # a NaN in the scores of the first example (traced): only it is NaN
@@ -652,8 +663,11 @@ def test_public_entry_points_are_finite_nonnegative_and_exact(case, d):
         if name != "info":
             assert value.dtype == DTYPES[dtype], f"{name} has dtype {value.dtype}, not {dtype}"
     out = jax.tree.map(_numpy, out)
-    _check(case, d, out, reported, k, layout, dtype, theta, hinge_theta, ys, y_star,
-           y_binary, poisoned)
+    # The poisoned examples' references are NaN (and an overflow in a reference would
+    # give inf or NaN, which fails the comparisons below loudly).
+    with np.errstate(invalid="ignore", over="ignore"):
+        _check(case, d, out, reported, k, layout, dtype, theta, hinge_theta, ys, y_star,
+               y_binary, poisoned)
 
 
 def _check(case, d, out, reported, k, layout, dtype, theta, hinge_theta, ys, y_star,
@@ -672,16 +686,13 @@ def _check(case, d, out, reported, k, layout, dtype, theta, hinge_theta, ys, y_s
     exact = solver_name == "ClosedForm" or (energy == "bilinear" and solver_name == "default")
     f_star = ref.objective(energy, reg, theta, y_star)
     cert_star = _certificate(energy, reg, theta, y_star)
+    # The reference maximizer (a strong float64 solve by the library's own solvers for
+    # the non-bilinear energies) must be certified optimal, independently of them.
+    mag_star = ref.magnitude(energy, reg, theta, y_star)
+    _at_most("the reference ŷ* is not certified optimal (a float64 solve stopped early)",
+             sel(valid, cert_star), sel(valid, 1e-7 * mag_star), what)
     curvature = _curvature(energy, reg, theta, y_star)
     diameter = np.minimum(ref.diameter(reg, k), 1.0 + np.linalg.norm(y_star, axis=-1))
-
-    def sel(mask, values):
-        """The entries of ``values`` where ``mask`` (over its leading axes) holds."""
-        values = np.asarray(values, np.float64)
-        mask = np.asarray(mask, bool)
-        mask = mask.reshape(mask.shape + (1,) * max(values.ndim - mask.ndim, 0))
-        shape = np.broadcast_shapes(mask.shape, values.shape)
-        return np.broadcast_to(values, shape)[np.broadcast_to(mask, shape)]
 
     def accuracy(mag):
         """How far below the max a solve that reports no failure may stop: exact forms to
@@ -692,7 +703,7 @@ def _check(case, d, out, reported, k, layout, dtype, theta, hinge_theta, ys, y_s
         rounding = 64 * eps * mag
         if exact:
             return rounding
-        per_step = (1 + curvature) if _uses_coordinate_ascent(solver_name) else 1.0
+        per_step = (1 + curvature) if _uses_coordinate_ascent(case) else 1.0
         return 10 * 1e-5 * per_step * (1 + diameter) + 4 * rounding
 
     def check_loss(name, values, grads, rows, th, f_best, cert_best, row_valid):
@@ -733,9 +744,9 @@ def _check(case, d, out, reported, k, layout, dtype, theta, hinge_theta, ys, y_s
             if claims or exact:
                 _at_most(f"{label} below the true loss − accuracy (no failure reported)",
                          sel(ok, f_best - f_y - accuracy(mag) - slack), sel(ok, got), what)
-            if r == 1 and name == "gfy_loss":  # ~0 at ŷ*
-                _at_most("gfy_loss at ŷ*", sel(ok, got),
-                         sel(ok, np.maximum(f_best - f_y, 0) + cert_best + slack), what)
+            if r == 1 and name == "gfy_loss":  # ~0 at ŷ* (rounded to the dtype)
+                _at_most("gfy_loss at ŷ* (not ~0)", sel(ok, got),
+                         sel(ok, np.abs(f_best - f_y) + cert_best + slack), what)
 
     y_star_like = {"gfy_loss": y_star, "hinge_loss": None}
     loss = out["loss"]
@@ -761,7 +772,6 @@ def _check(case, d, out, reported, k, layout, dtype, theta, hinge_theta, ys, y_s
         if poisoned:
             assert np.all(np.isnan(hinge[~valid])), f"hinge_loss: a NaN θ gave {hinge} {what}"
 
-    mag_star = ref.magnitude(energy, reg, theta, y_star)
     if "y_hat" in out:  # maximize: ŷ in dom Ω, its objective, its accuracy when converged
         y_hat, info = out["y_hat"], out["info"]
         assert np.all(np.isfinite(sel(valid, y_hat))), f"maximize: non-finite ŷ {y_hat} {what}"
@@ -774,8 +784,8 @@ def _check(case, d, out, reported, k, layout, dtype, theta, hinge_theta, ys, y_s
         f_hat = ref.objective(energy, reg, theta, y_hat)
         mag = ref.magnitude(energy, reg, theta, y_star, y_hat)
         slope = _slope(energy, reg, theta, y_hat, eps_out)
-        slack = 64 * eps * mag + off * np.max(slope, -1) + 2 * eps_out * np.sum(_slope(energy, reg, theta, y_hat, eps_out)
-                                                      * (1 + np.abs(y_hat)), -1)
+        slack = (64 * eps * mag + off * np.max(slope, -1)
+                 + 2 * eps_out * np.sum(slope * (1 + np.abs(y_hat)), -1))
         _close("info.objective", sel(valid, info.objective), sel(valid, f_hat), sel(valid, slack), what)
         _at_most("F(ŷ) above the max", sel(valid, f_hat), sel(valid, f_star + cert_star + slack), what)
         if exact or solver_name in LOCAL:
@@ -854,7 +864,7 @@ def _closed_form_program(name, dtype):
                                                   upper=reg.upper)
         return out
 
-    return _Compiled(program, fast=False)
+    return _Compiled(program)
 
 
 @FAST
@@ -917,7 +927,7 @@ def test_closed_form_hinge_is_the_hamming_ssvm(name, d):
 @functools.lru_cache(maxsize=None)
 def _hinge_program(name):
     reg = CLOSED_FORM_REGS[name]
-    return _Compiled(lambda t, y: L.hinge_loss(E.bilinear, t, y, reg=reg), fast=False)
+    return _Compiled(lambda t, y: L.hinge_loss(E.bilinear, t, y, reg=reg))
 
 
 def _hamming_hinge(reg, theta, y) -> np.ndarray:
@@ -975,7 +985,7 @@ def _closed_form_batch_program(name, layout):
         out["conjugate"] = (conj(theta), _flat_vmap(conj, len(theta_batch))(theta))
         return out
 
-    return _Compiled(program, fast=False)
+    return _Compiled(program)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -1003,30 +1013,23 @@ def test_closed_form_batches_equal_vmap(name, layout, seed, y_kind):
                1e-6 * (1 + np.abs(np.asarray(mapped))))
 
 
-def _pairwise_batch_case(reg_name, shared):
+@functools.lru_cache(maxsize=None)
+def _pairwise_batch_program(reg_name):
+    """The batched calls and jax.vmap of the single calls (U shared: in_axes None)."""
     reg = REGS[reg_name]
     solver = _local(reg)
 
-    def batched(u, interactions, y):
+    def calls(u, interactions, y):
         return (L.gfy_loss(E.pairwise, reg, (u, interactions), y, solver=solver),
                 M.maximize(E.pairwise, reg, (u, interactions), solver=solver)[0],
                 M.conjugate(E.pairwise, reg, (u, interactions), solver=solver))
 
-    def single(u, interactions, y):
-        return batched(u, interactions, y)
-
-    axes = (0, None if shared else 0, 0)
-    mapped = jax.vmap(single, in_axes=axes)
-    return _Compiled(lambda u, i, y: (batched(u, i, y), mapped(u, i, y)))
-
-
-@functools.lru_cache(maxsize=None)
-def _pairwise_batch_program(reg_name, shared):
-    return _pairwise_batch_case(reg_name, shared)
+    mapped = jax.vmap(calls, in_axes=(0, None, 0))
+    return _Compiled(lambda u, i, y: (calls(u, i, y), mapped(u, i, y)))
 
 
 @pytest.mark.parametrize("name", list(REGS))
-def test_pairwise_batches_equal_vmap(name, shared=True):
+def test_pairwise_batches_equal_vmap(name):
     """(b) For the pairwise energy, a batch of u with one shared U gives jax.vmap of
     single calls (in_axes None for U), for the loss, maximize and conjugate (jitted).
     One U per example is covered by the "grid" layout of the catalogue test."""
@@ -1034,10 +1037,10 @@ def test_pairwise_batches_equal_vmap(name, shared=True):
     rng = np.random.default_rng(7)
     k, n = 3, 4
     u = (3 * rng.standard_normal((n, k))).astype(np.float32)
-    factor = rng.standard_normal((k, 2) if shared else (n, k, 2))
-    interactions = (-factor @ np.swapaxes(factor, -1, -2) / 2).astype(np.float32)
+    factor = rng.standard_normal((k, 2))
+    interactions = (-factor @ factor.T / 2).astype(np.float32)
     y = _targets(reg, rng, (n, k), "face", "float32", 1.0).astype(np.float32)
-    batched, mapped = _pairwise_batch_program(name, shared)(u, interactions, y)
+    batched, mapped = _pairwise_batch_program(name)(u, interactions, y)
     for label, a, b in zip(("gfy_loss", "maximize", "conjugate"), batched, mapped):
         assert a.shape == b.shape, f"{label}: {a.shape} vs {b.shape}"
         _close(f"{label} batch vs vmap [{name}]", a, b, 1e-5 * (1 + np.abs(np.asarray(b))))
@@ -1296,7 +1299,7 @@ def _half_program(name, dtype):
     def program(*args):
         return calls(*(a.astype(half) for a in args)), calls(*args)
 
-    return _Compiled(program, fast=False)
+    return _Compiled(program)
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -1309,9 +1312,8 @@ def test_half_precision_is_the_float32_result_rounded(name, dtype, d):
     bit: the library computes in float32 and casts once)."""
     reg = REGS[name]
     scale = 1.0 if d["scale"] == "mixed" else min(d["scale"], 100.0)  # float16 ends at 65504
-    theta, y = _closed_form_inputs(reg, dict(d, scale=scale), dtype, (4, 3))
-    if not reg.is_box and ref.kind(reg) not in ref.SIMPLEX:
-        y = _round_to(np.clip(y, -100.0, 100.0), dtype)
+    theta, y = _closed_form_inputs(reg, dict(d, scale=scale, y_scale=min(d["y_scale"], 100.0)),
+                                   dtype, (4, 3))
     y_binary = np.random.default_rng(d["seed"]).integers(0, 2, (4, 3)).astype(np.float32)
     half, single = _half_program(name, dtype)(*(jnp.asarray(a, jnp.float32)
                                                 for a in (theta, y, y_binary)))
