@@ -151,6 +151,63 @@ def _energy_grad(energy: Energy, theta: Any, y: Array) -> Array:
     return jax.grad(energy, argnums=1)(theta, y)
 
 
+class _Smooth(NamedTuple):
+    """First-order oracle of ``Φ(θ, ·)`` for the iterative solvers.
+
+    ``quadratic`` marks energies at most quadratic in y (the built-in
+    :func:`~fenchel.energies.bilinear` and :func:`~fenchel.energies.pairwise`):
+    their gradient is affine, so the gradient at an extrapolated point is the same
+    combination of known gradients, and ``Φ(b) − Φ(a) = <(∇Φ(a) + ∇Φ(b))/2, b − a>``
+    exactly (the trapezoid rule is exact for quadratics). A solver then needs one
+    gradient per iteration and no energy value.
+    """
+
+    value_and_grad: Any  # y -> (Φ(θ, y), ∇_y Φ(θ, y))
+    grad: Any  # y -> ∇_y Φ(θ, y)
+    quadratic: bool
+    curvature: Any  # y -> power-iteration estimate of ‖∇²_y Φ(θ, y)‖₂ (a lower bound)
+
+
+def _smooth(energy: Energy, theta: Any) -> _Smooth:
+    if energy is _energies.bilinear:
+        grad = lambda y: jnp.broadcast_to(theta, jnp.shape(y)).astype(jnp.result_type(y))
+        return _Smooth(lambda y: (jnp.vdot(theta, y), grad(y)), grad, True,
+                       lambda y: jnp.zeros((), jnp.result_type(y)))
+    if energy is _energies.pairwise:
+        u, interactions = theta
+        # ∇ of ½ yᵀUy is S y with S = ½(U + Uᵀ): one product per gradient, and S is
+        # computed once per solve (once per batch when U is shared: under vmap an
+        # unbatched U keeps S unbatched).
+        sym = 0.5 * (interactions + interactions.T)
+
+        def value_and_grad(y):
+            field = sym @ y
+            return jnp.vdot(u, y) + 0.5 * jnp.vdot(y, field), u + field
+
+        return _Smooth(value_and_grad, lambda y: u + sym @ y, True,
+                       lambda y: _power_iteration(lambda v: sym @ v, y))
+    value_and_grad = jax.value_and_grad(lambda y: energy(theta, y))
+    grad = lambda y: value_and_grad(y)[1]
+    hvp = lambda y: (lambda v: jax.jvp(grad, (y,), (v,))[1])
+    return _Smooth(value_and_grad, grad, False,
+                   lambda y: _power_iteration(hvp(y), y))
+
+
+def _power_iteration(matvec, like: Array, num_iter: int = 8) -> Array:
+    """``‖A v_n‖`` after ``num_iter`` power steps from a fixed random unit vector:
+    an estimate of ``‖A‖₂`` from below (exact for a rank-one A)."""
+    v = jax.random.normal(jax.random.key(0), jnp.shape(like), jnp.result_type(like))
+    v = v / (jnp.linalg.norm(v) + 1e-12)
+
+    def step(v, _):
+        av = matvec(v)
+        norm = jnp.linalg.norm(av)
+        return av / (norm + 1e-12), norm
+
+    _, norms = jax.lax.scan(step, v, None, length=num_iter)
+    return norms[-1]
+
+
 def default_init(reg: _regs.Regularizer, shape: tuple[int, ...], dtype=jnp.float32) -> Array:
     """A neutral starting point in ``dom Ω``: the box centre, the simplex
     barycentre, or zero."""
@@ -275,12 +332,25 @@ class ProjectedGradient(Maximizer):
     and restarting the momentum whenever the objective drops (O'Donoghue and
     Candès, 2015). Needs ``reg.prox``: squared, box and simplex regularizers.
 
+    For an energy quadratic in y (:func:`~fenchel.energies.bilinear`,
+    :func:`~fenchel.energies.pairwise`) the curvature ``S = ∇²_y Φ`` is constant,
+    so ``L`` starts at a power-iteration estimate of ``‖S‖₂`` and only grows; the
+    ascent test is then exact from gradients alone (``−<∇Φ(y⁺) − ∇Φ(z), d> ≤ L‖d‖²``),
+    the gradient at ``z`` is the momentum combination of the last two, and the
+    restart test uses the exact change ``<(∇Φ(y) + ∇Φ(y⁺))/2, y⁺ − y>``: one
+    gradient (one product with S) per accepted iteration, as cheap as a fixed
+    step, with the safety of the line search. Other energies cost two
+    evaluations of ``(Φ, ∇Φ)`` per accepted iteration.
+
     Attributes:
       maxiter: maximum number of iterations.
       tol: stop when the gradient mapping ``L‖y⁺ − z‖₂ <= tol``.
       accelerated: use Nesterov momentum (FISTA) or plain proximal gradient.
-      initial_lipschitz: starting guess for ``L``.
-      decrease: factor (≤ 1) applied to ``L`` after each iteration.
+      initial_lipschitz: starting guess for ``L`` (for a quadratic energy the
+        power-iteration estimate is used instead; with ``unroll``, the larger
+        of this and 1.5 times the estimate).
+      decrease: factor (≤ 1) applied to ``L`` after each iteration (not for a
+        quadratic energy, whose curvature is constant).
       unroll: run exactly ``maxiter`` iterations in a differentiable loop.
 
     Example:
@@ -317,86 +387,96 @@ class ProjectedGradient(Maximizer):
                 f"{type(reg).__name__} has none: use MirrorAscent")
 
     def __call__(self, energy, reg, theta, init=None, key=None):
-        phi = lambda y: energy(theta, y)
-        value_and_grad = jax.value_and_grad(phi)
-
-        def prox_step(z, g, lipschitz):
-            return reg.prox(z + g / lipschitz, 1.0 / lipschitz)
-
-        def backtrack(z, fz, g, lipschitz):
-            def not_enough_ascent(lip):
-                y_new = prox_step(z, g, lip)
-                diff = y_new - z
-                squared_step = jnp.vdot(diff, diff)
-                f_new, g_new = value_and_grad(y_new)
-                model = fz + jnp.vdot(g, diff) - 0.5 * lip * squared_step
-                slack = 10 * jnp.finfo(diff.dtype).eps * (1 + jnp.abs(fz))
-                # The value test alone cannot see a too-small L once L‖d‖² falls
-                # under the rounding slack (L then shrinks forever and the iterates
-                # stall); the curvature along d, from gradients, still can.
-                too_curved = -jnp.vdot(g_new - g, diff) > lip * squared_step * (1 + 1e-3)
-                return (f_new < model - slack) | too_curved
-
-            def double(carry):
-                lip, n, _ = carry
-                return 2.0 * lip, n + 1, not_enough_ascent(2.0 * lip)
-
-            if self.unroll:  # fixed trip count keeps the loop differentiable
-                return lipschitz
-            # The test is evaluated once per trial and carried: under vmap a
-            # while_loop re-evaluates its condition to mask the update, and a
-            # borderline test rounded differently there would loop forever.
-            lipschitz, _, _ = jax.lax.while_loop(
-                lambda c: c[2] & (c[1] < 40), double,
-                (lipschitz, 0, not_enough_ascent(lipschitz)))
-            return lipschitz
-
-        def body(state):
-            y, y_prev, t, lipschitz, it, _, f_y = state
-            t_next = 0.5 * (1 + jnp.sqrt(1 + 4 * t * t)) if self.accelerated else 1.0
-            z = y + ((t - 1) / t_next) * (y - y_prev) if self.accelerated else y
-            fz, g = value_and_grad(z)
-            lipschitz = backtrack(z, fz, g, lipschitz)
-            y_new = prox_step(z, g, lipschitz)
-            residual = lipschitz * jnp.linalg.norm(y_new - z)
-            f_new = objective(energy, reg, theta, y_new)
-            # Adaptive restart: drop the momentum when the objective goes down.
-            t_next = jnp.where(f_new < f_y, 1.0, t_next)
-            return (y_new, y, t_next, lipschitz * decrease, it + 1, residual, f_new)
-
-        def cond(state):
-            return (state[4] < self.maxiter) & (state[5] > self.tol)
-
+        smooth = _smooth(energy, theta)
         y0 = reg.project(_resolve_init(energy, reg, theta, init))
         dtype = y0.dtype
-        lipschitz0 = jnp.asarray(self.initial_lipschitz, dtype)
-        decrease = self.decrease
+        eps = jnp.finfo(dtype).eps
+        curvature = jax.lax.stop_gradient(smooth.curvature(y0)).astype(dtype)
         if self.unroll:
             # No backtracking when unrolled: the step must be safe from the start
             # and must not shrink-and-grow, so fix L above the curvature of Φ.
-            curvature = _hessian_norm_estimate(energy, jax.lax.stop_gradient(theta), y0,
-                                               jax.random.key(0))
-            lipschitz0 = jnp.maximum(lipschitz0, 1.5 * jax.lax.stop_gradient(curvature))
+            lipschitz0 = jnp.maximum(jnp.asarray(self.initial_lipschitz, dtype), 1.5 * curvature)
             decrease = 1.0
-        state = (y0, y0, jnp.asarray(1.0, dtype), lipschitz0.astype(dtype),
+        elif smooth.quadratic:
+            # Constant curvature: start at the power-iteration estimate (from below)
+            # and only grow, so steps are rarely rejected, and never re-tested in
+            # lockstep across a vmapped batch. The floor keeps 1/L finite for Φ linear.
+            lipschitz0 = jnp.maximum(curvature, 1e-6)
+            decrease = 1.0
+        else:
+            lipschitz0 = jnp.asarray(self.initial_lipschitz, dtype)
+            decrease = self.decrease
+
+        def trial(z, phi_z, g_z, lipschitz):
+            """Prox step from z; whether it fails the ascent test; (Φ, ∇Φ) at it."""
+            y_new = reg.prox(z + g_z / lipschitz, 1.0 / lipschitz)
+            d = y_new - z
+            squared_step = jnp.vdot(d, d)
+            if smooth.quadratic:
+                g_new = smooth.grad(y_new)
+                phi_new = None
+                # Exact for a quadratic: Φ(y⁺) − model(y⁺) = ½(L‖d‖² + <∇Φ(y⁺) − ∇Φ(z), d>),
+                # with rounding slack for the gradient difference of nearby points.
+                slack = 8 * eps * (jnp.linalg.norm(g_new) + jnp.linalg.norm(g_z)) * jnp.sqrt(squared_step)
+                fails = -jnp.vdot(g_new - g_z, d) > lipschitz * squared_step * (1 + 1e-3) + slack
+            else:
+                phi_new, g_new = smooth.value_and_grad(y_new)
+                model = phi_z + jnp.vdot(g_z, d) - 0.5 * lipschitz * squared_step
+                slack = 10 * eps * (1 + jnp.abs(phi_z))
+                # The value test alone cannot see a too-small L once L‖d‖² falls
+                # under the rounding slack (L then shrinks forever and the iterates
+                # stall); the curvature along d, from gradients, still can.
+                too_curved = -jnp.vdot(g_new - g_z, d) > lipschitz * squared_step * (1 + 1e-3)
+                fails = (phi_new < model - slack) | too_curved
+            return y_new, fails, phi_new, g_new
+
+        def step(z, phi_z, g_z, lipschitz):
+            result = trial(z, phi_z, g_z, lipschitz)
+            if self.unroll:  # fixed trip count keeps the loop differentiable
+                return lipschitz, result
+
+            def double(carry):
+                lip, n, _ = carry
+                lip = 2.0 * lip
+                return lip, n + 1, trial(z, phi_z, g_z, lip)
+
+            # The test is evaluated once per trial and carried: under vmap a
+            # while_loop re-evaluates its condition to mask the update, and a
+            # borderline test rounded differently there would loop forever.
+            lipschitz, _, result = jax.lax.while_loop(
+                lambda c: c[2][1] & (c[1] < 40), double, (lipschitz, 0, result))
+            return lipschitz, result
+
+        def body(state):
+            y, y_prev, g_y, g_prev, t, lipschitz, it, _, f_y = state
+            t_next = 0.5 * (1 + jnp.sqrt(1 + 4 * t * t)) if self.accelerated else jnp.ones_like(t)
+            beta = (t - 1) / t_next
+            z = y + beta * (y - y_prev)
+            if smooth.quadratic:
+                phi_z, g_z = None, g_y + beta * (g_y - g_prev)  # ∇Φ is affine
+            else:
+                phi_z, g_z = smooth.value_and_grad(z)
+            lipschitz, (y_new, _, phi_new, g_new) = step(z, phi_z, g_z, lipschitz)
+            residual = lipschitz * jnp.linalg.norm(y_new - z)
+            if smooth.quadratic:
+                gain = (0.5 * jnp.vdot(g_y + g_new, y_new - y)
+                        - reg.value_difference(y_new, y))
+            else:
+                gain = phi_new - reg.value(y_new) - f_y
+            # Adaptive restart: drop the momentum when the objective goes down.
+            t_next = jnp.where(gain < 0, jnp.ones_like(t_next), t_next)
+            return (y_new, y, g_new, g_y, t_next, lipschitz * decrease, it + 1, residual,
+                    f_y + gain)
+
+        def cond(state):
+            return (state[6] < self.maxiter) & (state[7] > self.tol)
+
+        g0 = smooth.grad(y0)
+        state = (y0, y0, g0, g0, jnp.asarray(1.0, dtype), lipschitz0.astype(dtype),
                  jnp.asarray(0), jnp.asarray(jnp.inf, dtype), objective(energy, reg, theta, y0))
-        y, _, _, _, it, residual, _ = _loop(cond, body, state, self.maxiter, self.unroll)
+        state = _loop(cond, body, state, self.maxiter, self.unroll)
+        y, it, residual = state[0], state[6], state[7]
         return y, _info(energy, reg, theta, y, it, residual, self.tol)
-
-
-def _hessian_norm_estimate(energy, theta, y, key, num_iter=8):
-    """Power-iteration estimate of ‖∇²_y Φ(θ, y)‖₂, used to pick a safe step."""
-    grad_fn = lambda y_: _energy_grad(energy, theta, y_)
-    v = jax.random.normal(key, y.shape, y.dtype)
-    v = v / (jnp.linalg.norm(v) + 1e-12)
-
-    def step(v, _):
-        hv = jax.jvp(grad_fn, (y,), (v,))[1]
-        norm = jnp.linalg.norm(hv)
-        return hv / (norm + 1e-12), norm
-
-    _, norms = jax.lax.scan(step, v, None, length=num_iter)
-    return norms[-1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -413,6 +493,11 @@ class MirrorAscent(Maximizer):
     ``η = 1/(λ + ‖∇²Φ‖/μ_ψ)`` from a power-iteration estimate, is halved when
     the objective would go down and grows by 5% otherwise, up to ``1/λ``.
     Iterates stay in the interior, so y ∈ {0, 1} targets never produce NaNs.
+    The gradient at the new point, needed by the next step anyway, also gives
+    the objective's change: exactly, ``<(∇Φ(y) + ∇Φ(y⁺))/2, y⁺ − y>``, for an
+    energy quadratic in y (bilinear, pairwise), so the adaptive step costs one
+    gradient per iteration, as much as a fixed one; other energies evaluate
+    ``(Φ, ∇Φ)`` once per iteration.
 
     Attributes:
       maxiter: maximum number of iterations.
@@ -444,46 +529,57 @@ class MirrorAscent(Maximizer):
 
     def __call__(self, energy, reg, theta, init=None, key=None):
         lam = reg.scale
+        smooth = _smooth(energy, theta)
         z0 = reg.mirror_map(_resolve_init(energy, reg, theta, init))
         y0 = reg.mirror_inverse(z0)
         dtype = y0.dtype
         if self.step_size is not None:
             eta0 = jnp.asarray(self.step_size, dtype)
         else:
-            curvature = _hessian_norm_estimate(energy, theta, y0, jax.random.key(0))
+            curvature = smooth.curvature(y0)
             eta0 = (1.0 / (lam + curvature / reg.strong_convexity_unscaled)).astype(dtype)
         adaptive = self.step_size is None and not self.unroll
 
         def body(state):
-            z, y, eta, it, _, f_y, last = state
-            g = _energy_grad(energy, theta, y)
-            z_new = (1 - eta * lam) * z + eta * g
+            z, y, g_y, eta, it, _, f_y, last = state
+            z_new = (1 - eta * lam) * z + eta * g_y
             y_new = reg.mirror_inverse(z_new)
-            f_new = objective(energy, reg, theta, y_new)
-            residual = jnp.linalg.norm(y_new - y) / eta
+            # The gradient at y⁺ is the next step's; with it a quadratic Φ gives the
+            # objective's change exactly, so a step costs one gradient and no value.
+            if smooth.quadratic:
+                g_new = smooth.grad(y_new)
+                gain = 0.5 * jnp.vdot(g_y + g_new, y_new - y) - reg.value_difference(y_new, y)
+            else:
+                phi_new, g_new = smooth.value_and_grad(y_new)
+                gain = phi_new - reg.value(y_new) - f_y
+            movement = jnp.linalg.norm(y_new - y)
+            residual = movement / eta
             if adaptive:
                 # Slack at rounding level: a looser one accepts the tiny ascent
                 # failures of a 2-cycle at η = 1/λ, which then never converges.
                 slack = 10 * jnp.finfo(dtype).eps * (1 + jnp.abs(f_y))
                 # Near the optimum the objective moves by less than its rounding and
                 # cannot tell a 2-cycle from progress: there, the step must also not
-                # grow the last accepted residual.
-                tie = jnp.abs(f_new - f_y) <= slack
-                accept = (f_new >= f_y - slack) & (~tie | (residual <= last))
+                # move y farther than the last accepted one. (Not the residual
+                # ‖Δy‖/η: it grows as η is halved, and every later step would be refused.)
+                tie = jnp.abs(gain) <= slack
+                accept = (gain >= -slack) & (~tie | (movement <= last))
                 z_new = jnp.where(accept, z_new, z)
                 y_new = jnp.where(accept, y_new, y)
-                f_new = jnp.where(accept, f_new, f_y)
-                last = jnp.where(accept, residual, last)
+                g_new = jnp.where(accept, g_new, g_y)
+                gain = jnp.where(accept, gain, jnp.zeros_like(gain))
+                last = jnp.where(accept, movement, last)
                 residual = jnp.where(accept, residual, jnp.inf)
                 eta = jnp.where(accept, jnp.minimum(1.05 * eta, 1.0 / lam), 0.5 * eta)
-            return (z_new, y_new, eta, it + 1, residual, f_new, last)
+            return (z_new, y_new, g_new, eta, it + 1, residual, f_y + gain, last)
 
         def cond(state):
-            return (state[3] < self.maxiter) & (state[4] > self.tol)
+            return (state[4] < self.maxiter) & (state[5] > self.tol)
 
-        state = (z0, y0, eta0, jnp.asarray(0), jnp.asarray(jnp.inf, dtype),
+        state = (z0, y0, smooth.grad(y0), eta0, jnp.asarray(0), jnp.asarray(jnp.inf, dtype),
                  objective(energy, reg, theta, y0), jnp.asarray(jnp.inf, dtype))
-        _, y, _, it, residual, _, _ = _loop(cond, body, state, self.maxiter, self.unroll)
+        state = _loop(cond, body, state, self.maxiter, self.unroll)
+        y, it, residual = state[1], state[4], state[5]
         return y, _info(energy, reg, theta, y, it, residual, self.tol)
 
 

@@ -122,6 +122,56 @@ def test_mirror_ascent_certifies_convergence_when_the_mean_field_step_is_unstabl
         assert bool(info.converged), info
 
 
+# The default solvers of a quadratic energy start from a power-iteration estimate of
+# the curvature and skip most line-search work; they must stay right however badly
+# conditioned the problem (‖U‖ from 1e-4 to 1e3 times μ).
+CONDITIONING_CASES = [R.SquaredBox(), R.BinaryEntropy(), R.BoxIndicator(), R.Squared(),
+                      R.SquaredSimplex(), R.ShannonSimplex()]
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=SEEDS, log_scale=st.floats(-4.0, 3.0), k=st.integers(1, 9))
+@pytest.mark.parametrize("reg", CONDITIONING_CASES, ids=lambda r: type(r).__name__)
+def test_default_solvers_converge_at_every_conditioning(solve, reg, seed, log_scale, k):
+    rng = np.random.default_rng(seed)
+    with jax.enable_x64(True):
+        factor = rng.standard_normal((k, k)) * 10.0 ** (0.5 * log_scale)
+        ridge = 0.3 if isinstance(reg, R.BoxIndicator) else 0.0  # a unique maximizer
+        U = -(factor @ factor.T) - ridge * np.eye(k)
+        theta = (jnp.asarray(2.0 * rng.standard_normal(k)), jnp.asarray(U))
+        base = M.default_solver(E.pairwise, reg)
+        solver = type(base)(maxiter=100_000, tol=1e-9)
+        y, info = solve(E.pairwise, reg, solver)(theta)
+        # Mirror ascent nears a face of the domain only geometrically, at a rate
+        # that degrades with ‖U‖/μ: beyond ‖U‖ ≈ 10μ it may need more than 1e5
+        # steps for tol = 1e-9 (and then says so); its objective must still be right.
+        if not reg.is_entropic or log_scale <= 1.0:
+            assert bool(info.converged), (info, solver)
+        reference = ref.pairwise_argmax(reg, theta)
+        f_reference = float(M.objective(E.pairwise, reg, theta, jnp.asarray(reference)))
+        scale = 1.0 + abs(f_reference)
+        assert float(info.objective) >= f_reference - 1e-7 * scale
+
+
+def test_an_underestimated_curvature_is_corrected_by_the_line_search(solve):
+    # U's top eigenvector is orthogonal to the power iteration's start vector, so
+    # the estimate of ‖U‖ is 1 while the true norm is 101: the first steps are too
+    # long for L = 1 and only the line search keeps FISTA from diverging on R^k.
+    k = 6
+    with jax.enable_x64(True):
+        start = np.asarray(jax.random.normal(jax.random.key(0), (k,), jnp.float64))
+        top = np.random.default_rng(0).standard_normal(k)
+        top -= (top @ start) / (start @ start) * start
+        top /= np.linalg.norm(top)
+        U = -(100.0 * np.outer(top, top) + np.eye(k))
+        u = np.linspace(-1.0, 1.0, k)
+        for reg in [R.Squared(scale=0.5), R.SquaredBox()]:
+            y, info = solve(E.pairwise, reg, M.ProjectedGradient(maxiter=10_000, tol=1e-10))(
+                (jnp.asarray(u), jnp.asarray(U)))
+            assert bool(info.converged), info
+            np.testing.assert_allclose(y, ref.pairwise_argmax(reg, (u, U)), atol=1e-7)
+
+
 def test_squared_pairwise_has_a_linear_solve(solve, concave_pairwise):
     with jax.enable_x64(True):
         u, U = concave_pairwise(3, k=5, dtype=np.float64)
