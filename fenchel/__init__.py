@@ -11,7 +11,10 @@ and is trained with the generalized Fenchel-Young loss
 whose gradient ∇_θ Φ(θ, ŷ) − ∇_θ Φ(θ, y) needs no differentiation through the
 argmax. Modules, from the bottom up: :mod:`fenchel.regularizers` (Ω),
 :mod:`fenchel.energies` (Φ), :mod:`fenchel.maximizers` (inner solvers),
-:mod:`fenchel.losses` (GFY and baseline losses).
+:mod:`fenchel.losses` (GFY and baseline losses), and two losses built on them:
+:mod:`fenchel.candidates` (the GFY loss over a finite candidate set, from the
+hard max to InfoNCE) and :mod:`fenchel.log_partition` (maximum likelihood with a
+learned log-partition, the "min-min" loss).
 
 Example:
   >>> import jax.numpy as jnp
@@ -21,7 +24,9 @@ Example:
   >>> loss = fy.gfy_loss(fy.energies.pairwise, fy.regularizers.SquaredBox(), theta, y)
 """
 
-from fenchel import energies, losses, maximizers, regularizers
+from fenchel import candidates, energies, log_partition, losses, maximizers, regularizers
+from fenchel.candidates import candidate_set_loss
+from fenchel.log_partition import min_min_loss
 from fenchel.losses import gfy_loss, make_gfy_loss
 from fenchel.maximizers import MaximizerInfo, conjugate, maximize
 
@@ -32,9 +37,13 @@ __all__ = [
     "regularizers",
     "maximizers",
     "losses",
+    "candidates",
+    "log_partition",
     "maximize",
     "conjugate",
     "gfy_loss",
     "make_gfy_loss",
+    "candidate_set_loss",
+    "min_min_loss",
     "MaximizerInfo",
 ]
