@@ -1,6 +1,8 @@
 """All benchmark cases, as in docs/benchmarks.md: ``fenchel bench --json OUT``.
 
-Usage: ``python benchmarks/run_all.py [--quick] [--json OUT] [--cases a,b]``.
+Usage: ``python benchmarks/run_all.py [--quick | --preset device] [--json OUT] [--cases a,b]``
+(on a GPU, ``benchmarks/device_check.sh OUTDIR`` runs ``--preset device`` with checks
+and a timeout).
 """
 
 import sys

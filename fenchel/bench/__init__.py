@@ -6,7 +6,11 @@ Cases (each a module with a config dataclass and ``run(config, log) -> CaseResul
   vs unrolled vs implicit differentiation vs the bare maximization, over k and K;
 * :mod:`fenchel.bench.bilinear` — bilinear GFY losses vs optax;
 * :mod:`fenchel.bench.solvers` — maximizer throughput and accuracy vs scipy;
-* :mod:`fenchel.bench.training` — training throughput on yeast.
+* :mod:`fenchel.bench.training` — training throughput on yeast (and bibtex).
+
+Each case has a default, a ``QUICK`` (smoke test) and a ``DEVICE``
+(accelerator) configuration, gathered by preset in
+:data:`fenchel.bench.runner.PRESETS` (``fenchel bench --preset NAME``).
 
 Example:
   >>> from fenchel.bench import run_cases, format_report
@@ -20,8 +24,8 @@ Example:
 from __future__ import annotations
 
 from fenchel.bench.results import CaseResult, format_report, format_table, write_json
-from fenchel.bench.runner import CASES, run_cases
-from fenchel.bench.timing import Measurement, measure, time_python
+from fenchel.bench.runner import CASES, PRESETS, run_cases
+from fenchel.bench.timing import Measurement, device_memory_stats, measure, time_python
 
-__all__ = ["CASES", "CaseResult", "Measurement", "format_report", "format_table",
-           "measure", "run_cases", "time_python", "write_json"]
+__all__ = ["CASES", "PRESETS", "CaseResult", "Measurement", "device_memory_stats",
+           "format_report", "format_table", "measure", "run_cases", "time_python", "write_json"]

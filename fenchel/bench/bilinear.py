@@ -63,6 +63,9 @@ class BilinearConfig:
 
 QUICK = BilinearConfig(num_labels=(4,), batch=3, reps=1)
 
+# An accelerator (``fenchel bench --preset device``): a batch that fills it.
+DEVICE = BilinearConfig(num_labels=(14, 174, 1000), batch=4096, reps=20, max_seconds=1.0)
+
 
 def _inputs(batch: int, k: int, multilabel: bool):
     k_s, k_y = jax.random.split(jax.random.key(1))
@@ -117,4 +120,4 @@ def run(config: BilinearConfig = BilinearConfig(), log: Callable[[str], None] = 
     return result
 
 
-__all__ = ["PAIRS", "BilinearConfig", "QUICK", "gfy_batch_loss", "run"]
+__all__ = ["PAIRS", "BilinearConfig", "QUICK", "DEVICE", "gfy_batch_loss", "run"]

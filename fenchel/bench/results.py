@@ -85,14 +85,50 @@ def format_report(result: CaseResult) -> str:
 
 
 def environment() -> dict[str, Any]:
-    """Where the figures were taken: platform, CPU count, JAX backend and devices."""
+    """Where the figures were taken: host, JAX backend, accelerator kind and count.
+
+    Works on every backend: ``backend`` is ``jax.default_backend()`` (``cpu``,
+    ``gpu``, ``tpu``), ``device_kind`` the first device's kind (e.g. ``cpu``,
+    ``NVIDIA H200``), ``device_count`` / ``local_device_count`` JAX's counts, and
+    ``device_memory`` the first local device's allocator limits where the backend
+    reports them (``None`` on CPU). The load average (POSIX only) says how busy
+    the host's CPU was; on an accelerator it matters for dispatch and for the
+    host-side parts (data copies, scipy references).
+
+    Example:
+      >>> from fenchel.bench.results import environment
+      >>> env = environment()
+      >>> env["device_count"] >= 1 and env["backend"] in ("cpu", "gpu", "tpu")
+      True
+    """
+    from fenchel.bench.timing import device_memory_stats
+
+    devices = jax.devices()
+    stats = device_memory_stats()
+    try:
+        import jaxlib
+        jaxlib_version = getattr(jaxlib, "__version__", None)
+    except ImportError:  # pragma: no cover - jax always ships with jaxlib
+        jaxlib_version = None
     return {
         "platform": platform.platform(),
         "python": platform.python_version(),
         "cpu_count": os.cpu_count(),
         "jax": jax.__version__,
+        "jaxlib": jaxlib_version,
         "backend": jax.default_backend(),
-        "devices": [str(device) for device in jax.devices()],
+        "device_kind": devices[0].device_kind if devices else None,
+        "device_count": jax.device_count(),
+        "local_device_count": jax.local_device_count(),
+        "process_count": jax.process_count(),
+        "devices": [str(device) for device in devices],
+        "device_memory": None if stats is None else {
+            key: stats[key] for key in ("bytes_limit", "bytes_reservable_limit", "bytes_in_use")
+            if key in stats},
+        "jax_platforms": os.environ.get("JAX_PLATFORMS") or None,
+        # None = XLA's default: on recent NVIDIA GPUs float32 matmuls may then use TF32.
+        "default_matmul_precision": jax.config.jax_default_matmul_precision,
+        "x64": bool(jax.config.jax_enable_x64),
         # Other processes share the CPU: the load says how quiet the machine was.
         "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }

@@ -84,6 +84,10 @@ class SolverConfig:
 
 QUICK = SolverConfig(batch=2, num_labels=3, neural_dims=(3, 2, 4), regularizers=("BinaryEntropy",), reps=1)
 
+# An accelerator (``fenchel bench --preset device``): a larger batch; scipy still solves
+# ``scipy_examples`` examples on the host and its time is scaled to the batch.
+DEVICE = SolverConfig(batch=4096, reps=3, max_seconds=3.0)
+
 
 def _problems(config: SolverConfig):
     """``name -> (energy, thetas (batched pytree), in_axes, y_dim, numpy objective/grad)``."""
@@ -222,4 +226,4 @@ def run(config: SolverConfig = SolverConfig(), log: Callable[[str], None] = prin
     return result
 
 
-__all__ = ["SolverConfig", "QUICK", "solvers_for", "lbfgsb_batch", "run"]
+__all__ = ["SolverConfig", "QUICK", "DEVICE", "solvers_for", "lbfgsb_batch", "run"]

@@ -4,7 +4,24 @@ Every benchmark case goes through :func:`measure`, so all figures in a run are
 taken the same way: ahead-of-time compilation (timed separately), one warm-up
 call, then ``reps`` timed repetitions of ``number`` back-to-back calls each,
 waited for with ``jax.block_until_ready``; the figure kept is the median over
-repetitions of the time per call.
+repetitions of the time per call. Nothing is converted to numpy or copied to
+the host inside a timed repetition, so the figures mean the same on a CPU, a
+GPU or a TPU (dispatch is asynchronous there: only the wait at the end of a
+repetition synchronizes).
+
+Memory comes from two places:
+
+* XLA's buffer assignment of the compiled function
+  (``compiled.memory_analysis()``, every backend that implements it, CPU
+  included): ``temp_bytes``, the working memory beyond inputs and outputs;
+* the device allocator (``jax.local_devices()[0].memory_stats()``, GPU and
+  TPU; ``None`` on CPU): ``device_peak_bytes``, the allocator's high-water mark
+  during one extra call above what was in use just before it. The allocator's
+  peak cannot be reset, so the figure is exact only when that call raised the
+  process's high-water mark; otherwise it is ``None`` and
+  ``device_peak_upper_bytes`` holds the upper bound ``peak so far − in use
+  before``. :func:`measure_many` probes its functions in increasing order of
+  XLA's size estimate so that as many as possible are exact.
 """
 
 from __future__ import annotations
@@ -35,6 +52,14 @@ class Measurement(NamedTuple):
       peak_bytes: XLA's peak memory estimate (arguments, outputs and
         temporaries), or ``None`` when the backend does not report it.
       output: the function's output on the last call (for accuracy checks).
+      device_peak_bytes: device memory the call itself needed (temporaries and
+        outputs), from the allocator's statistics: ``peak_bytes_in_use`` after
+        one call minus ``bytes_in_use`` before it. ``None`` on backends without
+        allocator statistics (CPU), and when an earlier call of the process had
+        a higher peak (the peak cannot be reset, so this one is then unknown).
+      device_peak_upper_bytes: the same difference whether or not the call
+        raised the high-water mark: exact when ``device_peak_bytes`` is set,
+        an upper bound otherwise; ``None`` without allocator statistics.
     """
 
     median_s: float
@@ -45,6 +70,55 @@ class Measurement(NamedTuple):
     temp_bytes: int | None
     peak_bytes: int | None
     output: Any
+    device_peak_bytes: int | None = None
+    device_peak_upper_bytes: int | None = None
+
+
+def device_memory_stats(device: Any = None) -> dict[str, int] | None:
+    """The allocator statistics of ``device`` (default: the first local device).
+
+    ``Device.memory_stats()`` on GPU and TPU (keys such as ``bytes_in_use``,
+    ``peak_bytes_in_use``, ``bytes_limit``); ``None`` where the backend has none
+    (the CPU backend returns ``None``).
+
+    Example:
+      >>> import jax
+      >>> from fenchel.bench.timing import device_memory_stats
+      >>> stats = device_memory_stats()
+      >>> stats is None or "bytes_in_use" in stats
+      True
+    """
+    if device is None:
+        device = jax.local_devices()[0]
+    try:
+        stats = device.memory_stats()
+    except (NotImplementedError, RuntimeError, AttributeError):
+        return None
+    if not stats or "bytes_in_use" not in stats or "peak_bytes_in_use" not in stats:
+        return None
+    return dict(stats)
+
+
+def device_peak(call: Callable[[], Any], device: Any = None) -> tuple[int | None, int | None]:
+    """Device memory one ``call()`` needs, from the allocator's statistics.
+
+    Returns ``(exact, upper)``: ``upper = peak_bytes_in_use (after) −
+    bytes_in_use (before)``, and ``exact = upper`` when the call raised the
+    high-water mark (``peak after > peak before``; the peak was then reached
+    during the call), else ``None``. Both are ``None`` when the backend has no
+    allocator statistics (:func:`device_memory_stats`); ``call`` is then not run.
+    """
+    before = device_memory_stats(device)
+    if before is None:
+        return None, None
+    output = jax.block_until_ready(call())
+    after = device_memory_stats(device)
+    del output
+    if after is None:
+        return None, None
+    upper = max(0, int(after["peak_bytes_in_use"]) - int(before["bytes_in_use"]))
+    exact = upper if after["peak_bytes_in_use"] > before["peak_bytes_in_use"] else None
+    return exact, upper
 
 
 def _memory(compiled) -> tuple[int | None, int | None]:
@@ -107,14 +181,28 @@ def measure_many(functions: dict[str, tuple[Callable[..., Any], tuple]], *, reps
             spent += elapsed
             times[name].append(elapsed / number)
             outputs[name] = output
+    memory = {name: _memory(compiled) for name, (compiled, *_) in prepared.items()}
+    device = _probe_device_memory(prepared, memory)
     result = {}
     for name, (compiled, compile_s, number, _, _) in prepared.items():
-        temp_bytes, peak_bytes = _memory(compiled)
+        temp_bytes, peak_bytes = memory[name]
+        exact, upper = device.get(name, (None, None))
         result[name] = Measurement(
             median_s=statistics.median(times[name]), min_s=min(times[name]),
             reps=len(times[name]), number=number, compile_s=compile_s,
-            temp_bytes=temp_bytes, peak_bytes=peak_bytes, output=outputs[name])
+            temp_bytes=temp_bytes, peak_bytes=peak_bytes, output=outputs[name],
+            device_peak_bytes=exact, device_peak_upper_bytes=upper)
     return result
+
+
+def _probe_device_memory(prepared: dict, memory: dict) -> dict[str, tuple[int | None, int | None]]:
+    """One extra, untimed call per function under :func:`device_peak`, smallest
+    first by XLA's estimate, so each is likely to raise the high-water mark."""
+    if device_memory_stats() is None:
+        return {}
+    size = lambda name: max(v or 0 for v in memory[name])  # (temp, peak) estimates
+    return {name: device_peak(lambda c=prepared[name][0], a=prepared[name][4]: c(*a))
+            for name in sorted(prepared, key=size)}
 
 
 def measure(fn: Callable[..., Any], *args: Any, reps: int = 5,
@@ -160,4 +248,5 @@ def time_python(fn: Callable[[], Any], *, reps: int = 3, max_seconds: float = 10
     return statistics.median(times), len(times), output
 
 
-__all__ = ["Measurement", "measure", "measure_many", "time_python"]
+__all__ = ["Measurement", "device_memory_stats", "device_peak", "measure", "measure_many",
+           "time_python"]
