@@ -17,7 +17,7 @@ This script shows how to pick the solver and read what it reports:
 4. a non-concave pairwise energy (λ_max of U above the strong convexity of Ω):
    fenchel detects it, emits a :class:`fenchel.maximizers.NonConcaveWarning`
    and by default runs :class:`fenchel.maximizers.Restarts`, the best of
-   several local solves. A single local solve from the centre of the box
+   several local solves. A single local solve from a point in the wrong basin
    stops at a worse local maximum; a brute-force grid confirms the restarts'
    answer.
 
@@ -82,10 +82,12 @@ excess = fy.maximizers.concavity_excess(E.pairwise, reg, (u, U))
 print(f"   concavity excess λ_max - μ = {excess:.2f}")
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always", NonConcaveWarning)
-    y_local, info_local = fy.maximize(E.pairwise, reg, (u, U), solver=ProjectedGradient())
+    start = jnp.array([0.0, 0.5, 0.5])  # in the basin of a poor local maximum
+    y_local, info_local = fy.maximize(E.pairwise, reg, (u, U), solver=ProjectedGradient(),
+                                      init=start)
     y_best, info_best = fy.maximize(E.pairwise, reg, (u, U))  # default: Restarts
 print(f"   {len(caught)} NonConcaveWarning(s): {str(caught[-1].message).split(';')[0]}")
-print(f"   ProjectedGradient from the centre: y {np.round(y_local, 3).tolist()}  "
+print(f"   ProjectedGradient from (0, ½, ½):  y {np.round(y_local, 3).tolist()}  "
       f"objective {float(info_local.objective):.3f}")
 print(f"   default (Restarts):                y {np.round(y_best, 3).tolist()}  "
       f"objective {float(info_best.objective):.3f}")
