@@ -147,6 +147,8 @@ def test_the_same_concept_has_the_same_flag_everywhere():
         for flag, action in _visible_options(parser):
             if flag in ("-h", "--help"):
                 continue
+            if isinstance(action, argparse.BooleanOptionalAction) and flag.startswith("--no-"):
+                continue  # --x/--no-x is one switch
             flags_of_dest.setdefault(action.dest, set()).add(flag)
             dests_of_flag.setdefault(flag, set()).add(action.dest)
             for concept, (_, synonyms) in CONCEPTS.items():

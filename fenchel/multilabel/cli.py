@@ -67,6 +67,11 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-refit", dest="refit", action="store_false",
                         help="test the model of the search instead of retraining the chosen "
                              "configuration on train + validation")
+    parser.add_argument("--warm-start", action=argparse.BooleanOptionalAction, default=True,
+                        help="start each training example's inner solve at its solution of "
+                             "the previous epoch (no effect on unary and unrolled methods); "
+                             "--no-warm-start starts every solve at the centre of the box, as "
+                             "the committed results were made (default: on)")
 
 
 def _grid(args: argparse.Namespace) -> dict[str, list]:
@@ -78,7 +83,7 @@ def _grid(args: argparse.Namespace) -> dict[str, list]:
 
 def _fixed(args: argparse.Namespace) -> dict:
     return {"max_epochs": args.max_epochs, "patience": args.patience,
-            "batch_size": args.batch_size}
+            "batch_size": args.batch_size, "warm_start": args.warm_start}
 
 
 def _data_folder(data_dir: str | None) -> str:

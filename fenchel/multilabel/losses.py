@@ -20,16 +20,26 @@ Prediction solves ``ŷ = argmax_{y ∈ [0,1]^k} Φ(θ, y) − Ω(y)`` with the �
 model was trained with (the box indicator for perceptron and hinge, the
 binary entropy for bce). The task loss ℓ(ŷ, y) of unrolled and implicit is
 the cross-entropy with ``entropy`` and the squared error with ``squared``.
+
+Inner solutions (warm starts): :func:`batch_loss_and_solutions` also returns
+what each example's inner solve found, an :class:`InnerSolution` (ŷ and the
+solver's iterations), and takes ``init: (n, k)`` starting points, so that a
+trainer can start an example's next solve where its last one ended
+(``Config.warm_start`` of :func:`fenchel.multilabel.train.fit`). The solve is
+run here, once, and handed to the :mod:`fenchel.losses` function as a solver
+that returns the known solution (:class:`_Presolved`): the loss code is that
+of :mod:`fenchel.losses`, and nothing is solved twice.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from fenchel import energies as fy_energies
 from fenchel import losses as fy_losses
 from fenchel import maximizers as fy_max
 from fenchel import regularizers as fy_regs
@@ -41,6 +51,58 @@ LOSSES = ("gfy", "perceptron", "bce", "hinge", "unrolled", "implicit")
 REGULARIZERS = ("entropy", "squared")
 # Losses whose Ω is fixed by the loss rather than chosen with --reg.
 _FIXED_REG_LOSSES = ("perceptron", "bce", "hinge")
+
+
+class InnerSolution(NamedTuple):
+    """What the inner solve of a training loss found, per example.
+
+    Attributes:
+      y_hat: ``(..., k)`` the solution ŷ of the solve the loss is built on (for
+        hinge the loss-augmented one), under ``stop_gradient``; ``None`` for the
+        methods that cannot warm-start (see :attr:`Method.warm_startable`).
+      iterations: ``(...)`` int32 iterations of the inner solver: 0 for a closed
+        form, K for unrolled.
+    """
+
+    y_hat: Array | None
+    iterations: Array
+
+
+@dataclasses.dataclass(frozen=True)
+class _Presolved(fy_max.Maximizer):
+    """A "solver" that returns a solution computed beforehand, with its info.
+
+    It lets a :mod:`fenchel.losses` function be evaluated at a ŷ the caller
+    already has (to keep ŷ, and to choose where its solve started) without
+    solving twice. ``solver`` is the one that found ŷ: it is checked against
+    (energy, Ω) and gives the fixed-point map of the implicit loss.
+    """
+
+    solver: fy_max.Maximizer
+    y_hat: Any = None
+    info: Any = None
+
+    _leaf_fields: ClassVar[tuple[str, ...]] = ("solver", "y_hat", "info")
+
+    def check(self, energy, reg):
+        self.solver.check(energy, reg)
+
+    def __call__(self, energy, reg, theta, init=None, key=None):
+        return self.y_hat, self.info
+
+    def fixed_point_map(self, energy, reg, theta, y):
+        return self.solver.fixed_point_map(energy, reg, theta, y)
+
+
+def _shift_unaries(energy: Callable, theta: Any, delta: Array) -> Any:
+    """θ' with ``Φ(θ', y) = Φ(θ, y) + <δ, y>``: every energy of
+    :mod:`~fenchel.multilabel.models` is ``<u, y>`` plus terms free of the unaries u."""
+    if energy is fy_energies.bilinear:
+        return theta + delta
+    if energy is fy_energies.pairwise:
+        return (theta[0] + delta, theta[1])
+    mlp, unaries = theta  # global: ((C₁, c₂), u)
+    return (mlp, unaries + delta)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,27 +233,77 @@ class Method:
             solver = fy_max.Restarts(solver, num_restarts=self.restarts)
         return solver
 
+    @property
+    def solves(self) -> bool:
+        """Whether the training loss runs an iterative inner solver (every
+        energy but the unary one, whose maximizer is in closed form)."""
+        return self.energy != "unary"
+
+    @property
+    def warm_startable(self) -> bool:
+        """Whether the training loss's inner solve can start from the example's
+        last solution: every iterative solve except unrolled's, whose K
+        differentiated steps from the start *define* the loss (a warm start
+        would change the loss and save no iteration: K is fixed)."""
+        return self.solves and self.loss != "unrolled"
+
     def example_loss(self) -> Callable[[Callable, Any, Array, Array], Array]:
         """``f(energy, theta, y, key) -> scalar``: the loss of one example."""
+        with_solution = self.example_loss_and_solution()
+
+        def per_example(energy, theta, y, key):
+            return with_solution(energy, theta, y, key)[0]
+
+        return per_example
+
+    def example_loss_and_solution(self) -> Callable[..., tuple[Array, InnerSolution]]:
+        """``f(energy, theta, y, key, init=None) -> (loss, InnerSolution)`` for one example.
+
+        ``init: (k,)`` starts the inner solve (default: the centre of ``dom Ω``);
+        it is ignored where :attr:`warm_startable` is false. The loss equals
+        that of :meth:`example_loss` up to the solver's accuracy whatever
+        ``init`` is, when the inner problem is concave.
+        """
         reg = self.regularizer()
         solver = self.solver()  # unrolled_loss switches it to unroll=True, K steps
         loss = self.loss
 
-        def per_example(energy, theta, y, key):
-            if loss == "gfy":
-                return fy_losses.gfy_loss(energy, reg, theta, y, solver=solver, key=key)
-            if loss == "perceptron":
-                return fy_losses.perceptron_loss(energy, theta, y, solver=solver, key=key)
-            if loss == "bce":
-                return fy_losses.binary_cross_entropy(theta, y)
+        def presolve(energy, theta, y, key, init):
+            # The solve the loss would run (the loss-augmented one for hinge), run
+            # here so that its ŷ and iterations can be returned.
             if loss == "hinge":
-                return fy_losses.hinge_loss(energy, theta, y, reg=reg, solver=solver, key=key)
+                theta = _shift_unaries(energy, theta, 1.0 - 2.0 * jnp.round(y))
+            if init is None:
+                init = fy_max.default_init(reg, jnp.shape(y), y.dtype)
+            y_hat, info = solver(energy, jax.lax.stop_gradient(reg),
+                                 jax.lax.stop_gradient(theta), init, key)
+            y_hat = jax.lax.stop_gradient(y_hat)
+            return _Presolved(solver, y_hat, info), InnerSolution(y_hat, info.iterations)
+
+        def per_example(energy, theta, y, key, init=None):
+            no_iterations = jnp.zeros((), jnp.int32)
+            if loss == "bce":
+                return fy_losses.binary_cross_entropy(theta, y), InnerSolution(None, no_iterations)
             if loss == "unrolled":
-                return fy_losses.unrolled_loss(energy, reg, theta, y, solver=solver,
-                                               num_steps=self.unroll_steps,
-                                               task_loss=self.task_loss, key=key)
-            return fy_losses.implicit_loss(energy, reg, theta, y, solver=solver,
-                                           task_loss=self.task_loss, key=key)
+                value = fy_losses.unrolled_loss(energy, reg, theta, y, solver=solver,
+                                                num_steps=self.unroll_steps,
+                                                task_loss=self.task_loss, key=key)
+                steps = no_iterations if not self.solves else no_iterations + self.unroll_steps
+                return value, InnerSolution(None, steps)
+            if self.solves:
+                given, solution = presolve(energy, theta, y, key, init)
+            else:  # closed form: the loss computes it, nothing to keep
+                given, solution = solver, InnerSolution(None, no_iterations)
+            if loss == "gfy":
+                value = fy_losses.gfy_loss(energy, reg, theta, y, solver=given, key=key)
+            elif loss == "perceptron":
+                value = fy_losses.perceptron_loss(energy, theta, y, solver=given, key=key)
+            elif loss == "hinge":
+                value = fy_losses.hinge_loss(energy, theta, y, reg=reg, solver=given, key=key)
+            else:
+                value = fy_losses.implicit_loss(energy, reg, theta, y, solver=given,
+                                                task_loss=self.task_loss, key=key)
+            return value, solution
 
         return per_example
 
@@ -222,15 +334,46 @@ def batch_loss(method: Method, spec: EnergySpec, y: Array, key: Array | None = N
     Returns:
       A scalar.
     """
-    per_example = method.example_loss()
+    return batch_loss_and_solutions(method, spec, y, key, reg_scale)[0]
+
+
+def batch_loss_and_solutions(method: Method, spec: EnergySpec, y: Array,
+                             key: Array | None = None,
+                             reg_scale: Array | float | None = None,
+                             init: Array | None = None) -> tuple[Array, InnerSolution]:
+    """:func:`batch_loss` and each example's :class:`InnerSolution`.
+
+    The auxiliary output of ``jax.value_and_grad(..., has_aux=True)``: ŷ lies
+    under ``stop_gradient``, so the gradient is that of :func:`batch_loss`.
+
+    Args:
+      method, spec, y, key, reg_scale: as in :func:`batch_loss`.
+      init: ``(n, k)`` starting points of the inner solves (e.g. the solutions
+        of the examples' previous solves), or None for the centre of ``dom Ω``.
+        Ignored unless ``method.warm_startable``. ŷ is the solution of the
+        problem at temperature λ, ``argmax Φ/λ − Ω``, so a stored ŷ is a warm
+        start for the same λ.
+
+    Returns:
+      ``(loss, solutions)``: the scalar mean loss and an :class:`InnerSolution`
+      with ``y_hat: (n, k)`` (None unless ``method.warm_startable``) and
+      ``iterations: (n,)``.
+    """
+    per_example = method.example_loss_and_solution()
     spec, scale = _temperature(method, spec, reg_scale)
     key = jax.random.key(0) if key is None else key
     keys = jax.random.split(key, y.shape[0])
-    values = jax.vmap(lambda t, y_, k: per_example(spec.energy, t, y_, k),
-                      in_axes=(spec.axes, 0, 0))(spec.theta, y, keys)
+    if init is None or not method.warm_startable:
+        init_axis = None
+        init = None
+    else:
+        init_axis = 0
+    values, solutions = jax.vmap(
+        lambda t, y_, k, i: per_example(spec.energy, t, y_, k, i),
+        in_axes=(spec.axes, 0, 0, init_axis))(spec.theta, y, keys, init)
     if method.loss == "gfy":
         values = scale * values
-    return jnp.mean(values)
+    return jnp.mean(values), solutions
 
 
 def predict_relaxed(method: Method, spec: EnergySpec,
@@ -268,4 +411,5 @@ def _batch_size(spec: EnergySpec) -> int:
     raise ValueError("EnergySpec has no per-example leaf in theta")
 
 
-__all__ = ["LOSSES", "REGULARIZERS", "Method", "batch_loss", "predict_relaxed"]
+__all__ = ["LOSSES", "REGULARIZERS", "InnerSolution", "Method", "batch_loss",
+           "batch_loss_and_solutions", "predict_relaxed"]

@@ -15,12 +15,15 @@ Protocol (identical for every method, so comparisons are like for like):
   interrupted run resumes (Ctrl-C stops within seconds, also with several
   jobs, keeping the finished runs);
 * settings: each run file records the settings that made it
-  (:func:`grid_settings`: the grid, the fixed training fields and refit), and
+  (:func:`grid_settings`: the grid, the fixed training fields such as
+  ``warm_start``, and refit), and
   ``OUT/settings.json`` those of the folder; a call with other settings is
   refused (:class:`~fenchel._settings.SettingsMismatchError`) before anything
   is trained, so results of different settings are never mixed. Run files
   written before this record existed are read for what they show: the fixed
-  fields of their configuration, refit, and the grid their search covered;
+  fields of their configuration, refit, and the grid their search covered; a
+  training field added later (:data:`~fenchel.multilabel.train.ADDED_CONFIG_FIELDS`)
+  counts, in a record without it, with the value it was made with;
 * data: every dataset with runs to do is loaded before any training
   (:class:`DatasetError` otherwise);
 * :func:`aggregate` writes ``results.json``, ``results.md`` (mean ± std over
@@ -45,7 +48,8 @@ from fenchel._settings import (SETTINGS_FILE, check_records, normalized, read_se
                                write_settings_file)
 from fenchel.multilabel.losses import Method
 from fenchel.multilabel.metrics import METRICS
-from fenchel.multilabel.train import Config, config_grid, method_record, run_experiment
+from fenchel.multilabel.train import (Config, config_grid, method_record, run_experiment,
+                                      with_added_fields)
 
 DEFAULT_DATASETS = ("yeast", "scene", "emotions", "birds", "cal500")
 
@@ -81,7 +85,8 @@ GRID_FIELDS = ("hidden", "learning_rate", "weight_decay", "reg_scale")
 SETTING_FLAGS = {"hidden": "--hidden", "learning_rate": "--learning-rate",
                  "weight_decay": "--weight-decay", "reg_scale": "--reg-scale",
                  "max_epochs": "--max-epochs", "patience": "--patience",
-                 "batch_size": "--batch-size", "refit": "--no-refit"}
+                 "batch_size": "--batch-size", "refit": "--no-refit",
+                 "warm_start": "--warm-start/--no-warm-start"}
 """The command-line flag of each setting, named when settings differ."""
 
 
@@ -142,7 +147,7 @@ def _legacy_settings(run: dict[str, Any]) -> dict[str, Any]:
     """The settings a run file without a ``"settings"`` record shows: the fixed
     fields of its configuration, refit, and, for the seed that tuned, the values its
     search covered, in grid order (λ only for methods that use it)."""
-    config = run["config"]
+    config = with_added_fields(run["config"])
     record = {name: config[name] for name in dataclasses.asdict(Config())
               if name not in GRID_FIELDS and name in config}
     if "refit" in run:
@@ -175,6 +180,9 @@ def _stored_records(out: pathlib.Path, settings: dict[str, Any],
         if not isinstance(stored, dict):
             stored = _legacy_settings(run)
             current = {name: settings.get(name) for name in stored}
+        else:
+            # A setting added after the record was written: it was made with the old value.
+            stored = with_added_fields(stored)
         method = methods.get((path.parent.parent.name, path.parent.name))
         if method is not None and "method" in run:
             stored = {**stored, "method": run["method"]}
@@ -182,7 +190,7 @@ def _stored_records(out: pathlib.Path, settings: dict[str, Any],
         records.append((source, stored, current))
     folder = read_settings_file(out)
     if records and folder is not None:
-        records.append((SETTINGS_FILE, folder, settings))
+        records.append((SETTINGS_FILE, with_added_fields(folder), settings))
     return records
 
 
@@ -231,7 +239,7 @@ def _run_group(out: str, dataset: str, method: Method, seeds: Sequence[int],
         stored = _read_run(path)
         if stored is not None:
             if chosen is None:
-                chosen = Config(**stored["config"])
+                chosen = Config(**with_added_fields(stored["config"]))
             continue
         data = load_dataset(dataset, data_dir, seed=seed)
         configs = method_grid(method, grid, **fixed) if chosen is None else [chosen]

@@ -8,7 +8,9 @@ XLA all-reduces the gradients. :func:`initialize_distributed` joins a
 multi-host job; see ``docs/scaling.md``.
 
 This module knows nothing of energies or losses: applications pass
-``loss_fn(params, batch, key) -> scalar``.
+``loss_fn(params, batch, key) -> scalar``, or, with a per-example state store
+(``example_state=``, e.g. each example's last inner solution to warm-start
+its next solve), ``loss_fn(params, batch, key, state) -> (scalar, new_state)``.
 
 Example:
   >>> import jax, jax.numpy as jnp, numpy as np, optax

@@ -196,6 +196,23 @@ class Checkpointer:
                              "expected an 'arrays' item, got none (an incomplete checkpoint?)")
         return dict(getattr(metadata, "tree", metadata))
 
+    def meta(self, step: int) -> dict[str, Any]:
+        """The JSON meta saved at ``step``, without reading its arrays: e.g. to check
+        which run wrote it before restoring trees whose shape depends on the run.
+
+        Example:
+          >>> import tempfile
+          >>> import jax.numpy as jnp
+          >>> from fenchel.training import Checkpointer
+          >>> ckpt = Checkpointer(tempfile.mkdtemp())
+          >>> ckpt.save(1, {"params": {"w": jnp.ones(2)}}, {"seed": 0})
+          >>> ckpt.meta(1)
+          {'seed': 0}
+        """
+        restored = self._manager.restore(step, args=ocp.args.Composite(
+            meta=ocp.args.JsonRestore()))
+        return dict(restored.meta)
+
     def restore(self, step: int, like: dict[str, PyTree]) -> tuple[dict[str, PyTree], dict]:
         """Read ``step`` back as trees shaped (and sharded) like ``like``, and its meta.
 

@@ -1,4 +1,30 @@
-"""The minibatch training loop: jitted optax steps, evaluation, early stopping, resume."""
+"""The minibatch training loop: jitted optax steps, evaluation, early stopping, resume.
+
+Per-example state (warm starts, amortized inference): ``train(...,
+example_state=S)`` keeps a pytree ``S`` whose leaves have a leading example
+axis ``n`` (e.g. every example's last inner solution ŷ, ``(n, k)``). The step
+on the minibatch of rows ``I`` passes ``S[I]`` to the loss, which returns its
+new value: ``loss_fn(params, batch, key, state) -> (loss, new_state)``, and
+the loop writes ``S[I] ← new_state`` (no gradient flows through it). The rows
+are those of the epoch permutation, so an example's state follows it from one
+epoch to the next; the store is replicated on a mesh, checkpointed with the
+parameters, and returned in :attr:`TrainResult.example_state`.
+
+Example: warm starts of the multi-label energy networks' inner maximization
+(what ``fenchel.multilabel.train.fit`` does with ``Config.warm_start``, in one
+jitted scan per epoch instead of this loop's step per minibatch)::
+
+    from fenchel.multilabel.losses import batch_loss_and_solutions
+    from fenchel.multilabel.models import energy_spec
+
+    def loss_fn(params, batch, key, y_init):  # y_init: (b, k), the rows' last ŷ
+        spec = energy_spec(nnx.merge(graphdef, params), batch["x"])
+        loss, solved = batch_loss_and_solutions(method, spec, batch["y"], key, init=y_init)
+        return loss, solved.y_hat
+
+    result = train(loss_fn, params, optimizer, {"x": x, "y": y}, batch_size=64,
+                   num_epochs=20, key=key, example_state=jnp.full((n, k), 0.5))
+"""
 
 from __future__ import annotations
 
@@ -18,6 +44,7 @@ from fenchel.training._sharding import global_batch, make_mesh, replicate, repli
 
 PyTree = Any
 LossFn = Callable[[PyTree, PyTree, jax.Array], jax.Array]
+StatefulLossFn = Callable[[PyTree, PyTree, jax.Array, PyTree], tuple[jax.Array, PyTree]]
 EvalFn = Callable[[PyTree], "float | Mapping[str, float]"]
 
 _FLUSH_EVERY = 50  # steps between host syncs for the progress bar's loss
@@ -40,6 +67,8 @@ class TrainResult:
       stopped_early: whether patience ran out.
       finished: ``False`` only when ``max_steps_this_run`` cut the run short.
       resumed_from: step of the checkpoint this run started from, or ``None``.
+      example_state: the per-example state store after the last step (leading
+        axis n), or ``None`` when :func:`train` was given no ``example_state``.
     """
 
     params: PyTree
@@ -53,6 +82,7 @@ class TrainResult:
     stopped_early: bool
     finished: bool
     resumed_from: int | None
+    example_state: PyTree = None
 
 
 def _scalar(value) -> float:
@@ -131,12 +161,18 @@ def _metrics_of(output, monitor: str | None) -> tuple[dict[str, float], str]:
 
 
 def make_train_step(
-    loss_fn: LossFn,
+    loss_fn: LossFn | StatefulLossFn,
     optimizer: optax.GradientTransformation,
     mesh: Mesh,
     key_impl: str | None = None,
+    example_state: bool = False,
 ) -> Callable:
     """The jitted step ``(params, opt_state, batch, key, step) -> (params, opt_state, loss)``.
+
+    With ``example_state`` the step is ``(params, opt_state, store, batch, rows,
+    key, step) -> (params, opt_state, store, loss)``: ``loss_fn(params, batch,
+    key, state)`` gets ``state = store[rows]`` and returns ``(loss,
+    new_state)``, written to ``store[rows]`` (see the module docstring).
 
     The step's key is ``fold_in(key, step)``. With ``key_impl`` (e.g.
     ``"threefry2x32"``) ``key`` is passed as its raw ``key_data`` and wrapped
@@ -153,32 +189,52 @@ def make_train_step(
     the same ``loss_fn`` and ``optimizer`` objects reuse the compiled step.
     """
     try:
-        return _cached_train_step(loss_fn, optimizer, mesh, key_impl)
+        return _cached_train_step(loss_fn, optimizer, mesh, key_impl, example_state)
     except TypeError:  # unhashable loss_fn or optimizer: build afresh
-        return _build_train_step(loss_fn, optimizer, mesh, key_impl)
+        return _build_train_step(loss_fn, optimizer, mesh, key_impl, example_state)
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_train_step(loss_fn, optimizer, mesh, key_impl):
-    return _build_train_step(loss_fn, optimizer, mesh, key_impl)
+def _cached_train_step(loss_fn, optimizer, mesh, key_impl, example_state=False):
+    return _build_train_step(loss_fn, optimizer, mesh, key_impl, example_state)
 
 
-def _build_train_step(loss_fn, optimizer, mesh, key_impl):
+def _build_train_step(loss_fn, optimizer, mesh, key_impl, example_state=False):
     rep = replicated(mesh)
 
-    def step(params, opt_state, batch, key, step_index):
+    def step_key(key, step_index):
         if key_impl is not None:
             key = jax.random.wrap_key_data(key, impl=key_impl)
-        step_key = jax.random.fold_in(key, step_index)
-        loss, grads = jax.value_and_grad(loss_fn)(params, batch, step_key)
+        return jax.random.fold_in(key, step_index)
+
+    def step(params, opt_state, batch, key, step_index):
+        loss, grads = jax.value_and_grad(loss_fn)(params, batch, step_key(key, step_index))
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
+    def stateful_step(params, opt_state, store, batch, rows, key, step_index):
+        state = jax.tree.map(lambda leaf: leaf[rows], store)
+        (loss, new_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            params, batch, step_key(key, step_index), state)
+        if jax.tree.structure(new_state) != jax.tree.structure(state):
+            raise TypeError(
+                "loss_fn must return (loss, new_state) with new_state of the structure of "
+                f"the state it was given, {jax.tree.structure(state)}; got "
+                f"{jax.tree.structure(new_state)}")
+        # The rows of one minibatch are distinct (a permutation's slice): no write collides.
+        store = jax.tree.map(
+            lambda leaf, new: leaf.at[rows].set(jax.lax.stop_gradient(new).astype(leaf.dtype)),
+            store, new_state)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, store, loss
+
+    if example_state:
+        return jax.jit(stateful_step, out_shardings=(rep, rep, rep, rep))
     return jax.jit(step, out_shardings=(rep, rep, rep))
 
 
 def train(
-    loss_fn: LossFn,
+    loss_fn: LossFn | StatefulLossFn,
     params: PyTree,
     optimizer: optax.GradientTransformation,
     train_data: PyTree,
@@ -198,6 +254,7 @@ def train(
     max_to_keep: int = 2,
     max_steps_this_run: int | None = None,
     progress: bool = True,
+    example_state: PyTree | None = None,
 ) -> TrainResult:
     """Minimize ``loss_fn`` over shuffled minibatches with an optax optimizer.
 
@@ -223,9 +280,16 @@ def train(
     a checkpoint there continues from it and reaches the same parameters as
     an uninterrupted run.
 
+    Per-example state: with ``example_state`` every example keeps a state that
+    the loss reads and rewrites whenever the example is in a minibatch (e.g.
+    the last inner solution, to warm-start the next solve; see the module
+    docstring).
+
     Args:
       loss_fn: ``loss_fn(params, batch, key) -> scalar`` mean loss over the
-        batch (vmap over examples inside). Must be jit-traceable.
+        batch (vmap over examples inside). Must be jit-traceable. With
+        ``example_state``: ``loss_fn(params, batch, key, state) -> (loss,
+        new_state)``, ``state`` the batch's rows of the store.
       params: pytree of float arrays (a dict, an ``nnx.State`` from
         ``nnx.split(model, nnx.Param)``, ...). Not modified.
       optimizer: an ``optax.GradientTransformation``.
@@ -248,6 +312,10 @@ def train(
       max_steps_this_run: stop (and checkpoint) after this many steps of this
         call, e.g. to fit a job's time limit; a later call resumes.
       progress: show a tqdm bar (process 0 only, TTY only).
+      example_state: per-example state store, a pytree of arrays with the
+        leading example axis ``n`` of ``train_data`` (``None``: no state and
+        the three-argument ``loss_fn``). Replicated on the mesh, saved in
+        checkpoints.
 
     Returns:
       A :class:`TrainResult`.
@@ -269,6 +337,13 @@ def train(
             f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}"
         )
     train_data, num_examples = _check_data(train_data)
+    stateful = example_state is not None
+    if stateful:
+        example_state, state_examples = _check_data(example_state)
+        if state_examples != num_examples:
+            raise ValueError(
+                f"example_state must have the leading example axis of train_data "
+                f"({num_examples}), got {state_examples}")
     _check_positive_int("batch_size", batch_size)
     if batch_size > num_examples:
         raise ValueError(
@@ -314,6 +389,7 @@ def train(
         key = jax.random.key_data(key)
     key = replicate(key, mesh)
     params = replicate(params, mesh)
+    store = replicate(example_state, mesh) if stateful else None
     opt_state = jax.jit(optimizer.init, out_shardings=replicated(mesh))(params)
     best_params = params
     step = 0
@@ -330,9 +406,10 @@ def train(
         checkpointer = Checkpointer(checkpoint_dir, max_to_keep=max_to_keep)
         latest = checkpointer.latest_step()
         if latest is not None:
-            trees, meta = checkpointer.restore(
-                latest, {"params": params, "opt_state": opt_state, "best_params": params}
-            )
+            template = {"params": params, "opt_state": opt_state, "best_params": params}
+            if stateful:
+                template["example_state"] = store
+            trees, meta = checkpointer.restore(latest, template)
             for name, expected in identity.items():
                 if meta[name] != expected:
                     raise ValueError(
@@ -341,6 +418,7 @@ def train(
                         "checkpoint_dir or the original settings"
                     )
             params, opt_state, best_params = trees["params"], trees["opt_state"], trees["best_params"]
+            store = trees.get("example_state")
             step, history = meta["step"], meta["history"]
             best_step, best_metric = meta["best_step"], meta["best_metric"]
             evals_since_best, stopped_early = meta["evals_since_best"], meta["stopped_early"]
@@ -357,11 +435,12 @@ def train(
             evals_since_best=evals_since_best,
             stopped_early=stopped_early,
         )
-        checkpointer.save(
-            step, {"params": params, "opt_state": opt_state, "best_params": best_params}, meta
-        )
+        trees = {"params": params, "opt_state": opt_state, "best_params": best_params}
+        if stateful:
+            trees["example_state"] = store
+        checkpointer.save(step, trees, meta)
 
-    train_step = make_train_step(loss_fn, optimizer, mesh, key_impl)
+    train_step = make_train_step(loss_fn, optimizer, mesh, key_impl, stateful)
     pending: list[jax.Array] = []
     bar = tqdm(
         total=total_steps,
@@ -388,7 +467,15 @@ def train(
                 order, order_epoch = epoch_permutation(seed_words, epoch, num_examples), epoch
             rows = order[position * batch_size:(position + 1) * batch_size]
             batch = global_batch(train_data, rows, mesh)
-            params, opt_state, loss = train_step(params, opt_state, batch, key, np.int32(step))
+            if stateful:
+                # rows: the same global indices on every process (a pure function of the
+                # seed), replicated like the store they index.
+                params, opt_state, store, loss = train_step(
+                    params, opt_state, store, batch, replicate(rows.astype(np.int32), mesh), key,
+                    np.int32(step))
+            else:
+                params, opt_state, loss = train_step(params, opt_state, batch, key,
+                                                     np.int32(step))
             pending.append(loss)
             step += 1
             steps_this_run += 1
@@ -436,4 +523,5 @@ def train(
         stopped_early=stopped_early,
         finished=stopped_early or step >= total_steps,
         resumed_from=resumed_from,
+        example_state=store,
     )

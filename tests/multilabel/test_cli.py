@@ -91,3 +91,14 @@ def test_missing_data_dir_fails_cleanly_and_leaves_no_folders(tmp_path, monkeypa
     assert code == 1
     assert "cannot load dataset 'emotions'" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flags, expected", [([], True), (["--warm-start"], True),
+                                              (["--no-warm-start"], False)])
+def test_warm_start_flag_reaches_the_training_config(flags, expected):
+    from fenchel.multilabel.cli import _fixed
+
+    for command in (["multilabel", "--dataset", "yeast"],
+                    ["reproduce", "multilabel", "--out", "unused"]):
+        args = cli.build_parser().parse_args([*command, *flags])
+        assert _fixed(args)["warm_start"] is expected

@@ -94,3 +94,56 @@ def test_bad_methods_are_rejected():
         assert Method.from_name(method.name).name == method.name
     with pytest.raises(ValueError, match="energy-loss"):
         Method.from_name("pairwise")
+
+
+def _tiny_spec(energy="pairwise"):
+    net = EnergyNetwork(3, 4, energy, rngs=nnx.Rngs(0))
+    x = jax.random.normal(jax.random.key(1), (6, 3))
+    y = (jax.random.uniform(jax.random.key(2), (6, 4)) > 0.5).astype(jnp.float32)
+    return energy_spec(net, x), y
+
+
+@pytest.mark.parametrize("name", ["pairwise-gfy-entropy", "pairwise-hinge",
+                                  "pairwise-implicit-entropy"])
+def test_solutions_are_the_losses_inner_solutions(name):
+    """ŷ is the maximizer of the loss's own inner problem (for hinge the loss-augmented
+    one, Φ + <1 − 2y, ·>), and a start at ŷ leaves the loss and its gradient unchanged."""
+    from fenchel.multilabel.losses import batch_loss_and_solutions
+
+    method = dataclasses.replace(Method.from_name(name), maxiter=500, tol=1e-6)
+    spec, y = _tiny_spec()
+    reg = method.regularizer()
+    shift = (1.0 - 2.0 * y) if method.loss == "hinge" else jnp.zeros_like(y)
+    unaries, interactions = spec.theta
+    expected = jax.jit(jax.vmap(lambda u: fy.maximize(
+        fy.energies.pairwise, reg, (u, interactions), solver=method.solver())[0]))(
+            unaries + shift)
+
+    def value(theta, init):
+        return batch_loss_and_solutions(method, spec._replace(theta=theta), y, init=init)
+
+    value_and_grad = jax.jit(jax.value_and_grad(value, has_aux=True))
+    (cold, solved), grad_cold = value_and_grad(spec.theta, jnp.full(y.shape, 0.5))  # the centre
+    np.testing.assert_allclose(solved.y_hat, expected, atol=1e-4)
+    assert solved.iterations.shape == (6,) and np.all(solved.iterations >= 1)
+    np.testing.assert_allclose(cold, batch_loss(method, spec, y), rtol=1e-6)  # the default
+    (warm, again), grad_warm = value_and_grad(spec.theta, solved.y_hat)
+    np.testing.assert_allclose(warm, cold, rtol=1e-5, atol=1e-6)
+    for got, want in zip(jax.tree.leaves(grad_warm), jax.tree.leaves(grad_cold)):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+    assert np.all(again.iterations < solved.iterations)  # started at the solution
+
+
+@pytest.mark.parametrize("name, iterations", [("unary-bce", 0), ("unary-gfy-squared", 0),
+                                              ("unary-hinge", 0),
+                                              ("pairwise-unrolled-entropy", 2)])
+def test_methods_without_a_warm_startable_solve_return_no_solution(name, iterations):
+    from fenchel.multilabel.losses import batch_loss_and_solutions
+
+    method = Method.from_name(name, unroll_steps=2)
+    spec, y = _tiny_spec(method.energy)
+    init = jnp.full(y.shape, 0.9)  # ignored: nothing to start
+    value, solved = batch_loss_and_solutions(method, spec, y, init=init)
+    assert solved.y_hat is None and not method.warm_startable
+    np.testing.assert_array_equal(solved.iterations, np.full(6, iterations))
+    np.testing.assert_array_equal(value, batch_loss(method, spec, y))

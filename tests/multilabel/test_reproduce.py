@@ -105,14 +105,41 @@ def test_tiny_grid_writes_results_and_resumes(data_dir, tmp_path, monkeypatch, c
 
 def test_committed_results_resume_with_the_default_settings():
     """docs/results/multilabel predates the settings record: its runs show the default
-    command's settings, so the main command resumes it, and other settings are refused."""
+    command's settings but for warm starts (made before they existed, so cold), so the
+    main command with --no-warm-start resumes it, and other settings are refused."""
     out = REPO / "docs" / "results" / "multilabel"
     if not (out / "runs").is_dir():
         pytest.skip("no committed multilabel results")
     groups = [(d, m) for d in reproduce.DEFAULT_DATASETS for m in reproduce.DEFAULT_METHODS]
-    reproduce.check_settings(out, reproduce.grid_settings(), groups)
+    reproduce.check_settings(out, reproduce.grid_settings(warm_start=False), groups)
     with pytest.raises(ValueError, match=r"max_epochs \(--max-epochs\): stored 100 .* now 2"):
-        reproduce.check_settings(out, reproduce.grid_settings(max_epochs=2), groups)
+        reproduce.check_settings(out, reproduce.grid_settings(max_epochs=2, warm_start=False),
+                                 groups)
+    with pytest.raises(ValueError, match=r"warm_start \(--warm-start/--no-warm-start\): "
+                                         r"stored false .* now true"):
+        reproduce.check_settings(out, reproduce.grid_settings(), groups)
+
+
+@pytest.mark.parametrize("recorded", [None, False, True])
+def test_warm_start_is_a_recorded_setting(tmp_path, recorded):
+    """A folder whose records predate warm starts (``None``: no ``warm_start`` in them) was
+    made cold; another warm-start setting than the recorded one is refused."""
+    settings = reproduce.grid_settings()
+    if recorded is None:
+        del settings["warm_start"]
+    else:
+        settings["warm_start"] = recorded
+    run = tmp_path / "runs" / "yeast" / "pairwise-gfy-entropy" / "seed0.json"
+    run.parent.mkdir(parents=True)
+    run.write_text(json.dumps({"config": {}, "settings": settings}))
+    (tmp_path / "settings.json").write_text(json.dumps(settings))
+    made_warm = recorded is True
+    reproduce.check_settings(tmp_path, reproduce.grid_settings(warm_start=made_warm))
+    with pytest.raises(ValueError) as refused:
+        reproduce.check_settings(tmp_path, reproduce.grid_settings(warm_start=not made_warm))
+    assert (f"warm_start (--warm-start/--no-warm-start): stored {json.dumps(made_warm)} "
+            f"(in runs/yeast/pairwise-gfy-entropy/seed0.json), now "
+            f"{json.dumps(not made_warm)}") in str(refused.value)
 
 
 def test_a_missing_dataset_is_reported_before_anything_is_written(data_dir, tmp_path, capsys):
