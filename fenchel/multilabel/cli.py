@@ -132,12 +132,16 @@ def _run_single(args: argparse.Namespace) -> int:
           f"reg_scale={config['reg_scale']:g} best_epoch={result['best_epoch']}"
           + (f" refit_epochs={result['refit_epochs']} (train+validation)" if result["refit"]
              else ""))
-    for decoding, label in (("test", "round@0.5"), ("test_tuned", f"tuned@{result['threshold']:g}")):
+    for decoding, label in (("test", "round@0.5"),
+                            ("test_tuned", f"tuned@{result['threshold']:g}")):
         metrics = result[decoding]
         print(f"test[{label}] " + " ".join(
             f"{name}={100 * value:.2f}" for name, value in metrics.items()
             if name != "inference_ms_per_example")
               + f" inference_ms_per_example={metrics['inference_ms_per_example']:.3f}")
+    print("example_f1: scikit-learn's convention (an example with no true and no predicted "
+          "label scores 0); example_f1_mulan: MULAN's (it scores 1); tuned: the threshold "
+          "maximizing validation example_f1")
     print(f"wall_seconds={result['wall_seconds']:.1f}")
     if args.json:
         write_json_atomic(args.json, result)
@@ -217,15 +221,21 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     for dataset, entries in result["datasets"].items():
         for name, entry in entries.items():
-            print(f"{dataset:10s} {name:28s} hamming={_fmt(entry['test']['hamming_accuracy'])} "
-                  f"example_f1={_fmt(entry['test']['example_f1'])} "
-                  f"example_f1_tuned={_fmt(entry['test_tuned']['example_f1'])}")
+            test, tuned = entry["test"], entry["test_tuned"]
+            print(f"{dataset:10s} {name:28s} hamming={_fmt(test.get('hamming_accuracy'))} "
+                  f"example_f1={_fmt(test.get('example_f1'))} "
+                  f"example_f1_mulan={_fmt(test.get('example_f1_mulan'))} "
+                  f"example_f1_tuned={_fmt(tuned.get('example_f1'))} "
+                  f"example_f1_mulan_tuned={_fmt(tuned.get('example_f1_mulan'))}")
+    print("example_f1: scikit-learn's convention (an example with no true and no predicted "
+          "label scores 0); example_f1_mulan: MULAN's (it scores 1); round: ŷ > 0.5; tuned: "
+          "threshold maximizing validation example_f1; —: not in the run files")
     print(f"wrote {args.out}/results.md, results.json and plots in {elapsed:.0f} s")
     return 0
 
 
-def _fmt(stat: dict) -> str:
-    return f"{stat['mean']:.2f}±{stat['std']:.2f}"
+def _fmt(stat: dict | None) -> str:
+    return "—" if stat is None else f"{stat['mean']:.2f}±{stat['std']:.2f}"
 
 
 def add_reproduce_parser(subparsers) -> None:

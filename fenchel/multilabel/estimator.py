@@ -21,6 +21,14 @@ Targets:
 Multi-class targets (one label out of three or more) are refused: the
 network's outputs live in the box ``[0, 1]^k``, not on the simplex.
 
+Scoring: ``score`` is scikit-learn's accuracy (subset accuracy on ``(n, k)``
+targets); ``predict`` decodes at ``threshold`` (0.5 by default, no tuning).
+Example F1 on ``(n, k)`` targets comes in two conventions for an example with
+no true and no predicted label: ``scoring="f1_samples"`` (scikit-learn's,
+equal to :func:`~fenchel.multilabel.metrics.example_f1`) scores it 0, and
+``scoring=make_scorer(fenchel.multilabel.metrics.example_f1_mulan)``
+(MULAN's, as in SPEN and InfNet) scores it 1.
+
 Example:
   >>> import numpy as np
   >>> from sklearn.pipeline import make_pipeline

@@ -6,14 +6,18 @@ over examples. All metrics lie in [0, 1] (higher is better).
 
 Empty sets: an F1 whose numerator and denominator are both 0 (no true and no
 predicted label) counts as ``zero_division`` — 0 by default, as scikit-learn's
-``f1_score`` (whose values these functions reproduce); MULAN counts it as 1.
+``f1_score`` (whose values these functions reproduce). Example F1 is reported
+under both conventions: :func:`example_f1` (scikit-learn's, such an example
+scores 0) and :func:`example_f1_mulan` (MULAN's, it scores 1).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-METRICS = ("hamming_accuracy", "example_f1", "micro_f1", "macro_f1", "subset_accuracy")
+METRICS = ("hamming_accuracy", "example_f1", "example_f1_mulan", "micro_f1", "macro_f1",
+           "subset_accuracy")
+"""The metrics of :func:`all_metrics`, in the order results report them."""
 
 
 def _check(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -61,6 +65,11 @@ def example_f1(y_true, y_pred, zero_division: float = 0.0) -> float:
 
     .. math:: \\frac1n \\sum_i \\frac{2 |Y_i ∩ Ŷ_i|}{|Y_i| + |Ŷ_i|}
 
+    With the default ``zero_division=0`` this is scikit-learn's convention
+    (``f1_score(average="samples")``, also DVN's, Gygli et al. 2017): an
+    example with no true and no predicted label scores 0. For MULAN's
+    convention (it scores 1) see :func:`example_f1_mulan`.
+
     Args:
       y_true, y_pred: ``(n, k)`` 0/1 arrays.
       zero_division: the F1 of an example with ``|Y_i| + |Ŷ_i| = 0``.
@@ -75,6 +84,38 @@ def example_f1(y_true, y_pred, zero_division: float = 0.0) -> float:
     fp = np.sum(~y_true & y_pred, axis=1)
     fn = np.sum(y_true & ~y_pred, axis=1)
     return float(np.mean(_f1(tp, fp, fn, zero_division)))
+
+
+def example_f1_mulan(y_true, y_pred) -> float:
+    """Example-based F1 under MULAN's convention: an example with no true and no
+    predicted label (empty and correctly predicted empty) scores 1.
+
+    .. math:: \\frac1n \\sum_i F_i, \\quad
+       F_i = \\frac{2 |Y_i ∩ Ŷ_i|}{|Y_i| + |Ŷ_i|} \\text{ if } |Y_i| + |Ŷ_i| > 0,
+       \\text{ else } 1
+
+    It equals ``example_f1(y_true, y_pred, zero_division=1)``, that is
+    :func:`example_f1` (scikit-learn's convention, such an example scores 0)
+    plus ``e / n``, ``e`` the number of examples with ``Y_i = Ŷ_i = ∅``; the
+    two differ only on data with unlabelled examples (e.g. birds).
+
+    The convention of MULAN's example-based F-measure, used by SPEN (Belanger
+    & McCallum 2016) and InfNet (Tu & Gimpel 2018); scikit-learn
+    (``zero_division=0``) and DVN (Gygli et al. 2017) count such an example 0.
+
+    Args:
+      y_true, y_pred: ``(n, k)`` 0/1 arrays.
+
+    Returns:
+      A float in [0, 1].
+
+    Example:
+      >>> from fenchel.multilabel.metrics import example_f1, example_f1_mulan
+      >>> y_true, y_pred = [[1, 0], [0, 0]], [[1, 1], [0, 0]]
+      >>> example_f1(y_true, y_pred), example_f1_mulan(y_true, y_pred)
+      (0.3333333333333333, 0.8333333333333333)
+    """
+    return example_f1(y_true, y_pred, zero_division=1.0)
 
 
 def micro_f1(y_true, y_pred, zero_division: float = 0.0) -> float:
@@ -126,12 +167,15 @@ def subset_accuracy(y_true, y_pred) -> float:
 
 
 def all_metrics(y_true, y_pred) -> dict[str, float]:
-    """Every metric of :data:`METRICS` (F1 with ``zero_division=0``), as a dict.
+    """Every metric of :data:`METRICS`, as a dict: micro and macro F1 with
+    ``zero_division=0``, example F1 under both conventions (``example_f1``:
+    scikit-learn's, ``example_f1_mulan``: MULAN's).
 
     Example:
       >>> from fenchel.multilabel.metrics import all_metrics
-      >>> sorted(all_metrics([[1]], [[1]]))[:2]
-      ['example_f1', 'hamming_accuracy']
+      >>> scores = all_metrics([[1, 0], [0, 0]], [[1, 0], [0, 0]])
+      >>> scores["example_f1"], scores["example_f1_mulan"]
+      (0.5, 1.0)
     """
     return {name: globals()[name](y_true, y_pred) for name in METRICS}
 
@@ -165,7 +209,7 @@ def tune_threshold(y_true, y_relaxed, metric: str = "example_f1",
     Args:
       y_true: ``(n, k)`` 0/1 labels.
       y_relaxed: ``(n, k)`` relaxed predictions in [0, 1].
-      metric: a name from :data:`METRICS`.
+      metric: a name from :data:`METRICS` (``"example_f1_mulan"`` included).
       candidates: thresholds to try (default 0.05, 0.10, ..., 0.95).
 
     Returns:
@@ -184,5 +228,5 @@ def tune_threshold(y_true, y_relaxed, metric: str = "example_f1",
     return candidates[int(np.argmax(scores))]
 
 
-__all__ = ["METRICS", "hamming_accuracy", "example_f1", "micro_f1", "macro_f1",
-           "subset_accuracy", "all_metrics", "decode", "tune_threshold"]
+__all__ = ["METRICS", "hamming_accuracy", "example_f1", "example_f1_mulan", "micro_f1",
+           "macro_f1", "subset_accuracy", "all_metrics", "decode", "tune_threshold"]

@@ -27,7 +27,12 @@ Protocol (identical for every method, so comparisons are like for like):
 * data: every dataset with runs to do is loaded before any training
   (:class:`DatasetError` otherwise);
 * :func:`aggregate` writes ``results.json``, ``results.md`` (mean ± std over
-  seeds) and bar plots.
+  seeds) and bar plots, stating the decoding rule of each column and the
+  example-F1 convention (:data:`CONVENTIONS`). Metrics are outputs, not
+  settings: a metric added after a run file was written (e.g.
+  ``example_f1_mulan``) is not in its record, does not make a resume refuse
+  or retrain anything, and shows as ``None`` (``—`` in ``results.md``) for
+  the (dataset, method) groups whose runs do not all hold it.
 """
 
 from __future__ import annotations
@@ -88,6 +93,24 @@ SETTING_FLAGS = {"hidden": "--hidden", "learning_rate": "--learning-rate",
                  "batch_size": "--batch-size", "refit": "--no-refit",
                  "warm_start": "--warm-start/--no-warm-start"}
 """The command-line flag of each setting, named when settings differ."""
+
+
+CONVENTIONS = {
+    "test": "round: ŷ > 0.5",
+    "test_tuned": ("tuned: ŷ > t, with t in {0.05, 0.10, ..., 0.95} maximizing example_f1 "
+                   "(scikit-learn's convention) on the validation split with the search's "
+                   "model; every tuned column, example_f1_mulan included, uses that t"),
+    "example_f1": ("scikit-learn's convention (f1_score(average='samples', zero_division=0), "
+                   "also DVN's): an example with no true and no predicted label scores 0"),
+    "example_f1_mulan": ("MULAN's convention (also SPEN's and InfNet's): an example with no "
+                         "true and no predicted label scores 1"),
+    "micro_f1": "a label with no true and no predicted positive scores 0 (scikit-learn's)",
+    "macro_f1": "a label with no true and no predicted positive scores 0 (scikit-learn's)",
+    "missing": ("null: a run file of the group was written before the metric existed "
+                "(its runs are not re-run for it)"),
+}
+"""How the decodings (``test``, ``test_tuned``) are made and which convention each
+F1 follows; stored in ``results.json`` (``"conventions"``) and stated in ``results.md``."""
 
 
 class DatasetError(ValueError):
@@ -324,6 +347,17 @@ def _mean_std(values: list[float]) -> dict[str, float]:
             "n": int(len(array))}
 
 
+def _metric_stat(runs: list[dict[str, Any]], decoding: str,
+                 metric: str) -> dict[str, float] | None:
+    """Mean ± std in % of ``run[decoding][metric]`` over ``runs``, or None when a run
+    does not hold it (written before the metric existed): never a mean over fewer seeds
+    than the other metrics of the row."""
+    values = [(run.get(decoding) or {}).get(metric) for run in runs]
+    if any(value is None for value in values):
+        return None
+    return _mean_std([100 * value for value in values])
+
+
 def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence[Method],
               seeds: Sequence[int], run_seconds: float | None = None,
               settings: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -332,8 +366,10 @@ def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence
     Returns:
       ``{"datasets": {dataset: {method: {"test": {metric: {mean, std, n}},
       "test_tuned": ..., "config", "inference_ms_per_example", "train_seconds"}}},
-      "run_seconds", "seeds"}``, plus ``"settings"`` (:func:`grid_settings`) when
-      given.
+      "run_seconds", "seeds", "conventions"}`` (:data:`CONVENTIONS`), plus
+      ``"settings"`` (:func:`grid_settings`) when given. A metric of
+      :data:`~fenchel.multilabel.metrics.METRICS` that a group's run files do not
+      all hold (written before it existed) is ``None``.
     """
     out = pathlib.Path(out)
     table: dict[str, dict[str, Any]] = {}
@@ -343,16 +379,12 @@ def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence
                     for s in seeds if run_path(out, dataset, method, s).exists()]
             if not runs:
                 continue
-            entry = {decoding: {metric: _mean_std([100 * r[decoding][metric] for r in runs])
+            entry = {decoding: {metric: _metric_stat(runs, decoding, metric)
                                 for metric in METRICS}
                      for decoding in ("test", "test_tuned")}
-            for decoding in ("test", "test_tuned"):
-                if all("example_f1_mulan" in r[decoding] for r in runs):
-                    entry[decoding]["example_f1_mulan"] = _mean_std(
-                        [100 * r[decoding]["example_f1_mulan"] for r in runs])
             if all("test_before_refit" in r for r in runs):
                 entry["test_before_refit"] = {
-                    metric: _mean_std([100 * r["test_before_refit"][metric] for r in runs])
+                    metric: _metric_stat(runs, "test_before_refit", metric)
                     for metric in METRICS}
             entry["inference_ms_per_example"] = _mean_std(
                 [r["test"]["inference_ms_per_example"] for r in runs])
@@ -363,7 +395,7 @@ def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence
             entry["seeds"] = [r["seed"] for r in runs]
             table.setdefault(dataset, {})[method.name] = entry
     result = {"datasets": table, "seeds": list(seeds), "run_seconds": run_seconds,
-              "metrics_scale": "percent"}
+              "metrics_scale": "percent", "conventions": dict(CONVENTIONS)}
     if settings is not None:
         result["settings"] = settings
     write_json_atomic(out / "results.json", result)
@@ -372,8 +404,8 @@ def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence
     return result
 
 
-def _cell(stat: dict[str, float]) -> str:
-    return f"{stat['mean']:.2f} ± {stat['std']:.2f}"
+def _cell(stat: dict[str, float] | None) -> str:
+    return "—" if stat is None else f"{stat['mean']:.2f} ± {stat['std']:.2f}"
 
 
 def _write_markdown(path: pathlib.Path, result: dict[str, Any]) -> None:
@@ -381,34 +413,53 @@ def _write_markdown(path: pathlib.Path, result: dict[str, Any]) -> None:
     if result.get("run_seconds") is not None:
         lines += [f"Wall time of this invocation: {result['run_seconds']:.0f} s "
                   "(runs found on disk are not re-run).", ""]
-    lines += ["Test split, mean ± std over seeds " + ", ".join(map(str, result["seeds"]))
-              + "; metrics in %. `round`: ŷ rounded at 0.5; `tuned`: threshold "
-              "maximizing validation example-F1. F1 of an empty-vs-empty example or "
-              "label counts 0 (scikit-learn's convention).", ""]
-    short = {"hamming_accuracy": "Hamming acc.", "example_f1": "example F1",
-             "micro_f1": "micro F1", "macro_f1": "macro F1", "subset_accuracy": "subset acc."}
+    lines += ["Test split, mean ± std (ddof = 1) over seeds "
+              + ", ".join(map(str, result["seeds"])) + "; metrics in %.", "",
+              "* Decoding (threshold rule): `round`: ŷ > 0.5; `tuned`: ŷ > t, with t in "
+              "{0.05, 0.10, …, 0.95} maximizing example F1 (sklearn) on the validation "
+              "split with the search's model. Both tuned example-F1 columns use that one t.",
+              "* Example F1, two conventions for an example with no true and no predicted "
+              "label: `sklearn` (scikit-learn's `f1_score(average=\"samples\")`, "
+              "`zero_division=0`; DVN) scores it 0, `MULAN` (MULAN, SPEN, InfNet) scores "
+              "it 1. Micro and macro F1 score an empty-vs-empty label 0."]
+    if any(stat is None for methods in result["datasets"].values()
+           for entry in methods.values() for decoding in ("test", "test_tuned")
+           for stat in entry[decoding].values()):
+        lines.append("* —: a run file of that row was written before the metric existed.")
+    lines.append("")
+    short = {"hamming_accuracy": "Hamming acc.", "example_f1": "example F1 sklearn",
+             "example_f1_mulan": "example F1 MULAN", "micro_f1": "micro F1",
+             "macro_f1": "macro F1", "subset_accuracy": "subset acc."}
+    tuned = ("example_f1", "example_f1_mulan", "hamming_accuracy")
     for dataset, methods in result["datasets"].items():
         lines += [f"## {dataset}", "",
-                  "| method | " + " | ".join(f"{short[m]} (round)" for m in METRICS)
-                  + " | example F1 (tuned) | Hamming acc. (tuned) | ms / example | config |",
-                  "|---" * (len(METRICS) + 5) + "|"]
+                  "| method | " + " | ".join(f"{short.get(m, m)} (round)" for m in METRICS)
+                  + " | " + " | ".join(f"{short[m]} (tuned)" for m in tuned)
+                  + " | ms / example | config |",
+                  "|---" * (len(METRICS) + len(tuned) + 3) + "|"]
         for name, entry in methods.items():
             config = entry["config"]
             cfg = (f"h={config['hidden']} lr={config['learning_rate']:g} "
                    f"wd={config['weight_decay']:g} λ={config['reg_scale']:g}")
-            cells = [_cell(entry["test"][m]) for m in METRICS]
-            cells += [_cell(entry["test_tuned"]["example_f1"]),
-                      _cell(entry["test_tuned"]["hamming_accuracy"]),
-                      f"{entry['inference_ms_per_example']['mean']:.3f}", cfg]
+            cells = [_cell(entry["test"].get(m)) for m in METRICS]
+            cells += [_cell(entry["test_tuned"].get(m)) for m in tuned]
+            cells += [f"{entry['inference_ms_per_example']['mean']:.3f}", cfg]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
     write_text_atomic(path, "\n".join(lines))
+
+
+_PLOT_NAMES = {"example_f1": "example F1, sklearn conv.",
+               "example_f1_mulan": "example F1, MULAN conv."}
 
 
 def plot(out: str | os.PathLike, result: dict[str, Any],
          metrics: Sequence[tuple[str, str]] = (("test", "hamming_accuracy"),
                                                ("test_tuned", "example_f1"))) -> list[str]:
     """Bar plots (mean ± std) of every method per dataset: one PNG per metric.
+
+    A method whose runs do not hold ``metric`` (``None`` in ``result``) is left out
+    of that plot.
 
     Returns:
       The paths written (``OUT/<decoding>_<metric>.png``).
@@ -428,7 +479,11 @@ def plot(out: str | os.PathLike, result: dict[str, Any],
                                  squeeze=False)
         for ax, dataset in zip(axes[0], datasets):
             entries = result["datasets"][dataset]
-            names = list(entries)
+            names = [n for n in entries if entries[n][decoding].get(metric) is not None]
+            ax.set_title(dataset)
+            if not names:
+                ax.set_axis_off()
+                continue
             means = [entries[n][decoding][metric]["mean"] for n in names]
             stds = [entries[n][decoding][metric]["std"] for n in names]
             colors = ["tab:blue" if n.startswith("unary") else
@@ -439,8 +494,8 @@ def plot(out: str | os.PathLike, result: dict[str, Any],
             ax.invert_yaxis()
             low = min(m - s for m, s in zip(means, stds))
             ax.set_xlim(max(0.0, low - 2.0), min(100.0, max(means) + max(stds) + 1.0))
-            ax.set_title(dataset)
-            ax.set_xlabel(f"{metric.replace('_', ' ')} % ({'round' if decoding == 'test' else 'tuned'})")
+            name = _PLOT_NAMES.get(metric, metric.replace("_", " "))
+            ax.set_xlabel(f"{name} % ({'round' if decoding == 'test' else 'tuned'})")
         fig.tight_layout()
         path = out / f"{decoding}_{metric}.png"
         try:
@@ -453,5 +508,5 @@ def plot(out: str | os.PathLike, result: dict[str, Any],
 
 
 __all__ = ["DEFAULT_DATASETS", "DEFAULT_METHODS", "DEFAULT_GRID", "GRID_FIELDS",
-           "SETTING_FLAGS", "DatasetError", "method_grid", "grid_settings", "check_settings",
-           "run_grid", "run_path", "aggregate", "plot"]
+           "SETTING_FLAGS", "CONVENTIONS", "DatasetError", "method_grid", "grid_settings",
+           "check_settings", "run_grid", "run_path", "aggregate", "plot"]

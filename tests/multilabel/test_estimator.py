@@ -86,6 +86,24 @@ def test_params_clone_and_cross_validation(raw_emotions):
     assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
 
 
+def test_example_f1_scorers_of_both_conventions(blobs):
+    """``scoring="f1_samples"`` is scikit-learn's convention (example_f1), and
+    ``make_scorer(example_f1_mulan)`` MULAN's, on the estimator's predictions."""
+    from sklearn.metrics import get_scorer, make_scorer
+
+    from fenchel.multilabel.metrics import example_f1, example_f1_mulan
+
+    x, y = blobs
+    y = np.concatenate([y, np.zeros((len(y), 1), y.dtype)], axis=1)
+    y[:20] = 0  # examples with no label: the two conventions differ on them
+    clf = EnergyNetworkClassifier(energy="unary", loss="bce", **FAST).fit(x, y)
+    predicted = clf.predict(x)
+    assert get_scorer("f1_samples")(clf, x, y) == pytest.approx(example_f1(y, predicted))
+    assert make_scorer(example_f1_mulan)(clf, x, y) == example_f1_mulan(y, predicted)
+    both_empty = np.sum(~y.any(axis=1) & ~predicted.any(axis=1))
+    assert example_f1_mulan(y, predicted) == pytest.approx(
+        example_f1(y, predicted) + both_empty / len(y))
+
 def test_random_state_none_int_and_instance(blobs):
     x, y = blobs
     unseeded = EnergyNetworkClassifier(random_state=None, **TINY)

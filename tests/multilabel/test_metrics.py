@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -87,3 +88,82 @@ def test_bad_inputs_are_rejected():
         metrics.decode(np.zeros((1, 2)), 1.0)
     with pytest.raises(ValueError, match="metric"):
         metrics.tune_threshold(np.zeros((1, 2)), np.zeros((1, 2)), "accuracy")
+
+
+def _exact_example_f1(y_true, y_pred, zero_division: int) -> Fraction:
+    """Example F1 by a per-example loop in exact rational arithmetic."""
+    total = Fraction(0)
+    for truth, predicted in zip(np.asarray(y_true).tolist(), np.asarray(y_pred).tolist()):
+        found = sum(t and p for t, p in zip(truth, predicted))
+        size = sum(truth) + sum(predicted)
+        total += Fraction(2 * found, size) if size else Fraction(zero_division)
+    return total / len(y_true)
+
+
+# Sparse rows, so that examples with no true and no predicted label are common.
+sparse_label_matrices = st.integers(1, 5).flatmap(lambda k: st.integers(1, 30).flatmap(
+    lambda n: st.tuples(*[hnp.arrays(np.int8, (n, k), elements=st.sampled_from((0, 0, 0, 1)))
+                          for _ in range(2)])))
+
+
+@settings(max_examples=60, deadline=None)
+@given(sparse_label_matrices)
+def test_mulan_example_f1_adds_the_share_of_correctly_empty_examples(pair):
+    """example_f1_mulan = example_f1 + (examples with Y_i = Ŷ_i = ∅) / n: exactly in
+    rational arithmetic, to rounding in floats; both equal a per-example loop."""
+    y_true, y_pred = pair
+    n = len(y_true)
+    both_empty = int(np.sum(~y_true.any(axis=1) & ~y_pred.any(axis=1)))
+    mulan = metrics.example_f1_mulan(y_true, y_pred)
+    sklearn_convention = metrics.example_f1(y_true, y_pred)
+    exact_mulan = _exact_example_f1(y_true, y_pred, 1)
+    assert exact_mulan == _exact_example_f1(y_true, y_pred, 0) + Fraction(both_empty, n)
+    assert mulan == pytest.approx(float(exact_mulan), rel=0, abs=1e-12)
+    assert sklearn_convention == pytest.approx(float(exact_mulan - Fraction(both_empty, n)),
+                                               rel=0, abs=1e-12)
+    assert mulan == pytest.approx(sklearn_convention + both_empty / n, rel=0, abs=1e-12)
+    assert mulan == metrics.example_f1(y_true, y_pred, zero_division=1.0)
+    if both_empty == 0:
+        assert mulan == sklearn_convention  # the same per-example scores: bitwise equal
+    with warnings.catch_warnings():  # (scikit-learn reads one column as a binary target)
+        warnings.simplefilter("ignore")
+        assert y_true.shape[1] == 1 or mulan == pytest.approx(sklearn.metrics.f1_score(
+            y_true, y_pred, average="samples", zero_division=1.0), abs=1e-12)
+    scores = metrics.all_metrics(y_true, y_pred)
+    assert list(scores) == list(metrics.METRICS)
+    assert scores["example_f1_mulan"] == mulan and scores["example_f1"] == sklearn_convention
+
+
+def test_mulan_example_f1_of_an_all_empty_set_is_one():
+    empty = np.zeros((4, 3), np.int8)
+    assert metrics.example_f1_mulan(empty, empty) == 1.0
+    assert metrics.example_f1(empty, empty) == 0.0
+    # An empty truth with a predicted label scores 0 under both conventions.
+    assert metrics.example_f1_mulan([[0, 0]], [[0, 1]]) == 0.0
+
+
+@pytest.mark.parametrize("bad", [0.5, 2, -1, np.nan])
+def test_mulan_example_f1_refuses_values_other_than_0_and_1(bad):
+    good = np.zeros((2, 3))
+    broken = good.copy()
+    broken[1, 2] = bad
+    with pytest.raises(ValueError, match="y_pred must hold only 0 and 1"):
+        metrics.example_f1_mulan(good, broken)
+    with pytest.raises(ValueError, match="y_true must hold only 0 and 1"):
+        metrics.example_f1_mulan(broken, good)
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.example_f1_mulan(np.zeros((2, 3)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.example_f1_mulan(np.zeros(3), np.zeros(3))
+
+
+def test_the_threshold_can_be_tuned_for_either_convention():
+    # Example 0 has no label: only MULAN's convention rewards predicting none for it,
+    # which needs t >= 0.7; example 1 needs t < 0.8.
+    y = np.array([[0, 0], [1, 0]])
+    relaxed = np.array([[0.7, 0.1], [0.8, 0.1]])
+    assert metrics.tune_threshold(y, relaxed, "example_f1") == 0.5
+    best = metrics.tune_threshold(y, relaxed, "example_f1_mulan")
+    assert best == 0.7
+    assert metrics.example_f1_mulan(y, metrics.decode(relaxed, best)) == 1.0
+    assert metrics.example_f1_mulan(y, metrics.decode(relaxed, 0.5)) == 0.5

@@ -142,6 +142,87 @@ def test_warm_start_is_a_recorded_setting(tmp_path, recorded):
             f"{json.dumps(not made_warm)}") in str(refused.value)
 
 
+def test_runs_written_before_a_metric_existed_aggregate_and_resume(tmp_path, monkeypatch,
+                                                                      capsys):
+    """Run files without ``example_f1_mulan`` (written before it existed): the folder
+    resumes with nothing retrained (metrics are outputs, not settings), and the metric is
+    None / "—" for every group one of whose runs lacks it, never a key error or a mean
+    over fewer seeds; the other numbers are those the full files give."""
+    committed = REPO / "docs" / "results" / "multilabel"
+    if not (committed / "runs").is_dir():
+        pytest.skip("no committed multilabel results")
+    out = tmp_path / "grid"
+    stripped = {"unary-bce": [0, 1, 2], "unary-hinge": [2], "pairwise-gfy-entropy": []}
+    for method, seeds in stripped.items():
+        for seed in range(3):
+            run = json.loads((committed / f"runs/yeast/{method}/seed{seed}.json").read_text())
+            assert "example_f1_mulan" in run["test"]
+            if seed in seeds:
+                for section in ("test", "test_tuned", "test_before_refit",
+                                "test_tuned_before_refit", "validation"):
+                    run[section].pop("example_f1_mulan", None)
+            path = out / f"runs/yeast/{method}/seed{seed}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(run))
+    assert "example_f1_mulan" in reproduce.METRICS
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(reproduce, "run_experiment", fail)
+    before = {p: p.read_bytes() for p in out.glob("runs/*/*/*.json")}
+    argv = ["reproduce", "multilabel", "--datasets", "yeast", "--methods", *stripped,
+            "--seeds", "3", "--out", str(out), "--no-warm-start", "--quiet",
+            "--data-dir", str(tmp_path / "no-data")]  # nothing to train: no data read
+    assert cli.main(argv) == 0
+    assert before == {p: p.read_bytes() for p in out.glob("runs/*/*/*.json")}
+    printed = capsys.readouterr().out
+    assert "unary-bce" in printed and "example_f1_mulan=—" in printed
+
+    results = json.loads((out / "results.json").read_text())
+    reference = json.loads((committed / "results.json").read_text())["datasets"]["yeast"]
+    entries = results["datasets"]["yeast"]
+    for method in stripped:
+        for decoding in ("test", "test_tuned", "test_before_refit"):
+            stats = entries[method][decoding]
+            assert set(stats) == set(reproduce.METRICS)
+            for metric in ("hamming_accuracy", "example_f1", "macro_f1"):
+                assert stats[metric]["mean"] == pytest.approx(
+                    reference[method][decoding][metric]["mean"])
+            if stripped[method]:
+                assert stats["example_f1_mulan"] is None
+            else:
+                assert stats["example_f1_mulan"]["n"] == 3
+                if decoding != "test_before_refit":
+                    assert stats["example_f1_mulan"]["mean"] == pytest.approx(
+                        reference[method][decoding]["example_f1_mulan"]["mean"])
+    assert "example_f1_mulan" in results["conventions"]
+
+    markdown = (out / "results.md").read_text()
+    header = next(line for line in markdown.splitlines() if line.startswith("| method"))
+    assert "example F1 sklearn (round)" in header and "example F1 MULAN (tuned)" in header
+    assert "ŷ > 0.5" in markdown and "validation" in markdown and "scores it 1" in markdown
+    assert "written before the metric existed" in markdown
+    rows = {line.split(" | ")[0][2:]: line for line in markdown.splitlines()
+            if line.startswith("| ") and not line.startswith("| method")}
+    assert rows["unary-bce"].count("—") == 2 and rows["unary-hinge"].count("—") == 2
+    assert "—" not in rows["pairwise-gfy-entropy"]
+    columns = header.count("|")
+    assert all(row.count("|") == columns for row in rows.values())
+    for png in ("test_hamming_accuracy.png", "test_tuned_example_f1.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # A plot of the metric itself leaves out the groups without it.
+    assert reproduce.plot(out, results, [("test", "example_f1_mulan")])
+
+
+def test_metrics_are_not_settings():
+    """Adding a metric changes no settings record: a folder's runs never disagree with a
+    new call because of it."""
+    settings = reproduce.grid_settings()
+    assert not set(settings) & set(reproduce.METRICS)
+    assert not any("f1" in name or "metric" in name for name in settings)
+
+
 def test_a_missing_dataset_is_reported_before_anything_is_written(data_dir, tmp_path, capsys):
     out = tmp_path / "grid"
     code = cli.main(["reproduce", "multilabel", "--datasets", "emotions", "nope",
