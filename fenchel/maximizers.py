@@ -194,17 +194,21 @@ def _smooth(energy: Energy, theta: Any) -> _Smooth:
 
 
 def _power_iteration(matvec, like: Array, num_iter: int = 8) -> Array:
-    """``‖A v_n‖`` after ``num_iter`` power steps from a fixed random unit vector:
-    an estimate of ``‖A‖₂`` from below (exact for a rank-one A)."""
-    v = jax.random.normal(jax.random.key(0), jnp.shape(like), jnp.result_type(like))
-    v = v / (jnp.linalg.norm(v) + 1e-12)
+    """``‖A v_n‖`` after ``num_iter`` power steps from a fixed start vector: an
+    estimate of ``‖A‖₂`` from below (exact for a rank-one A)."""
+    # A fixed, irregular start (not a PRNG draw: threefry costs more than the
+    # iteration at small k) is generically not orthogonal to the top eigenvector.
+    index = jnp.arange(jnp.size(like), dtype=jnp.result_type(like)).reshape(jnp.shape(like))
+    v = 1.0 + 0.5 * jnp.sin(2.399963 * index + 0.5)
+    v = v / jnp.linalg.norm(v)
 
     def step(v, _):
         av = matvec(v)
         norm = jnp.linalg.norm(av)
         return av / (norm + 1e-12), norm
 
-    _, norms = jax.lax.scan(step, v, None, length=num_iter)
+    # Unrolled: a loop of a few tiny steps costs more in loop control than in flops.
+    _, norms = jax.lax.scan(step, v, None, length=num_iter, unroll=True)
     return norms[-1]
 
 
