@@ -27,7 +27,6 @@ from typing import Callable
 import numpy as np
 
 from fenchel.bench.results import CaseResult
-from fenchel.bench.timing import time_python
 
 REFERENCE = "unary-bce"
 _RATIO = f"vs_{REFERENCE.replace('-', '_')}"  # the column of throughput / the reference's
@@ -53,6 +52,8 @@ class TrainingConfig:
       reps: timed ``fit`` calls (median).
       max_seconds: time budget per method (fewer reps beyond it).
       synthetic_shape: ``(n, d, k)`` of the synthetic data.
+      cold_methods: methods also timed without warm starts (``warm_start=False``:
+        every solve from the centre of the box), beside the default warm-started row.
     """
 
     dataset: str = "yeast"
@@ -65,13 +66,15 @@ class TrainingConfig:
     hidden: tuple[int, ...] = (0, 512)
     batch: int = 64
     epochs: int = 5
-    reps: int = 3
+    reps: int = 5
     max_seconds: float = 20.0
     synthetic_shape: tuple[int, int, int] = (64, 5, 3)
+    cold_methods: tuple[str, ...] = ("pairwise-gfy-entropy", "pairwise-gfy-squared")
 
 
 QUICK = TrainingConfig(dataset="synthetic", batch=16, epochs=1, reps=1, hidden=(0,),
-                       methods=(REFERENCE, "pairwise-gfy-entropy"))
+                       methods=(REFERENCE, "pairwise-gfy-entropy"),
+                       cold_methods=("pairwise-gfy-entropy",))
 
 # An accelerator: a larger minibatch and more epochs per fit (an epoch of yeast is then
 # one step), one feature map, the methods that compare GFY with its alternatives, and
@@ -111,7 +114,13 @@ def load_training_data(config: TrainingConfig, dataset: str | None = None
 
 
 def run(config: TrainingConfig = TrainingConfig(), log: Callable[[str], None] = print) -> CaseResult:
-    """One row per (dataset, hidden, method): examples per second over whole epochs of ``fit``."""
+    """One row per (dataset, hidden, method, warm start): examples per second over
+    whole epochs of ``fit``.
+
+    Every fit of one (dataset, hidden) is compiled first, then the timed
+    repetitions are interleaved across methods (like the other cases), so a change
+    in machine load hits all of them alike and the ratios stay meaningful.
+    """
     from fenchel.multilabel.losses import Method
     from fenchel.multilabel.train import Config, MultilabelSplitLike, fit
 
@@ -131,8 +140,8 @@ def run(config: TrainingConfig = TrainingConfig(), log: Callable[[str], None] = 
         name="training",
         title=(f"fenchel.multilabel trainer on {described}, AdamW, batch {config.batch}, "
                f"{config.epochs} epochs per fit; ratio against {REFERENCE}"),
-        columns=["dataset", "hidden", "method", "examples_per_s", _RATIO,
-                 "ms_per_epoch", "final_loss", "compile_s", "reps"],
+        columns=["dataset", "hidden", "method", "warm_start", "examples_per_s", _RATIO,
+                 "ms_per_epoch", "iters_last_epoch", "final_loss", "compile_s", "reps"],
         notes=notes)
     for dataset, (x, y) in data.items():
         train = MultilabelSplitLike(x, y)
@@ -143,30 +152,48 @@ def run(config: TrainingConfig = TrainingConfig(), log: Callable[[str], None] = 
         if batch < config.batch:
             result.notes.append(f"{dataset}: batch {batch} (the whole training split)")
         for hidden in config.hidden:
-            reference = None
+            entries = []
             for name in config.methods:
                 method = Method.from_name(name)
-                run_config = Config(hidden=hidden, batch_size=batch, max_epochs=config.epochs,
-                                    learning_rate=3e-3, reg_scale=1.0)
-                train_once = lambda: fit(method, run_config, train, None, seed=0)
-                start = time.perf_counter()
-                train_once()  # warm-up: compiles the epoch
-                compile_s = time.perf_counter() - start
-                # fit waits for every epoch's loss (a float on the host), so its
-                # wall time covers all the device work.
-                seconds, reps, trained = time_python(train_once, reps=config.reps,
-                                                     max_seconds=config.max_seconds)
+                for warm in (True, False) if name in config.cold_methods else (True,):
+                    run_config = Config(hidden=hidden, batch_size=batch, max_epochs=config.epochs,
+                                        learning_rate=3e-3, reg_scale=1.0, warm_start=warm)
+                    train_once = (lambda method=method, run_config=run_config:
+                                  fit(method, run_config, train, None, seed=0))
+                    start = time.perf_counter()
+                    train_once()  # warm-up: compiles the epoch
+                    entries.append({"name": name, "warm": warm, "fn": train_once,
+                                    "compile_s": time.perf_counter() - start, "times": [],
+                                    "trained": None})
+            # fit waits for every epoch's loss (a float on the host), so its wall
+            # time covers all the device work.
+            for _ in range(config.reps):
+                for entry in entries:
+                    if entry["times"] and sum(entry["times"]) > config.max_seconds:
+                        continue
+                    start = time.perf_counter()
+                    entry["trained"] = entry["fn"]()
+                    entry["times"].append(time.perf_counter() - start)
+            reference = None
+            for entry in entries:
+                seconds = float(np.median(entry["times"]))
                 throughput = examples / seconds
-                if name == REFERENCE:
+                if entry["name"] == REFERENCE:
                     reference = throughput
-                row = {"dataset": dataset, "n": n, "d": d, "k": k,
-                       "hidden": hidden, "method": name, "examples_per_s": throughput,
+                trained = entry["trained"]
+                iterations = trained.inner_iterations[-1] if trained.inner_iterations else None
+                row = {"dataset": dataset, "n": n, "d": d, "k": k, "hidden": hidden,
+                       "method": entry["name"], "warm_start": entry["warm"],
+                       "examples_per_s": throughput,
                        _RATIO: None if reference is None else throughput / reference,
                        "ms_per_epoch": 1e3 * seconds / config.epochs,
-                       "final_loss": float(trained.history[-1][0]), "compile_s": compile_s,
-                       "reps": reps, "batch": batch, "epochs": config.epochs}
+                       "iters_last_epoch": iterations,
+                       "final_loss": float(trained.history[-1][0]),
+                       "compile_s": entry["compile_s"], "reps": len(entry["times"]),
+                       "batch": batch, "epochs": config.epochs}
                 result.rows.append(row)
-                log(f"training {dataset} hidden={hidden} {name}: {throughput:.3g} ex/s, "
+                log(f"training {dataset} hidden={hidden} {entry['name']}"
+                    f"{'' if entry['warm'] else ' (cold)'}: {throughput:.3g} ex/s, "
                     f"{row['ms_per_epoch']:.3g} ms/epoch")
     return result
 
