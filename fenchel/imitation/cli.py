@@ -10,6 +10,8 @@ Examples::
   fenchel imitation train --env particle-2d-multimodal --policy gfy --demos-file demos.npz
   fenchel imitation train --env particle-2d-multimodal --policy gfy --demos 200 \\
       --hidden-sizes 64 64 --json run.json
+  fenchel imitation train --env particle-2d-multimodal --policy gfy-softmax --demos 200 \\
+      --gfy-temperature 0.1
   fenchel imitation train-expert --env hopper --timesteps 150000
 
 ``--hidden-sizes`` is the layer sizes of one network (``64 64``: two hidden layers),
@@ -22,8 +24,9 @@ import argparse
 import os
 import sys
 
-from fenchel._cli_types import (add_argument, existing_file, output_dir, output_file,
-                                output_path_problem, positive_float, positive_int, seed_int)
+from fenchel._cli_types import (add_argument, existing_file, non_negative_float,
+                                non_negative_int, output_dir, output_file, output_path_problem,
+                                positive_float, positive_int, seed_int)
 from fenchel.imitation.demos import collect_demonstrations, save_demonstrations
 from fenchel.imitation.envs import ENV_NAMES, make_env_config
 from fenchel.imitation.locomotion import LOCOMOTION_ENV_IDS, LOCOMOTION_ENV_NAMES
@@ -80,7 +83,9 @@ def _policy_config(args: argparse.Namespace):
     from fenchel.imitation.policies import PolicyConfig
 
     # flag dest -> PolicyConfig field (the name recorded in settings and result files)
-    fields = {"hidden_sizes": "hidden", "reg_scale": "reg_scale", "act_samples": "act_samples"}
+    fields = {"hidden_sizes": "hidden", "reg_scale": "reg_scale", "act_samples": "act_samples",
+              "train_solver": "train_solver", "hard_negatives": "hard_negatives",
+              "gfy_temperature": "gfy_temperature"}
     overrides = {field: getattr(args, dest) for dest, field in fields.items()
                  if getattr(args, dest, None) is not None}
     return PolicyConfig(**overrides)
@@ -95,7 +100,7 @@ def _train_config(args: argparse.Namespace):
 
 
 def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
-    from fenchel.imitation.policies import PolicyConfig
+    from fenchel.imitation.policies import TRAIN_SOLVERS, PolicyConfig
     from fenchel.imitation.train import TrainConfig
 
     policy, train = PolicyConfig(), TrainConfig()
@@ -115,8 +120,20 @@ def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
                         help="λ of Ω = SquaredBox on [-1, 1]^k (GFY policies; default "
                              f"{policy.reg_scale:g})")
     parser.add_argument("--act-samples", type=positive_int, metavar="N",
-                        help="samples of the sampling-based maximizer when acting (gfy, ibc; "
-                             f"default {policy.act_samples})")
+                        help="samples of the sampling-based maximizer when acting (gfy, "
+                             f"gfy-softmax, ibc; default {policy.act_samples})")
+    parser.add_argument("--train-solver", choices=TRAIN_SOLVERS,
+                        help="inner solver of gfy and gfy-softmax in training: train (the "
+                             "light search, warm-started at the demonstrated action) or acting "
+                             "(the acting solver's sizes; gfy: best of a warm and a cold run) "
+                             f"(default {policy.train_solver})")
+    parser.add_argument("--hard-negatives", type=non_negative_int, metavar="K",
+                        help="inner-solver runs among the candidates of gfy-softmax, the first "
+                             f"warm-started at the demonstrated action (default "
+                             f"{policy.hard_negatives})")
+    parser.add_argument("--gfy-temperature", type=non_negative_float, metavar="TAU",
+                        help="temperature of gfy-softmax's candidate-set loss (0: the hard "
+                             f"max; default {policy.gfy_temperature:g})")
 
 
 def _demos_file_problem(demos, env: str, path: str, n_demos: int | None) -> str | None:
@@ -219,6 +236,8 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
           f"success_rate={result['success_rate']:.3f}±{result['success_stderr']:.3f} "
           f"mean_return={result['mean_return']:.1f} latency_ms={result['latency_ms']:.2f} "
           f"train_s={result['train_seconds']:.1f} eval_s={result['eval_seconds']:.1f}"
+          + (f" zero_loss_fraction={result['zero_loss_fraction']:.3f}"
+             if "zero_loss_fraction" in result else "")
           + (f" demos_file={args.demos_file}" if demos is not None else ""))
     if args.json:
         write_json_atomic(args.json, result)
@@ -234,7 +253,9 @@ def _add_train_parser(subparsers) -> None:
     parser = subparsers.add_parser("train", help=help, description=help)
     _add_env_argument(parser)
     parser.add_argument("--policy", choices=POLICY_NAMES, required=True,
-                        help="gfy (neural energy), gfy-pairwise (concave energy), mse or ibc")
+                        help="gfy (neural energy), gfy-softmax (neural energy, GFY loss over "
+                             "sampled and solver-found candidates at --gfy-temperature), "
+                             "gfy-pairwise (concave energy), mse or ibc")
     parser.add_argument("--demos", type=positive_int, metavar="N",
                         help="number of demonstration episodes: collected from the oracle "
                              "with --seed, or the first N of --demos-file (default: all of it)")
@@ -394,7 +415,8 @@ def add_reproduce_parser(subparsers) -> None:
                         help="task names, as --env of `fenchel imitation train` (default "
                              f"{' '.join(defaults.envs)})")
     parser.add_argument("--policies", nargs="+", choices=POLICY_NAMES, metavar="POLICY",
-                        help=f"policies among {', '.join(POLICY_NAMES)} (default all)")
+                        help=f"policies among {', '.join(POLICY_NAMES)} (default "
+                             f"{' '.join(defaults.policies)})")
     parser.add_argument("--demos", nargs="+", type=positive_int, metavar="N",
                         help="numbers of demonstration episodes, the same for every task "
                              "(default per task: "

@@ -13,12 +13,29 @@ policy             training                                            acting
 ``ibc``            InfoNCE, ``E(s, z)`` vs uniform counter-examples    derivative-free sampling
 ``gfy``            GFY loss, ``E(s, z)`` neural, Ω = SquaredBox         sampling, then projected
                                                                        gradient refinement
+``gfy-softmax``    GFY loss over candidates at temperature τ,          as ``gfy``
+                   ``E(s, z)`` neural, Ω = SquaredBox; τ = 0: hard
+                   max, τ > 0: τ·InfoNCE with hard negatives
 ``gfy-pairwise``   GFY loss, ``Φ = <u(s), z> + ½<z, U(s) z>``,          exact (concave):
                    ``U = −V(s)V(s)ᵀ``, Ω = SquaredBox                  coordinate ascent
 =================  ==================================================  ==========================
 
-``gfy`` and ``ibc`` share the same energy network ``E(s, z) = MLP([s, z])``; they differ only in
-the loss and in how they act. All four use MLPs with the same hidden sizes.
+``gfy``, ``gfy-softmax`` and ``ibc`` share the same energy network ``E(s, z) = MLP([s, z])``;
+they differ only in the loss and in how they act. All use MLPs with the same hidden sizes.
+
+``gfy-softmax`` sits between ``gfy`` and ``ibc``. With ``F(z) = E(s, z) − Ω(z)`` and the
+candidates ``C = {c_0 = z*} ∪ {M uniform points of the box} ∪ {K inner-solver outputs}``
+(:mod:`fenchel.candidates`) its loss is
+
+    L_τ = τ log Σ_j exp((F(c_j) − F(z*))/τ),
+
+the GFY loss of the simplex over C with the entropy at temperature τ. At τ = 0 it is the hard
+max ``max_{c ∈ C} F(c) − F(z*)``, ``gfy``'s loss with the inner maximum taken over C; at
+τ > 0 it is τ times InfoNCE with negatives ``C ∖ {z*}``, so every candidate, not only the
+best, pushes the energy down, and the gradient does not vanish when no candidate beats z*.
+
+GFY-family learners also return ``diagnostics``: the share of a batch whose hard-max loss is
+zero (``gfy-softmax``: z* beats every candidate), where ``gfy``'s gradient vanishes.
 
 The functional pieces (initial parameters, batched loss, batched action) of a policy kind are
 bundled in a :class:`Learner`, built once per ``(kind, spec, config)`` and cached, so repeated
@@ -37,6 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from fenchel import candidates as fc
 from fenchel import energies as fe
 from fenchel import losses as fl
 from fenchel import maximizers as fm
@@ -45,7 +63,17 @@ from fenchel.imitation._observations import observation_batch
 
 Array = jax.Array
 
-POLICY_NAMES: tuple[str, ...] = ("gfy", "gfy-pairwise", "mse", "ibc")
+POLICY_NAMES: tuple[str, ...] = ("gfy", "gfy-pairwise", "mse", "ibc", "gfy-softmax")
+
+TRAIN_SOLVERS: tuple[str, ...] = ("train", "acting")
+"""Values of :attr:`PolicyConfig.train_solver`."""
+
+ZERO_LOSS_ATOL = 1e-6
+"""A loss at or below this counts as zero in the ``zero_loss_fraction`` diagnostic."""
+
+# Fields added after the committed results: ``to_dict`` leaves them out at their defaults,
+# so the settings (and fingerprints) of those results still match ``PolicyConfig()``.
+_LATER_FIELDS: tuple[str, ...] = ("train_solver", "hard_negatives", "gfy_temperature")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,9 +137,18 @@ class PolicyConfig:
       act_samples: samples when acting (GFY neural and IBC).
       act_rounds: resampling rounds when acting.
       act_refine: projected-gradient iterations when acting (GFY neural energy).
-      negatives: counter-examples per example in InfoNCE (IBC).
+      negatives: uniform counter-examples per example: in InfoNCE (IBC) and in the candidate
+        set of ``gfy-softmax`` (M).
       temperature: InfoNCE temperature (IBC), also its sampling temperature when acting.
       pairwise_sweeps: coordinate-ascent sweeps (GFY pairwise; exact when converged).
+      train_solver: the inner solver of ``gfy`` and ``gfy-softmax`` in training:
+        ``"train"``, sampling then refinement with the ``train_*`` sizes; ``"acting"``, the
+        same with the ``act_*`` sizes, at least as strong as the acting solver (``gfy``:
+        :class:`~fenchel.maximizers.Restarts`, best of a run warm-started at z* and one
+        cold run).
+      hard_negatives: K, inner-solver runs in the candidate set of ``gfy-softmax``: the
+        first warm-started at the target z* (``gfy``'s ŷ), the others from random points.
+      gfy_temperature: τ ≥ 0 of ``gfy-softmax`` (0: the hard max over the candidates).
 
     Example:
       >>> from fenchel.imitation.policies import PolicyConfig
@@ -130,6 +167,9 @@ class PolicyConfig:
     negatives: int = 64
     temperature: float = 1.0
     pairwise_sweeps: int = 50
+    train_solver: str = "train"
+    hard_negatives: int = 2
+    gfy_temperature: float = 1.0
 
     def __post_init__(self) -> None:
         hidden = tuple(int(h) for h in self.hidden)
@@ -140,7 +180,8 @@ class PolicyConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
-        for name in ("train_rounds", "train_refine", "act_rounds", "act_refine"):
+        for name in ("train_rounds", "train_refine", "act_rounds", "act_refine",
+                     "hard_negatives"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")
@@ -148,11 +189,26 @@ class PolicyConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        tau = self.gfy_temperature
+        if (isinstance(tau, bool) or not isinstance(tau, (int, float))
+                or not math.isfinite(tau) or tau < 0):
+            raise ValueError(f"gfy_temperature must be a finite number >= 0 (0: the hard max), "
+                             f"got {tau!r}")
+        if self.train_solver not in TRAIN_SOLVERS:
+            raise ValueError(f"train_solver must be one of {TRAIN_SOLVERS}, "
+                             f"got {self.train_solver!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serializable dictionary; ``PolicyConfig(**d)`` rebuilds the config."""
+        """JSON-serializable dictionary; ``PolicyConfig(**d)`` rebuilds the config.
+
+        The fields added after the committed results are left out at their defaults.
+        """
         data = dataclasses.asdict(self)
         data["hidden"] = list(self.hidden)
+        default = PolicyConfig()
+        for name in _LATER_FIELDS:
+            if data[name] == getattr(default, name):
+                del data[name]
         return data
 
 
@@ -241,6 +297,10 @@ class Learner:
         ``batch = (observations (b, obs_dim), unit actions (b, k))``.
       act: ``act(params, observations (n, obs_dim), key) -> (n, k)`` unit actions in
         ``[-1, 1]^k`` (jitted).
+      diagnostics: GFY family only (else ``None``): ``diagnostics(params, batch, key) ->
+        {"zero_loss_fraction": scalar}``, the share of the batch whose hard-max GFY loss
+        (``gfy-softmax``: over its candidates, τ = 0) is at most ``ZERO_LOSS_ATOL``: where
+        the hard-max gradient vanishes (jitted).
     """
 
     kind: str
@@ -249,6 +309,7 @@ class Learner:
     init: Callable[[int], Any]
     loss: Callable[[Any, tuple[Array, Array], Array], Array]
     act: Callable[[Any, Array, Array], Array]
+    diagnostics: Callable[[Any, tuple[Array, Array], Array], dict[str, Array]] | None = None
 
 
 def _unit_box(reg_scale: float) -> fr.SquaredBox:
@@ -266,6 +327,32 @@ def _module_functions(make_module: Callable[[nnx.Rngs], nnx.Module]):
         return nnx.merge(graphdef, params, rest)(*args)
 
     return init, apply
+
+
+def _per_example(one):
+    """``losses(params, batch, key) -> (b,)``: ``one(params, s, y, key)`` on every row of the
+    batch, each with its own key."""
+
+    def losses(params, batch, key):
+        obs, z = batch
+        keys = jax.random.split(key, obs.shape[0])
+        return jax.vmap(lambda s, y, kk: one(params, s, y, kk))(obs, z, keys)
+
+    return losses
+
+
+def _mean(losses):
+    return lambda params, batch, key: jnp.mean(losses(params, batch, key))
+
+
+def _zero_loss_fraction(hard_max_losses):
+    """``diagnostics`` of a GFY-family learner from its per-example hard-max losses."""
+
+    def diagnostics(params, batch, key):
+        zero = hard_max_losses(params, batch, key) <= ZERO_LOSS_ATOL
+        return {"zero_loss_fraction": jnp.mean(zero.astype(jnp.float32))}
+
+    return diagnostics
 
 
 def _mse_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
@@ -299,6 +386,18 @@ def _sample_then_refine(samples: int, rounds: int, refine: int) -> fm.Maximizer:
     return fm.Sequential((sampler, fm.ProjectedGradient(maxiter=refine, tol=1e-4)))
 
 
+def _acting_solver(config: PolicyConfig) -> fm.Maximizer:
+    return _sample_then_refine(config.act_samples, config.act_rounds, config.act_refine)
+
+
+def _search(config: PolicyConfig) -> fm.Maximizer:
+    """One run of the training search of ``config.train_solver`` (``train_*`` or ``act_*``
+    sizes)."""
+    if config.train_solver == "acting":
+        return _acting_solver(config)
+    return _sample_then_refine(config.train_samples, config.train_rounds, config.train_refine)
+
+
 def _batched_act(energy, reg, solver, k: int):
     """``act(params, obs, key)`` solving ``argmax_z E((params, s), z) − Ω(z)`` per row."""
 
@@ -314,24 +413,63 @@ def _batched_act(energy, reg, solver, k: int):
 def _gfy_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
     energy, init = _energy_functions(spec, config)
     reg = _unit_box(config.reg_scale)
-    train_solver = _sample_then_refine(config.train_samples, config.train_rounds,
-                                       config.train_refine)
-    act_solver = _sample_then_refine(config.act_samples, config.act_rounds, config.act_refine)
+    train_solver = _search(config)
+    if config.train_solver == "acting":
+        # A cold run of the acting solver itself beside the warm one below: training then
+        # searches at least as hard as acting does (a weaker search misses the modes that
+        # acting finds, so their energy is never pushed down).
+        train_solver = fm.Restarts(train_solver, num_restarts=1)
 
-    def loss(params, batch, key):
-        obs, z = batch
-        keys = jax.random.split(key, obs.shape[0])
-        # Warm start at the target: the sampler keeps y among its candidates and the
-        # gradient stage then climbs from the best one. The estimate of the conjugate is
-        # max(F(ŷ), F(y)) anyway, so this only tightens it; and when no sample beats y, the
-        # climb from y still finds the nearby peak, whose offset from y is what sharpens the
-        # energy around the demonstrated action.
-        one = lambda s, y, kk: fl.gfy_loss(energy, reg, (params, s), y, solver=train_solver,
-                                           init=y, key=kk)
-        return jnp.mean(jax.vmap(one)(obs, z, keys))
+    # Warm start at the target: the sampler keeps y among its candidates and the
+    # gradient stage then climbs from the best one. The estimate of the conjugate is
+    # max(F(ŷ), F(y)) anyway, so this only tightens it; and when no sample beats y, the
+    # climb from y still finds the nearby peak, whose offset from y is what sharpens the
+    # energy around the demonstrated action.
+    losses = _per_example(lambda params, s, y, kk: fl.gfy_loss(
+        energy, reg, (params, s), y, solver=train_solver, init=y, key=kk))
+    return Learner("gfy", spec, config, init, _mean(losses),
+                   _batched_act(energy, reg, _acting_solver(config), spec.action_dim),
+                   _zero_loss_fraction(losses))
 
-    return Learner("gfy", spec, config, init, loss,
-                   _batched_act(energy, reg, act_solver, spec.action_dim))
+
+def _gfy_candidates(energy, reg, config: PolicyConfig, k: int):
+    """``candidates(params, s, y, key) -> (M + K, k)``: the set ``C \\ {y}`` of ``gfy-softmax``.
+
+    ``M = config.negatives`` uniform points of the box, then ``K = config.hard_negatives``
+    runs of the training search (:func:`_search`): K − 1 from random points
+    (:func:`fenchel.candidates.sample_candidates`) and, last, one warm-started at y, which
+    is ``gfy``'s ŷ. All are constant in the parameters.
+    """
+    search = _search(config)
+    cold = max(config.hard_negatives - 1, 0)
+
+    def candidates(params, s, y, key):
+        theta = (params, s)
+        sample_key, warm_key = jax.random.split(key)
+        points = fc.sample_candidates(energy, reg, theta, sample_key, num_random=config.negatives,
+                                      num_hard=cold, solver=search, shape=(k,))
+        if config.hard_negatives == 0:
+            return points
+        warm = search(energy, reg, jax.lax.stop_gradient(theta), y, warm_key)[0]
+        return jnp.concatenate([points, jax.lax.stop_gradient(warm)[None]])
+
+    return candidates
+
+
+def _gfy_softmax_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
+    energy, init = _energy_functions(spec, config)
+    reg = _unit_box(config.reg_scale)
+    candidates = _gfy_candidates(energy, reg, config, spec.action_dim)
+
+    def losses_at(temperature: float):
+        # L_τ = τ log Σ_j exp((F(c_j) − F(y))/τ) over C = {y} ∪ candidates (c_0 = y).
+        return _per_example(lambda params, s, y, kk: fc.candidate_set_loss(
+            energy, (params, s), y, candidates(params, s, y, kk),
+            temperature=temperature, reg=reg))
+
+    return Learner("gfy-softmax", spec, config, init, _mean(losses_at(config.gfy_temperature)),
+                   _batched_act(energy, reg, _acting_solver(config), spec.action_dim),
+                   _zero_loss_fraction(losses_at(0.0)))
 
 
 def _ibc_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
@@ -342,18 +480,13 @@ def _ibc_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
     act_solver = fm.DerivativeFree(num_samples=config.act_samples, iterations=config.act_rounds,
                                    temperature=config.temperature)
 
-    def loss(params, batch, key):
-        obs, z = batch
-        keys = jax.random.split(key, obs.shape[0])
+    def one(params, s, y, kk):
+        negatives = fl.sample_box(kk, config.negatives, (k,), -1.0, 1.0)
+        return fl.info_nce_loss(energy, (params, s), y, negatives,
+                                temperature=config.temperature)
 
-        def one(s, y, kk):
-            negatives = fl.sample_box(kk, config.negatives, (k,), -1.0, 1.0)
-            return fl.info_nce_loss(energy, (params, s), y, negatives,
-                                    temperature=config.temperature)
-
-        return jnp.mean(jax.vmap(one)(obs, z, keys))
-
-    return Learner("ibc", spec, config, init, loss, _batched_act(energy, reg, act_solver, k))
+    return Learner("ibc", spec, config, init, _mean(_per_example(one)),
+                   _batched_act(energy, reg, act_solver, k))
 
 
 def _pairwise_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
@@ -363,20 +496,21 @@ def _pairwise_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
     solver = fm.CoordinateAscent(maxiter=config.pairwise_sweeps, tol=1e-5)
     k = spec.action_dim
 
-    def loss(params, batch, key):
+    def per_example(params, batch, key):
         obs, z = batch
         one = lambda s, y: fl.gfy_loss(fe.pairwise, reg, apply(params, s), y, solver=solver)
-        return jnp.mean(jax.vmap(one)(obs, z))
+        return jax.vmap(one)(obs, z)
 
     def act(params, obs, key):
         init = jnp.zeros((k,), obs.dtype)
         return jax.vmap(lambda s: solver(fe.pairwise, reg, apply(params, s), init)[0])(obs)
 
-    return Learner("gfy-pairwise", spec, config, init, loss, act)
+    return Learner("gfy-pairwise", spec, config, init, _mean(per_example), act,
+                   _zero_loss_fraction(per_example))
 
 
 _BUILDERS = {"gfy": _gfy_learner, "gfy-pairwise": _pairwise_learner, "mse": _mse_learner,
-             "ibc": _ibc_learner}
+             "ibc": _ibc_learner, "gfy-softmax": _gfy_softmax_learner}
 
 
 @functools.lru_cache(maxsize=None)
@@ -389,7 +523,7 @@ def make_learner(kind: str, spec: PolicySpec, config: PolicyConfig = PolicyConfi
       config: hyper-parameters.
 
     Returns:
-      A :class:`Learner` whose ``act`` is jitted.
+      A :class:`Learner` whose ``act`` and ``diagnostics`` are jitted.
 
     Example:
       >>> import jax
@@ -407,7 +541,8 @@ def make_learner(kind: str, spec: PolicySpec, config: PolicyConfig = PolicyConfi
     if not isinstance(config, PolicyConfig):
         raise TypeError(f"config must be a PolicyConfig, got {type(config).__name__}")
     learner = _BUILDERS[kind](spec, config)
-    return dataclasses.replace(learner, act=jax.jit(learner.act))
+    diagnostics = learner.diagnostics and jax.jit(learner.diagnostics)
+    return dataclasses.replace(learner, act=jax.jit(learner.act), diagnostics=diagnostics)
 
 
 # ----------------------------------------------------------------------------- policies
@@ -490,6 +625,8 @@ class Policy:
 
 __all__ = [
     "POLICY_NAMES",
+    "TRAIN_SOLVERS",
+    "ZERO_LOSS_ATOL",
     "PolicySpec",
     "PolicyConfig",
     "MLP",

@@ -43,6 +43,10 @@ from fenchel.imitation.train import (
 
 GIF_ENV = "particle-2d-multimodal"
 
+GRID_POLICIES: tuple[str, ...] = ("gfy", "gfy-pairwise", "mse", "ibc")
+"""The default policies of the grid: those of the committed results (``gfy-softmax`` came
+later; add it with ``--policies``)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class ReproduceConfig:
@@ -68,7 +72,7 @@ class ReproduceConfig:
     """
 
     envs: tuple[str, ...] = ("particle-2d-multimodal", "particle-4d-multimodal")
-    policies: tuple[str, ...] = POLICY_NAMES
+    policies: tuple[str, ...] = GRID_POLICIES
     demos: tuple[tuple[str, tuple[int, ...]], ...] = (
         ("particle-4d-multimodal", (200,)),
         ("pointmaze-medium", (100,)),
@@ -142,7 +146,10 @@ SETTING_FLAGS = {"eval_episodes": "--eval-episodes", "train_config.steps": "--st
                  "train_config.batch_size": "--batch-size",
                  "train_config.learning_rate": "--learning-rate",
                  "policy_config.hidden": "--hidden-sizes", "policy_config.reg_scale": "--reg-scale",
-                 "policy_config.act_samples": "--act-samples"}
+                 "policy_config.act_samples": "--act-samples",
+                 "policy_config.train_solver": "--train-solver",
+                 "policy_config.hard_negatives": "--hard-negatives",
+                 "policy_config.gfy_temperature": "--gfy-temperature"}
 """The command-line flag of each setting that has one, named when settings differ."""
 
 
@@ -442,5 +449,6 @@ def plot_success(results: dict[str, Any], path: str) -> None:
         plt.close(fig)
 
 
-__all__ = ["GIF_ENV", "SETTING_FLAGS", "ReproduceConfig", "check_settings", "run_grid",
-           "render_gifs", "aggregate", "results_markdown", "plot_success", "write_json_atomic"]
+__all__ = ["GIF_ENV", "GRID_POLICIES", "SETTING_FLAGS", "ReproduceConfig", "check_settings",
+           "run_grid", "render_gifs", "aggregate", "results_markdown", "plot_success",
+           "write_json_atomic"]

@@ -33,6 +33,9 @@ from fenchel.imitation.policies import (
 # Demonstrations and evaluation episodes are drawn from disjoint seed streams.
 EVAL_SEED_OFFSET = 100_000
 
+DIAGNOSTIC_EVERY = 50
+"""Steps between two readings of a GFY-family learner's diagnostics in :func:`train_policy`."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Task:
@@ -177,7 +180,12 @@ def train_policy(kind: str, observations: np.ndarray, actions: np.ndarray, spec:
         call that finds one there continues from it to the same parameters.
 
     Returns:
-      ``(policy, history)`` with history ``{"loss": [loss per step], "train_seconds": float}``.
+      ``(policy, history)`` with history ``{"loss": [loss per step], "train_seconds": float}``;
+      for the GFY family also ``"zero_loss_fraction"``, the learner's diagnostic
+      (:class:`~fenchel.imitation.policies.Learner`: the share of examples whose hard-max
+      loss, hence gradient, is zero) on one fixed minibatch of ``min(batch_size, T)``
+      demonstration pairs with a fixed key, every ``DIAGNOSTIC_EVERY`` steps and after the
+      last, at the steps ``"diagnostic_step"``. Reading them changes nothing in training.
 
     Example:
       >>> import numpy as np
@@ -205,19 +213,40 @@ def train_policy(kind: str, observations: np.ndarray, actions: np.ndarray, spec:
     normalizer = Normalizer.fit(observations)
     data = (normalizer(observations),
             np.clip(spec.to_unit(actions), -1.0, 1.0).astype(np.float32))
+    batch_size = min(train_config.batch_size, observations.shape[0])
     start = time.perf_counter()
     result = training.train(
         learner.loss, learner.init(seed), _optimizer(train_config), data,
-        batch_size=min(train_config.batch_size, observations.shape[0]),
-        num_steps=train_config.steps, key=jax.random.key(seed), progress=progress, mesh=mesh,
-        checkpoint_dir=checkpoint_dir)
-    params = jax.block_until_ready(result.params)
+        batch_size=batch_size, num_steps=train_config.steps, key=jax.random.key(seed),
+        progress=progress, mesh=mesh, checkpoint_dir=checkpoint_dir,
+        **_diagnostic_arguments(learner, data, batch_size, seed))
+    params = jax.block_until_ready(result.params)  # the last step's, whatever eval_fn read
     seconds = time.perf_counter() - start
     losses = result.history["loss"]
     if not all(math.isfinite(v) for v in losses):
         raise FloatingPointError(f"training {kind} diverged (non-finite loss)")
     policy = Policy(learner, params, normalizer, seed=seed)
-    return policy, {"loss": losses, "train_seconds": seconds}
+    history = {"loss": losses, "train_seconds": seconds}
+    if learner.diagnostics is not None:
+        history["diagnostic_step"] = result.history["eval_step"]
+        history["zero_loss_fraction"] = result.history["zero_loss_fraction"]
+    return policy, history
+
+
+def _diagnostic_arguments(learner, data, batch_size: int, seed: int) -> dict[str, Any]:
+    """``eval_fn``/``eval_every`` of :func:`fenchel.training.train` reading the learner's
+    diagnostics on one fixed minibatch (none for learners without diagnostics).
+
+    The trainer records only the loss per step; its evaluation hook is the place for other
+    metrics. Its best-parameter tracking goes unused: :func:`train_policy` keeps the last.
+    """
+    if learner.diagnostics is None:
+        return {}
+    rows = np.random.default_rng(seed).choice(data[0].shape[0], batch_size, replace=False)
+    probe = (data[0][rows], data[1][rows])
+    key = jax.random.key(seed)
+    return {"eval_fn": lambda params: learner.diagnostics(params, probe, key),
+            "eval_every": DIAGNOSTIC_EVERY}
 
 
 def measure_latency(policy: Any, observations: np.ndarray, repeats: int = 20) -> float:
@@ -277,7 +306,8 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
       A JSON-serializable dict: env, policy, demos, seed, transitions, metric (the task's),
       success_rate,
       success_stderr, mean_return, latency_ms, train_seconds, eval_seconds, final_loss,
-      demo_success_rate, policy_config, train_config.
+      demo_success_rate, policy_config, train_config; for the GFY family also
+      zero_loss_fraction, the last reading of that diagnostic (:func:`train_policy`).
     """
     if isinstance(n_demos, bool) or not isinstance(n_demos, int) or n_demos < 1:
         raise ValueError(f"n_demos must be a positive int, got {n_demos!r}")
@@ -293,6 +323,8 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
     start = time.perf_counter()
     metrics = task.evaluate(policy, eval_episodes, EVAL_SEED_OFFSET + seed)
     eval_seconds = time.perf_counter() - start
+    diagnostics = ({"zero_loss_fraction": history["zero_loss_fraction"][-1]}
+                   if "zero_loss_fraction" in history else {})
     return {
         "env": env,
         "policy": kind,
@@ -311,6 +343,7 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
         "demo_success_rate": float(metadata.get("success_rate", float("nan"))),
         "policy_config": config.to_dict(),
         "train_config": train_config.to_dict(),
+        **diagnostics,
     }
 
 
@@ -325,6 +358,7 @@ def evaluate_oracle(env: str, eval_episodes: int = 100, seed: int = 0) -> dict[s
 
 __all__ = [
     "EVAL_SEED_OFFSET",
+    "DIAGNOSTIC_EVERY",
     "Task",
     "make_task",
     "TrainConfig",
