@@ -6,7 +6,8 @@ Every public loss, :func:`~fenchel.maximizers.maximize` and
 * **One example per call, or a broadcast batch.** One example has ``y: (k,)``.
   For the built-in energies the per-example shapes of θ are known
   (:func:`~fenchel.energies.bilinear`: ``(k,)``; :func:`~fenchel.energies.pairwise`:
-  ``u: (k,)``, ``U: (k, k)``), so any leading axes of ``y``, ``init`` and the θ
+  ``u: (k,)``, ``U: (k, k)``; :func:`~fenchel.energies.low_rank_pairwise`:
+  ``u: (k,)``, ``V: (k, r)``), so any leading axes of ``y``, ``init`` and the θ
   leaves are batch axes: they broadcast against each other and the result is
   exactly ``jax.vmap`` of the single-example call. A custom energy takes one
   example per call: a ``y`` with leading axes is refused (batch with ``jax.vmap``).
@@ -60,7 +61,7 @@ def check_theta(theta: Any, name: str = "theta") -> None:
 
 def check_scalar_energy(energy, theta, y) -> None:
     """Raise ``ValueError`` unless a custom ``energy(theta, y)`` is one scalar."""
-    if energy in (_energies.bilinear, _energies.pairwise):
+    if energy in _BUILT_IN:
         return
     shape = jax.eval_shape(energy, theta, y).shape
     if shape != ():
@@ -172,15 +173,24 @@ def as_output(y: Any, dtype, name: str = "y") -> Array | None:
 
 # --------------------------------------------------------------------------- batch axes
 
+# The energies whose per-example θ shapes are known: (u, second leaf) for the pairs.
+_BUILT_IN = (_energies.bilinear, _energies.pairwise, _energies.low_rank_pairwise)
+_PAIRS = {
+    _energies.pairwise: ("pairwise", "theta=(u, U) with u: (k,) and U: (k, k)",
+                         "((k,), (k, k))"),
+    _energies.low_rank_pairwise: ("low_rank_pairwise", "theta=(u, V) with u: (k,) and "
+                                  "V: (k, r)", "((k,), (k, r))"),
+}
+
 
 def _example_ndims(energy, theta):
     """Per-example ndim of each θ leaf for the built-in energies, else None."""
     if energy is _energies.bilinear:
         return 1
-    if energy is _energies.pairwise:
+    if energy in _PAIRS:
+        name, takes, _ = _PAIRS[energy]
         if not (isinstance(theta, (tuple, list)) and len(theta) == 2):
-            raise TypeError("the pairwise energy takes theta=(u, U) with u: (k,) and "
-                            f"U: (k, k); got {type(theta).__name__}")
+            raise TypeError(f"the {name} energy takes {takes}; got {type(theta).__name__}")
         return (1, 2)
     return None
 
@@ -228,15 +238,17 @@ def batch_shape(energy, theta, outputs: dict[str, Array | None],
         return ()
     theta_leaves = jax.tree.leaves(theta) if energy is _energies.bilinear else list(theta)
     example_ndims = [ndims] if energy is _energies.bilinear else list(ndims)
+    expected = "(k,)" if energy is _energies.bilinear else _PAIRS[energy][2]
     batches, k_values = [], []
     for leaf, nd in zip(theta_leaves, example_ndims):
         shape = tuple(jnp.shape(leaf))
         if len(shape) < nd:
-            raise ValueError(f"theta has shapes {_shape_text(theta)}; expected "
-                             f"{'(k,)' if energy is _energies.bilinear else '((k,), (k, k))'}"
+            raise ValueError(f"theta has shapes {_shape_text(theta)}; expected {expected}"
                              " per example, with optional leading batch axes")
         batches.append(shape[:len(shape) - nd])
-        k_values.extend(shape[len(shape) - nd:])
+        example = shape[len(shape) - nd:]
+        # V: (k, r) of the low-rank energy: only its first axis is k.
+        k_values.extend(example[:1] if energy is _energies.low_rank_pairwise else example)
     for name, array in present.items():
         batches.append(tuple(jnp.shape(array))[:-1])
         k_values.append(jnp.shape(array)[-1])
@@ -250,7 +262,10 @@ def batch_shape(energy, theta, outputs: dict[str, Array | None],
                 raise ValueError(f"{name} has shape {tuple(jnp.shape(array))}, expected "
                                  f"({k},) (or (..., {k}) for a batch) for theta of shapes "
                                  f"{_shape_text(theta)}")
-        raise ValueError(_mismatch(theta, present, extra, "their last axes (k) differ"))
+        why = ("their axes of length k differ: expected u: (..., k), V: (..., k, r) and "
+               "outputs (..., k)" if energy is _energies.low_rank_pairwise
+               else "their last axes (k) differ")
+        raise ValueError(_mismatch(theta, present, extra, why))
     try:
         return tuple(np.broadcast_shapes(*batches))
     except ValueError:

@@ -4,15 +4,21 @@
 array of shape ``(k,)`` (or any fixed shape). An energy is called on one
 example; batch with ``jax.vmap``.
 
-The solvers recognise two energies by identity, :func:`bilinear` (closed-form
-maximizers) and :func:`pairwise` (block-coordinate ascent); any other callable
-is handled by the generic, gradient-based or sampling solvers.
+The solvers recognise three energies by identity: :func:`bilinear` (closed-form
+maximizers), :func:`pairwise` (block-coordinate ascent, one product with the
+symmetric part of U per gradient) and :func:`low_rank_pairwise` (the pairwise
+energy with ``U = −VVᵀ`` given by its factor ``V: (k, r)``: gradients, curvature
+estimates and coordinate updates in ``O(kr)``, never forming the ``k × k`` U).
+For these the per-example shapes of θ are known, so leading axes are batch axes
+(see :mod:`fenchel._inputs`). Any other callable is handled by the generic,
+gradient-based or sampling solvers.
 
 Concavity in y matters: with Φ concave in y the inner problem is concave and the
 GFY loss satisfies ``L(θ; y) ≥ μ/2 ‖y − ŷ‖²``; with Φ linear in θ the loss is
 convex in θ. :func:`pairwise` is concave in y iff ``U ⪯ 0``; use
 :func:`negative_semidefinite` or :func:`project_negative_semidefinite` to keep
-it so.
+it so. :func:`low_rank_pairwise` is concave in y for every V, but it is not
+linear in V (the loss is convex in ``(u, VVᵀ)``, not in V).
 """
 
 from __future__ import annotations
@@ -73,6 +79,47 @@ def pairwise(theta: tuple[Array, Array], y: Array) -> Array:
     return jnp.vdot(u, y) + 0.5 * jnp.vdot(y, interactions @ y)
 
 
+def low_rank_pairwise(theta: tuple[Array, Array], y: Array) -> Array:
+    """Pairwise energy with a low-rank concave interaction ``U = −V Vᵀ``, given by V.
+
+    .. math:: Φ((u, V), y) = \\langle u, y \\rangle − \\tfrac12 \\lVert Vᵀ y \\rVert_2^2
+              = \\langle u, y \\rangle + \\tfrac12 \\langle y, U y \\rangle,
+              \\qquad U = −V Vᵀ ⪯ 0
+
+    The same function of y as :func:`pairwise` with ``U = −V Vᵀ``
+    (:func:`negative_semidefinite`), computed without the ``k × k`` matrix: the
+    value and ``∇_y Φ = u − V(Vᵀy)`` cost ``O(kr)`` instead of ``O(k²)``, and the
+    solvers recognise it (``O(kr)`` per iteration and per coordinate sweep).
+
+    Concave in y for every V (``∇²_y Φ = −V Vᵀ ⪯ 0``), so the inner problem is
+    always concave. Linear in ``(u, U)`` with ``U = −VVᵀ``, but **not linear in
+    V** (it is quadratic in V): the GFY loss is convex in ``(u, U)``, and convex
+    in u for a fixed V, but not convex in V. Its θ-gradient by Danskin is
+    ``∇_u = ŷ − y`` and ``∇_V = −(ŷŷᵀ − yyᵀ) V``.
+
+    Args:
+      theta: ``(u, V)`` with ``u: (k,)`` unaries and ``V: (k, r)`` the factor of
+        the interactions (any rank r ≥ 1, also r > k).
+      y: ``(k,)`` output.
+
+    Returns:
+      A scalar.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from fenchel.energies import low_rank_pairwise, negative_semidefinite, pairwise
+      >>> u, V = jnp.array([1.0, 0.0, 2.0]), jnp.array([[1.0], [1.0], [0.0]])
+      >>> y = jnp.array([1.0, 1.0, 0.5])
+      >>> low_rank_pairwise((u, V), y).item()  # 1 + 1 − ½ (1 + 1)²
+      0.0
+      >>> pairwise((u, negative_semidefinite(V)), y).item()
+      0.0
+    """
+    u, factor = theta
+    projected = jnp.matmul(y, factor)  # Vᵀy: (r,)
+    return jnp.vdot(u, y) - 0.5 * jnp.vdot(projected, projected)
+
+
 def negative_semidefinite(factor: Array) -> Array:
     """Interaction matrix ``U = −V Vᵀ``, negative semi-definite by construction.
 
@@ -80,7 +127,8 @@ def negative_semidefinite(factor: Array) -> Array:
       factor: ``V: (k, r)``.
 
     Returns:
-      ``U: (k, k)`` with ``U ⪯ 0``; :func:`pairwise` with it is concave in y.
+      ``U: (k, k)`` with ``U ⪯ 0``; :func:`pairwise` with it is concave in y
+      (:func:`low_rank_pairwise` takes V itself and never forms U).
 
     Example:
       >>> import jax.numpy as jnp
@@ -116,13 +164,13 @@ def project_negative_semidefinite(matrix: Array) -> Array:
 def output_shape(energy: Energy, theta: Any) -> tuple[int, ...] | None:
     """The shape of y that ``energy`` expects for ``theta``, when it is known.
 
-    Known for :func:`bilinear` (``theta.shape``) and :func:`pairwise`
-    (``u.shape``); ``None`` for other energies, whose solvers then need ``init=``
-    (or ``y`` itself, in a loss).
+    Known for :func:`bilinear` (``theta.shape``), :func:`pairwise` and
+    :func:`low_rank_pairwise` (``u.shape``); ``None`` for other energies, whose
+    solvers then need ``init=`` (or ``y`` itself, in a loss).
     """
     if energy is bilinear:
         return tuple(jnp.shape(theta))
-    if energy is pairwise:
+    if energy is pairwise or energy is low_rank_pairwise:
         return tuple(jnp.shape(theta[0]))
     return None
 
@@ -178,6 +226,7 @@ __all__ = [
     "Energy",
     "bilinear",
     "pairwise",
+    "low_rank_pairwise",
     "negative_semidefinite",
     "project_negative_semidefinite",
     "output_shape",

@@ -195,7 +195,7 @@ def _hinge_one(energy, reg, solver, key, theta, y, init):
     # which keeps the structure the solvers dispatch on (e.g. CoordinateAscent).
     if energy is _energies.bilinear:
         augmented, theta_aug = energy, theta + cost
-    elif energy is _energies.pairwise:
+    elif energy is _energies.pairwise or energy is _energies.low_rank_pairwise:
         augmented, theta_aug = energy, (theta[0] + cost, theta[1])
     else:
         augmented = lambda theta_, y_: energy(theta_, y_) + jnp.vdot(cost, y_)

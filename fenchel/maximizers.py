@@ -15,7 +15,9 @@ solver                 method                                    handles
                                                                  simplex), any Φ
 :class:`MirrorAscent`  entropic mirror ascent, adaptive step     BinaryEntropy,
                                                                  ShannonSimplex
-:class:`CoordinateAscent`  exact block-coordinate ascent          pairwise Φ with
+:class:`CoordinateAscent`  exact block-coordinate ascent          pairwise and
+                                                                 low-rank pairwise
+                                                                 Φ with
                                                                  BinaryEntropy,
                                                                  SquaredBox,
                                                                  BoxIndicator
@@ -33,7 +35,8 @@ What ``converged`` certifies: **stationarity**. When the inner objective
 ``F = Φ(θ, ·) − Ω`` is concave (Φ concave in y, e.g. :func:`~fenchel.energies.pairwise`
 with ``U ⪯ 0``), a stationary point is a global maximum and ``converged`` means
 ŷ is optimal up to ``tol``. When F is not concave it may be a saddle point or a
-local maximum. :func:`maximize` and the losses check a concrete pairwise θ:
+local maximum. :func:`~fenchel.energies.low_rank_pairwise` (``U = −VVᵀ``) is
+concave for every θ. :func:`maximize` and the losses check a concrete pairwise θ:
 with ``λ_max(½(U + Uᵀ))`` above the strong convexity μ of Ω the problem is not
 concave, the default solver becomes :class:`Restarts` and a
 :class:`NonConcaveWarning` says so (also for an explicit local solver); with the
@@ -131,8 +134,9 @@ def objective_gap(energy: Energy, reg: _regs.Regularizer, theta: Any, a: Array,
     """``F(a) − F(b)`` with ``F = Φ(θ, ·) − Ω``, computed from differences.
 
     For the built-in energies the difference is formed before the sums
-    (``<θ, a − b>``; ``<u, d> + ½ dᵀS(a + b)`` with ``d = a − b``, ``S = ½(U + Uᵀ)``),
-    and Ω's entry by entry, so nearby points with large objectives do not lose the
+    (``<θ, a − b>``; ``<u, d> + ½ dᵀS(a + b)`` with ``d = a − b``, ``S = ½(U + Uᵀ)``;
+    ``<u, d> − ½ (Vᵀd)·(Vᵀ(a + b))`` for the low-rank pairwise energy), and Ω's
+    entry by entry, so nearby points with large objectives do not lose the
     gap to cancellation. Its gradient in θ is ``∇_θ Φ(θ, a) − ∇_θ Φ(θ, b)``.
     """
     d = a - b
@@ -142,6 +146,10 @@ def objective_gap(energy: Energy, reg: _regs.Regularizer, theta: Any, a: Array,
         u, interactions = theta
         sym = 0.5 * (interactions + interactions.T)
         energy_gap = jnp.vdot(u, d) + 0.5 * jnp.vdot(d, sym @ (a + b))
+    elif energy is _energies.low_rank_pairwise:
+        u, factor = theta
+        energy_gap = (jnp.vdot(u, d)
+                      - 0.5 * jnp.vdot(jnp.matmul(d, factor), jnp.matmul(a + b, factor)))
     else:
         energy_gap = energy(theta, a) - energy(theta, b)
     return energy_gap - reg.value_difference(a, b)
@@ -155,7 +163,8 @@ class _Smooth(NamedTuple):
     """First-order oracle of ``Φ(θ, ·)`` for the iterative solvers.
 
     ``quadratic`` marks energies at most quadratic in y (the built-in
-    :func:`~fenchel.energies.bilinear` and :func:`~fenchel.energies.pairwise`):
+    :func:`~fenchel.energies.bilinear`, :func:`~fenchel.energies.pairwise` and
+    :func:`~fenchel.energies.low_rank_pairwise`):
     their gradient is affine, so the gradient at an extrapolated point is the same
     combination of known gradients, and ``Φ(b) − Φ(a) = <(∇Φ(a) + ∇Φ(b))/2, b − a>``
     exactly (the trapezoid rule is exact for quadratics). A solver then needs one
@@ -186,6 +195,22 @@ def _smooth(energy: Energy, theta: Any) -> _Smooth:
 
         return _Smooth(value_and_grad, lambda y: u + sym @ y, True,
                        lambda y: _power_iteration(lambda v: sym @ v, y))
+    if energy is _energies.low_rank_pairwise:
+        u, factor = theta
+        # ∇ of −½‖Vᵀy‖² is −V(Vᵀy): two products with V, O(kr), and the k × k
+        # matrix U = −VVᵀ is never formed; its norm ‖V‖₂² by power iteration on
+        # v ↦ V(Vᵀv).
+
+        def value_and_grad(y):
+            projected = jnp.matmul(y, factor)
+            return (jnp.vdot(u, y) - 0.5 * jnp.vdot(projected, projected),
+                    u - jnp.matmul(factor, projected))
+
+        def gram(v):  # V(Vᵀv)
+            return jnp.matmul(factor, jnp.matmul(v, factor))
+
+        return _Smooth(value_and_grad, lambda y: u - gram(y), True,
+                       lambda y: _power_iteration(gram, y))
     value_and_grad = jax.value_and_grad(lambda y: energy(theta, y))
     grad = lambda y: value_and_grad(y)[1]
     hvp = lambda y: (lambda v: jax.jvp(grad, (y,), (v,))[1])
@@ -337,7 +362,8 @@ class ProjectedGradient(Maximizer):
     Candès, 2015). Needs ``reg.prox``: squared, box and simplex regularizers.
 
     For an energy quadratic in y (:func:`~fenchel.energies.bilinear`,
-    :func:`~fenchel.energies.pairwise`) the curvature ``S = ∇²_y Φ`` is constant,
+    :func:`~fenchel.energies.pairwise`, :func:`~fenchel.energies.low_rank_pairwise`)
+    the curvature ``S = ∇²_y Φ`` is constant,
     so ``L`` starts at a power-iteration estimate of ``‖S‖₂`` and only grows; the
     ascent test is then exact from gradients alone (``−<∇Φ(y⁺) − ∇Φ(z), d> ≤ L‖d‖²``),
     the gradient at ``z`` is the momentum combination of the last two, and the
@@ -499,7 +525,8 @@ class MirrorAscent(Maximizer):
     Iterates stay in the interior, so y ∈ {0, 1} targets never produce NaNs.
     The gradient at the new point, needed by the next step anyway, also gives
     the objective's change: exactly, ``<(∇Φ(y) + ∇Φ(y⁺))/2, y⁺ − y>``, for an
-    energy quadratic in y (bilinear, pairwise), so the adaptive step costs one
+    energy quadratic in y (bilinear, pairwise, low-rank pairwise), so the adaptive
+    step costs one
     gradient per iteration, as much as a fixed one; other energies evaluate
     ``(Φ, ∇Φ)`` once per iteration.
 
@@ -589,7 +616,7 @@ class MirrorAscent(Maximizer):
 
 @dataclasses.dataclass(frozen=True)
 class CoordinateAscent(Maximizer):
-    """Exact block-coordinate ascent for the pairwise energy.
+    """Exact block-coordinate ascent for the pairwise energies.
 
     With ``S = ½(U + Uᵀ)`` and ``s_i = u_i + Σ_{j≠i} S_ij y_j``, each coordinate
     solves ``max_{y_i} s_i y_i + ½ S_ii y_i² − Ω(y_i)`` in closed form:
@@ -600,6 +627,10 @@ class CoordinateAscent(Maximizer):
       root of ``s_i + S_ii σ(z) = λ z`` by bisection on the logit ``z``.
 
     One iteration is a sequential sweep over the ``k`` coordinates (``O(k²)``).
+    For :func:`~fenchel.energies.low_rank_pairwise` (``S = −VVᵀ``, ``V: (k, r)``)
+    the sweep keeps ``w = Vᵀy`` up to date instead of the field ``u + Sy``:
+    ``s_i = u_i − V_i·w + ‖V_i‖² y_i`` and ``S_ii = −‖V_i‖²``, ``O(r)`` per
+    coordinate, ``O(kr)`` per sweep.
 
     Attributes:
       maxiter: maximum number of sweeps.
@@ -620,9 +651,10 @@ class CoordinateAscent(Maximizer):
         _check_bool(name, "unroll", self.unroll)
 
     def check(self, energy, reg):
-        if energy is not _energies.pairwise:
+        if energy is not _energies.pairwise and energy is not _energies.low_rank_pairwise:
             raise TypeError(
-                "CoordinateAscent needs energy=fenchel.energies.pairwise; got "
+                "CoordinateAscent needs energy=fenchel.energies.pairwise or "
+                "fenchel.energies.low_rank_pairwise; got "
                 f"{getattr(energy, '__name__', energy)!r}")
         if not isinstance(reg, (_regs.BinaryEntropy, _regs.SquaredBox, _regs.BoxIndicator)):
             raise TypeError(
@@ -651,20 +683,41 @@ class CoordinateAscent(Maximizer):
         return jnp.where(curvature > 0, interior, end).astype(s.dtype)
 
     def __call__(self, energy, reg, theta, init=None, key=None):
-        u, interactions = theta
-        sym = 0.5 * (interactions + interactions.T)
-        diag = jnp.diagonal(sym)
+        u, second = theta
         k = u.shape[0]
+        if energy is _energies.low_rank_pairwise:
+            factor = second  # V: (k, r); S = −VVᵀ is never formed
+            diag = -jnp.sum(factor * factor, axis=1)
+
+            def start(y):
+                return jnp.matmul(y, factor)  # w = Vᵀy
+
+            def field(w, i):
+                return u[i] - jnp.vdot(factor[i], w)  # (u + Sy)_i
+
+            def move(w, i, delta):
+                return w + factor[i] * delta
+        else:
+            sym = 0.5 * (second + second.T)
+            diag = jnp.diagonal(sym)
+
+            def start(y):
+                return u + sym @ y  # the field u + Sy
+
+            def field(f, i):
+                return f[i]
+
+            def move(f, i, delta):
+                return f + sym[:, i] * delta
 
         def sweep(y):
             def update(i, carry):
-                y, field = carry  # field = u + S y, kept up to date
-                s = field[i] - diag[i] * y[i]
+                y, kept = carry  # what gives the field, kept up to date
+                s = field(kept, i) - diag[i] * y[i]
                 yi = self._coordinate(reg, s, diag[i])
-                field = field + sym[:, i] * (yi - y[i])
-                return y.at[i].set(yi), field
+                return y.at[i].set(yi), move(kept, i, yi - y[i])
 
-            y_new, _ = jax.lax.fori_loop(0, k, update, (y, u + sym @ y))
+            y_new, _ = jax.lax.fori_loop(0, k, update, (y, start(y)))
             return y_new
 
         def body(state):
@@ -905,7 +958,8 @@ def concavity_excess(energy: Energy, reg: _regs.Regularizer, theta: Any) -> floa
     (a sufficient condition; the exact one for the squared regularizers).
     Returns a positive number (the largest over a batch) when it is not concave,
     0.0 when it is (up to rounding), and ``None`` when unknown: another energy, or
-    a traced θ.
+    a traced θ. :func:`~fenchel.energies.low_rank_pairwise` (``U = −VVᵀ ⪯ 0``) is
+    concave for every θ: 0.0, traced or not.
 
     Example:
       >>> import fenchel as fy
@@ -916,6 +970,8 @@ def concavity_excess(energy: Energy, reg: _regs.Regularizer, theta: Any) -> floa
       ...                  (jnp.zeros(2), U))
       2.0
     """
+    if energy is _energies.low_rank_pairwise:
+        return 0.0
     if energy is not _energies.pairwise or theta is None or not _inputs.is_concrete((theta, reg)):
         return None
     interactions = np.asarray(theta[1], np.float64)

@@ -12,8 +12,9 @@ and loss is written out again from its definition:
   compared with them relative to its own size, whatever |θ|;
 * the entropic ones (BinaryEntropy, ShannonSimplex) in float64, as a Bernoulli KL with
   ``logaddexp`` and as ``KL(y ‖ softmax)`` with ``scipy.special.log_softmax``;
-* the inner objective ``F(y) = Φ(θ, y) − Ω(y)`` of the three fuzzed energies (bilinear,
-  pairwise, the custom quartic) in float64, and how large its terms are (``magnitude``),
+* the inner objective ``F(y) = Φ(θ, y) − Ω(y)`` of the fuzzed energies (bilinear,
+  pairwise, low-rank pairwise ``<u, y> − ½‖Vᵀy‖²``, the custom quartic) in float64,
+  and how large its terms are (``magnitude``),
   which scales the rounding tolerances.
 
 Loaded by path from tests/test_fuzz.py (the tests run with ``--import-mode=importlib``).
@@ -244,6 +245,10 @@ def energy(name: str, theta, y) -> np.ndarray:
     if name == "pairwise":
         u, interactions = (np.asarray(a, np.float64) for a in theta)
         return np.sum(u * y, -1) + 0.5 * np.einsum("...i,...ij,...j->...", y, interactions, y)
+    if name == "low_rank":
+        u, factor = (np.asarray(a, np.float64) for a in theta)
+        projected = np.einsum("...ir,...i->...r", factor, y)
+        return np.sum(u * y, -1) - 0.5 * np.sum(projected * projected, -1)
     theta = np.asarray(theta, np.float64)
     value = np.sum(theta * y, -1)
     if name == "quartic":
@@ -257,6 +262,10 @@ def energy_terms(name: str, theta, y) -> np.ndarray:
     if name == "pairwise":
         u, interactions = (np.abs(np.asarray(a, np.float64)) for a in theta)
         return np.sum(u * y, -1) + 0.5 * np.einsum("...i,...ij,...j->...", y, interactions, y)
+    if name == "low_rank":
+        u, factor = (np.abs(np.asarray(a, np.float64)) for a in theta)
+        projected = np.einsum("...ir,...i->...r", factor, y)
+        return np.sum(u * y, -1) + 0.5 * np.sum(projected * projected, -1)
     value = np.sum(np.abs(np.asarray(theta, np.float64)) * y, -1)
     if name == "quartic":
         value = value + 0.1 * np.sum(y ** 4, -1)

@@ -59,3 +59,62 @@ def test_output_shape():
     assert E.output_shape(E.bilinear, jnp.zeros(5)) == (5,)
     assert E.output_shape(E.pairwise, (jnp.zeros(3), jnp.zeros((3, 3)))) == (3,)
     assert E.output_shape(lambda theta, y: 0.0, jnp.zeros(3)) is None
+
+
+# --------------------------------------------------------------------------- low rank
+
+SCALES = st.sampled_from([1e-3, 1e-2, 1e-1, 1.0, 10.0, 1e2])
+
+
+def _low_rank_problem(seed, k, rank, u_scale, v_scale):
+    rng = np.random.default_rng(seed)
+    u = u_scale * rng.standard_normal(k)
+    factor = v_scale * rng.standard_normal((k, rank))
+    y = rng.random(k)
+    return u, factor, y
+
+
+@FEW
+@given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 9), rank=st.integers(1, 12),
+       u_scale=SCALES, v_scale=SCALES)
+def test_low_rank_pairwise_is_pairwise_with_minus_v_vt(seed, k, rank, u_scale, v_scale):
+    """Φ((u, V), y) = <u, y> − ½‖Vᵀy‖² = pairwise with U = −VVᵀ: the value, ∇_y, ∇_u and
+    ∇_V (through U = −VVᵀ), for r < k, r = k and r > k, at scales 1e-3..1e2 (float64)."""
+    u, factor, y = _low_rank_problem(seed, k, rank, u_scale, v_scale)
+    with jax.enable_x64(True):
+        u_, v_, y_ = (jnp.asarray(a, jnp.float64) for a in (u, factor, y))
+        dense = lambda t, y__: E.pairwise((t[0], E.negative_semidefinite(t[1])), y__)
+        value = E.low_rank_pairwise((u_, v_), y_)
+        expected = u @ y - 0.5 * np.sum((factor.T @ y) ** 2)  # numpy, float64
+        size = np.abs(u) @ y + 0.5 * np.sum((np.abs(factor).T @ y) ** 2)
+        np.testing.assert_allclose(value, expected, rtol=0, atol=1e-13 * (1 + size))
+        np.testing.assert_allclose(value, dense((u_, v_), y_), rtol=0, atol=1e-13 * (1 + size))
+        gu, gv = jax.grad(E.low_rank_pairwise)((u_, v_), y_)
+        du, dv = jax.grad(dense)((u_, v_), y_)
+        np.testing.assert_allclose(gu, y, rtol=1e-13)  # ∇_u = y
+        np.testing.assert_allclose(gv, -np.outer(y, y) @ factor, rtol=1e-10,
+                                   atol=1e-13 * v_scale * k)  # ∇_V = −yyᵀV
+        np.testing.assert_allclose(gu, du, rtol=1e-13)
+        np.testing.assert_allclose(gv, dv, rtol=1e-10, atol=1e-13 * v_scale * k)
+        gy = jax.grad(E.low_rank_pairwise, argnums=1)((u_, v_), y_)
+        np.testing.assert_allclose(gy, u - factor @ (factor.T @ y), rtol=1e-10,
+                                   atol=1e-13 * (u_scale + v_scale ** 2 * rank * k))
+
+
+def test_low_rank_pairwise_hessian_is_minus_v_vt_and_concave():
+    factor = jax.random.normal(jax.random.key(3), (4, 2))
+    hessian = jax.hessian(E.low_rank_pairwise, argnums=1)((jnp.ones(4), factor), jnp.ones(4))
+    np.testing.assert_allclose(hessian, -factor @ factor.T, atol=1e-5)
+    assert float(jnp.max(jnp.linalg.eigvalsh(hessian))) <= 1e-5
+
+
+def test_low_rank_pairwise_is_not_linear_in_v():
+    """Documented: linear in (u, U = −VVᵀ), quadratic in V (so the GFY loss is not convex
+    in V): Φ(u, 2V) − 2Φ(u, V) = −‖Vᵀy‖² ≠ 0."""
+    u, factor, y = jnp.zeros(3), jnp.ones((3, 1)), jnp.ones(3)
+    twice = E.low_rank_pairwise((u, 2 * factor), y)
+    assert float(twice) == 4 * float(E.low_rank_pairwise((u, factor), y)) == -18.0
+
+
+def test_low_rank_output_shape():
+    assert E.output_shape(E.low_rank_pairwise, (jnp.zeros(5), jnp.zeros((5, 2)))) == (5,)

@@ -1,7 +1,8 @@
 """Property-based fuzz suite for "No silent wrong answers".
 
 Over every (energy, regularizer, solver) pair of the core catalogue that
-``solver.check(energy, reg)`` accepts (energies: bilinear, pairwise, a custom quartic;
+``solver.check(energy, reg)`` accepts (energies: bilinear, pairwise, low-rank pairwise
+(U = −VVᵀ given by V, also with r > k), a custom quartic;
 regularizers: BinaryEntropy, SquaredBox, SquaredBox(-1, 2, scale 0.5), BoxIndicator,
 Squared, SquaredSimplex, ShannonSimplex; solvers: default, ClosedForm,
 ProjectedGradient, MirrorAscent, CoordinateAscent, DerivativeFree, Langevin, Restarts,
@@ -84,7 +85,15 @@ def quartic(theta, y):
     return jnp.vdot(theta, y) - 0.1 * jnp.sum(y ** 4)
 
 
-ENERGIES = {"bilinear": E.bilinear, "pairwise": E.pairwise, "quartic": quartic}
+ENERGIES = {"bilinear": E.bilinear, "pairwise": E.pairwise, "quartic": quartic,
+            "low_rank": E.low_rank_pairwise}
+# The energies whose θ is a pair (u, second leaf): U (k, k) or V (k, r).
+PAIRS = ("pairwise", "low_rank")
+
+
+def _rank(k: int) -> int:
+    """r of the low-rank energy's V: (k, r) for each fuzzed k (r > k, r < k, r = k/2+)."""
+    return {1: 2, 3: 1, 5: 3}.get(k, max(1, k // 2))
 REGS = {
     "BinaryEntropy": R.BinaryEntropy(),
     "SquaredBox": R.SquaredBox(),
@@ -104,10 +113,10 @@ def _solvers(reg, energy: str = "pairwise") -> dict:
     """The solvers of the catalogue, with small settings (they compile and run fast).
     Restarts and Sequential wrap the cheapest exact-enough solver of the pair, Sequential
     warm-starting it with two steps of itself: the closed form (bilinear energy),
-    coordinate ascent (pairwise energy on a box), else the default local solver."""
+    coordinate ascent (the pairwise energies on a box), else the default local solver."""
     if energy == "bilinear":
         local = M.ClosedForm()
-    elif energy == "pairwise" and reg.is_box:
+    elif energy in PAIRS and reg.is_box:
         local = M.CoordinateAscent()
     else:
         local = _local(reg)
@@ -284,6 +293,15 @@ def _scores(rng, shape, scale, dtype) -> np.ndarray:
 
 def _theta(energy: str, rng, batch, k, d, dtype: str, shared: bool):
     """θ for ``batch`` examples, exactly representable in ``dtype`` (float64 here)."""
+    if energy == "low_rank":
+        u = _round_to(_scores(rng, batch + (k,), d["scale"], dtype), dtype)
+        # V = s·F with F on a coarse dyadic grid and s a power of two near √(c/r), so that
+        # −VVᵀ has the size of the pairwise case's U; exact in every dtype.
+        rank = _rank(k)
+        factor = rng.integers(-3, 4, ((k, rank) if shared else batch + (k, rank))) / 2.0
+        coupling = d["coupling"]
+        size = 0.0 if coupling == 0 else 2.0 ** np.round(0.5 * np.log2(coupling / rank))
+        return u, size * factor
     if energy == "pairwise":
         u = _round_to(_scores(rng, batch + (k,), d["scale"], dtype), dtype)
         # U = −c VVᵀ/r ⪯ 0 with V on a coarse dyadic grid and c a power of two: exact
@@ -299,7 +317,7 @@ def _augmented(energy: str, theta, y_binary):
     """θ of the loss-augmented problem of the Hamming hinge: Φ(θ, y') + <1 − 2y, y'> is
     the same energy with the linear term shifted by 1 − 2y (for all three energies)."""
     shift = 1.0 - 2.0 * y_binary
-    if energy == "pairwise":
+    if energy in PAIRS:
         return theta[0] + shift, theta[1]
     return theta + shift
 
@@ -311,6 +329,9 @@ def _gradient(energy: str, theta, y) -> np.ndarray:
         u, interactions = (np.asarray(a, np.float64) for a in theta)
         sym = 0.5 * (interactions + np.swapaxes(interactions, -1, -2))
         return u + np.einsum("...ij,...j->...i", sym, y)
+    if energy == "low_rank":
+        u, factor = (np.asarray(a, np.float64) for a in theta)
+        return u - np.einsum("...ir,...jr,...j->...i", factor, factor, y)
     grad = np.asarray(theta, np.float64) + 0 * y
     if energy == "quartic":
         grad = grad - 0.4 * y ** 3
@@ -427,7 +448,8 @@ def _rows(reg_name) -> int:
 def _probe(energy_name, reg_name, solver_name, dtype, k, layout):
     """The public entry points of one catalogue entry in one compiled program:
     ``probe(scores, interactions, ys, y_binary)`` with θ = scores (or (scores, U) for
-    the pairwise energy), ``ys: (rows, *loss_batch, k)`` and binary targets for the
+    the pairwise energies, V for the low-rank one), ``ys: (rows, *loss_batch, k)`` and
+    binary targets for the
     hinge loss. The losses come with the gradient of each value w.r.t. the scores,
     which is ŷ − y by Danskin's theorem: the ŷ the loss actually used."""
     energy, reg = ENERGIES[energy_name], REGS[reg_name]
@@ -458,7 +480,7 @@ def _probe(energy_name, reg_name, solver_name, dtype, k, layout):
             return fn(energy, reg, theta, **kw)
 
     def probe(scores, interactions, ys, y_binary):
-        join = (lambda s: (s, interactions)) if energy_name == "pairwise" else (lambda s: s)
+        join = (lambda s: (s, interactions)) if energy_name in PAIRS else (lambda s: s)
         theta = join(scores)
         out = {}
         out["loss"], out["loss_grad"] = _value_and_jacobian(lambda s: gfy(join(s), ys), scores)
@@ -507,6 +529,12 @@ def _reference_argmax(energy: str, reg, reg_name, theta, k) -> np.ndarray:
     exactly 0), which leaves the first k outputs of the maximizer unchanged."""
     if energy == "bilinear":
         return ref.maximizer(reg, theta)
+    if energy == "low_rank":
+        # The dense pairwise problem with U = −VVᵀ (float64): the same maximizer, solved
+        # without the low-rank code path (and certified independently, as every ŷ*).
+        u, factor = (np.asarray(a, np.float64) for a in theta)
+        theta = (u, -factor @ np.swapaxes(factor, -1, -2))
+        energy = "pairwise"
     if energy == "pairwise":
         u, interactions = theta
         batch = u.shape[:-1]
@@ -597,11 +625,15 @@ def _slope(energy: str, reg, theta, y, eps) -> np.ndarray:
 
 
 def _curvature(energy: str, reg, theta, y_star) -> np.ndarray:
-    """A bound on the curvature of F near ŷ*: λ + ‖U‖ (pairwise), λ + 1.2 max y²
-    (quartic); what turns a solver's stationarity tolerance into an objective error."""
+    """A bound on the curvature of F near ŷ*: λ + ‖U‖ (pairwise; U = −VVᵀ for the
+    low-rank energy), λ + 1.2 max y² (quartic); what turns a solver's stationarity
+    tolerance into an objective error."""
     lam = 0.0 if ref.kind(reg) == "BoxIndicator" else reg.scale
     if energy == "pairwise":
         return lam + np.sum(np.abs(np.asarray(theta[1], np.float64)), axis=(-1, -2))
+    if energy == "low_rank":
+        factor = np.asarray(theta[1], np.float64)
+        return lam + np.sum(np.abs(factor @ np.swapaxes(factor, -1, -2)), axis=(-1, -2))
     if energy == "quartic":
         return lam + 1.2 * np.max(np.asarray(y_star) ** 2 + 1.0, axis=-1)
     return lam + 0.0 * np.sum(y_star, -1)
@@ -646,9 +678,9 @@ def test_public_entry_points_are_finite_nonnegative_and_exact(case, d):
     poisoned = bool(d["poison"] and tbatch)
     if poisoned:  # a NaN in the scores of the first example (traced): only it is NaN
         for tree in (theta, hinge_theta):
-            (tree[0] if energy == "pairwise" else tree)[(0,) * len(tbatch) + (0,)] = np.nan
+            (tree[0] if energy in PAIRS else tree)[(0,) * len(tbatch) + (0,)] = np.nan
 
-    scores, interactions = theta if energy == "pairwise" else (theta, np.zeros(()))
+    scores, interactions = theta if energy in PAIRS else (theta, np.zeros(()))
     with contextlib.ExitStack() as stack:
         if dtype == "float64":
             stack.enter_context(jax.enable_x64(True))
@@ -1014,41 +1046,45 @@ def test_closed_form_batches_equal_vmap(name, layout, seed, y_kind):
 
 
 @functools.lru_cache(maxsize=None)
-def _pairwise_batch_program(reg_name):
-    """The batched calls and jax.vmap of the single calls (U shared: in_axes None)."""
+def _pairwise_batch_program(reg_name, energy_name="pairwise"):
+    """The batched calls and jax.vmap of the single calls (U or V shared: in_axes None)."""
     reg = REGS[reg_name]
     solver = _local(reg)
+    energy = ENERGIES[energy_name]
 
-    def calls(u, interactions, y):
-        return (L.gfy_loss(E.pairwise, reg, (u, interactions), y, solver=solver),
-                M.maximize(E.pairwise, reg, (u, interactions), solver=solver)[0],
-                M.conjugate(E.pairwise, reg, (u, interactions), solver=solver))
+    def calls(u, second, y):
+        return (L.gfy_loss(energy, reg, (u, second), y, solver=solver),
+                M.maximize(energy, reg, (u, second), solver=solver)[0],
+                M.conjugate(energy, reg, (u, second), solver=solver))
 
     mapped = jax.vmap(calls, in_axes=(0, None, 0))
     return _Compiled(lambda u, i, y: (calls(u, i, y), mapped(u, i, y)))
 
 
+@pytest.mark.parametrize("energy", PAIRS)
 @pytest.mark.parametrize("name", list(REGS))
-def test_pairwise_batches_equal_vmap(name):
-    """(b) For the pairwise energy, a batch of u with one shared U gives jax.vmap of
-    single calls (in_axes None for U), for the loss, maximize and conjugate (jitted).
-    One U per example is covered by the "grid" layout of the catalogue test."""
+def test_pairwise_batches_equal_vmap(name, energy):
+    """(b) For the pairwise energies, a batch of u with one shared U (or V) gives jax.vmap
+    of single calls (in_axes None for U), for the loss, maximize and conjugate (jitted).
+    One U (V) per example is covered by the "grid" layout of the catalogue test."""
     reg = REGS[name]
     rng = np.random.default_rng(7)
     k, n = 3, 4
     u = (3 * rng.standard_normal((n, k))).astype(np.float32)
     factor = rng.standard_normal((k, 2))
-    interactions = (-factor @ factor.T / 2).astype(np.float32)
+    second = (-factor @ factor.T / 2).astype(np.float32) if energy == "pairwise" \
+        else (factor / np.sqrt(2)).astype(np.float32)
     y = _targets(reg, rng, (n, k), "face", "float32", 1.0).astype(np.float32)
-    batched, mapped = _pairwise_batch_program(name)(u, interactions, y)
+    batched, mapped = _pairwise_batch_program(name, energy)(u, second, y)
     for label, a, b in zip(("gfy_loss", "maximize", "conjugate"), batched, mapped):
         assert a.shape == b.shape, f"{label}: {a.shape} vs {b.shape}"
-        _close(f"{label} batch vs vmap [{name}]", a, b, 1e-5 * (1 + np.abs(np.asarray(b))))
+        _close(f"{label} batch vs vmap [{name}, {energy}]", a, b,
+               1e-5 * (1 + np.abs(np.asarray(b))))
 
 
 @FAST
 @given(data=st.data())
-@pytest.mark.parametrize("energy", ["bilinear", "pairwise"])
+@pytest.mark.parametrize("energy", ["bilinear", "pairwise", "low_rank"])
 def test_shapes_that_do_not_fit_are_refused_with_the_shapes(energy, data):
     """(b) Batches that do not broadcast, or last axes that differ, raise ValueError
     naming the shapes, before any computation."""
@@ -1058,8 +1094,9 @@ def test_shapes_that_do_not_fit_are_refused_with_the_shapes(energy, data):
         lambda s: not _broadcasts(a, s)))
     reg = REGS[data.draw(st.sampled_from(list(REGS)))]
     y = np.broadcast_to(M.default_init(reg, (k,)), b + (k,))
-    theta = (np.zeros(a + (k,), np.float32), np.zeros((k, k), np.float32)) \
-        if energy == "pairwise" else np.zeros(a + (k,), np.float32)
+    second = (k, k) if energy == "pairwise" else (k, data.draw(st.integers(1, 4)))
+    theta = (np.zeros(a + (k,), np.float32), np.zeros(second, np.float32)) \
+        if energy in PAIRS else np.zeros(a + (k,), np.float32)
     with pytest.raises(ValueError) as error:
         L.gfy_loss(ENERGIES[energy], reg, theta, y)
     message = str(error.value)
@@ -1134,11 +1171,23 @@ def _rejections():
         add(f"θ={value} (conjugate)", lambda b=bad: M.conjugate(E.bilinear, box, b), "theta")
         add(f"U={value} (pairwise)", lambda v=value: L.gfy_loss(
             E.pairwise, box, (k3, jnp.full((3, 3), v)), k3), "theta")
+        add(f"V={value} (low_rank)", lambda v=value: L.gfy_loss(
+            E.low_rank_pairwise, box, (k3, jnp.full((3, 2), v)), k3), "theta")
         add(f"θ={value} (custom)", lambda b=bad: M.maximize(quartic, box, b, init=k3), "theta")
         add(f"init={value}", lambda b=bad: M.maximize(E.pairwise, box, pair, init=b), "init")
     add("init of the wrong shape", lambda: M.maximize(E.pairwise, box, pair, init=jnp.zeros(4)), "init")
     add("custom energy without init", lambda: M.maximize(quartic, box, k3), "init")
     add("pairwise θ not a pair", lambda: L.gfy_loss(E.pairwise, box, k3, k3), "theta", (TypeError,))
+    low = (k3, jnp.ones((3, 2)))
+    add("low_rank θ not a pair", lambda: M.maximize(E.low_rank_pairwise, box, k3), "theta", (TypeError,))
+    add("low_rank θ a triple", lambda: L.gfy_loss(E.low_rank_pairwise, box, (k3, k3, k3), k3),
+        "theta", (TypeError,))
+    add("low_rank V of one axis", lambda: L.gfy_loss(E.low_rank_pairwise, box, (k3, k3), k3), "theta")
+    add("low_rank V with k rows of the wrong k", lambda: M.maximize(
+        E.low_rank_pairwise, box, (k3, jnp.ones((4, 2)))), "theta")
+    add("low_rank y of the wrong k", lambda: L.gfy_loss(E.low_rank_pairwise, box, low, jnp.zeros(2)), "y")
+    add("low_rank init of the wrong shape", lambda: M.maximize(
+        E.low_rank_pairwise, box, low, init=jnp.zeros(4)), "init")
     add("energy not callable", lambda: L.gfy_loss("bilinear", box, k3, k3), "energy", (TypeError,))
     # Objects of the wrong type, bad options.
     add("reg not a Regularizer", lambda: L.gfy_loss(E.bilinear, "SquaredBox", k3, k3), "reg", (TypeError,))
@@ -1157,11 +1206,15 @@ def _rejections():
             ("MirrorAscent on SquaredBox", E.bilinear, box, M.MirrorAscent()),
             ("CoordinateAscent on bilinear", E.bilinear, box, M.CoordinateAscent()),
             ("CoordinateAscent on a simplex", E.pairwise, simplex, M.CoordinateAscent()),
+            ("CoordinateAscent on a simplex (low rank)", E.low_rank_pairwise, simplex,
+             M.CoordinateAscent()),
+            ("ClosedForm on low rank", E.low_rank_pairwise, box, M.ClosedForm()),
             ("DerivativeFree on a simplex", E.bilinear, simplex, M.DerivativeFree()),
             ("Langevin on Squared", E.bilinear, R.Squared(), M.Langevin()),
             ("Restarts of a mismatch", E.bilinear, box, M.Restarts(M.MirrorAscent())),
             ("Sequential with a mismatch", E.bilinear, box, M.Sequential((M.ProjectedGradient(), M.MirrorAscent())))]:
-        theta = pair if energy is E.pairwise else k3
+        theta = (pair if energy is E.pairwise else
+                 (k3, jnp.ones((3, 2))) if energy is E.low_rank_pairwise else k3)
         add(label, lambda e=energy, r=reg, s=solver, t=theta: L.gfy_loss(e, r, t, jnp.full(3, 1 / 3), solver=s),
             type(solver.solver if isinstance(solver, M.Restarts) else solver).__name__
             if not isinstance(solver, M.Sequential) else "MirrorAscent", (TypeError,))

@@ -89,6 +89,76 @@ def test_other_losses_batch_like_vmap(concave_pairwise):
     np.testing.assert_allclose(batched, mapped, rtol=1e-6)
 
 
+def _low_rank_theta(seed, batch_u=(), batch_v=(), k=4, rank=2):
+    rng = np.random.default_rng(seed)
+    u = jnp.asarray(2.0 * rng.standard_normal(batch_u + (k,)), jnp.float32)
+    factor = jnp.asarray(rng.standard_normal(batch_v + (k, rank)) / np.sqrt(rank), jnp.float32)
+    return u, factor
+
+
+def _nested_vmap(fn, batch):
+    for _ in batch:
+        fn = jax.vmap(fn)
+    return fn
+
+
+@pytest.mark.parametrize("batch_u, batch_v, batch_y", [
+    ((3,), (), (3,)),          # a batch of u, one shared V
+    ((3,), (3,), (3,)),        # one V per example
+    ((2, 1), (3,), (2, 3)),    # broadcast: u over the first axis, V over the second
+    ((), (2,), (4, 2)),        # one u, a V per column, y over both
+], ids=["shared-V", "V-per-example", "grid", "y-leads"])
+def test_low_rank_batch_broadcasts_like_pairwise_and_equals_vmap(batch_u, batch_v, batch_y):
+    """The leading axes of u, V and y broadcast as for pairwise's (u, U), and every entry
+    point equals nested jax.vmap over the broadcast batch (U = −VVᵀ not formed)."""
+    k = 4
+    u, factor = _low_rank_theta(0, batch_u, batch_v, k)
+    batch = np.broadcast_shapes(batch_u, batch_v, batch_y)
+    y = jnp.asarray(np.random.default_rng(1).integers(0, 2, batch_y + (k,)), jnp.float32)
+    full = lambda a, nd: jnp.broadcast_to(a, batch + a.shape[a.ndim - nd:])
+    reg = R.BinaryEntropy()
+    calls = {
+        "gfy_loss": lambda t, y_: L.gfy_loss(E.low_rank_pairwise, reg, t, y_),
+        "hinge_loss": lambda t, y_: L.hinge_loss(E.low_rank_pairwise, t, y_),
+        "perceptron_loss": lambda t, y_: L.perceptron_loss(E.low_rank_pairwise, t, y_),
+        "unrolled_loss": lambda t, y_: L.unrolled_loss(E.low_rank_pairwise, reg, t, y_, num_steps=5),
+        "implicit_loss": lambda t, y_: L.implicit_loss(E.low_rank_pairwise, reg, t, y_),
+        "maximize": lambda t, y_: M.maximize(E.low_rank_pairwise, reg, t, init=0.5 + 0 * y_)[0],
+        "conjugate": lambda t, y_: M.conjugate(E.low_rank_pairwise, reg, t, init=0.5 + 0 * y_),
+    }
+    for name, call in calls.items():
+        batched = call((u, factor), y)
+        mapped = _nested_vmap(call, batch)((full(u, 1), full(factor, 2)), full(y, 1))
+        assert batched.shape == mapped.shape, name
+        np.testing.assert_allclose(batched, mapped, rtol=1e-5, atol=1e-6, err_msg=name)
+    # And the values are those of the dense pairwise energy with U = −VVᵀ.
+    dense = L.gfy_loss(E.pairwise, reg, (u, -factor @ jnp.swapaxes(factor, -1, -2)), y)
+    np.testing.assert_allclose(calls["gfy_loss"]((u, factor), y), dense, rtol=1e-5, atol=1e-6)
+
+
+def test_low_rank_theta_of_the_wrong_shape_is_refused():
+    """(u, V) is checked like pairwise's (u, U): TypeError for a θ that is not a pair,
+    ValueError naming theta, the expected and the received shapes otherwise."""
+    reg, y = R.SquaredBox(), jnp.zeros(3)
+    with pytest.raises(TypeError, match=r"low_rank_pairwise energy takes theta=\(u, V\).*"
+                                        r"V: \(k, r\); got ArrayImpl"):
+        L.gfy_loss(E.low_rank_pairwise, reg, jnp.zeros(3), y)
+    with pytest.raises(ValueError, match=r"theta has shapes \(\(3,\), \(3,\)\); expected "
+                                         r"\(\(k,\), \(k, r\)\)"):
+        M.maximize(E.low_rank_pairwise, reg, (jnp.zeros(3), jnp.zeros(3)))
+    with pytest.raises(ValueError, match=r"theta \(\(3,\), \(4, 2\)\).*expected u: "
+                                         r"\(\.\.\., k\), V: \(\.\.\., k, r\)"):
+        L.gfy_loss(E.low_rank_pairwise, reg, (jnp.zeros(3), jnp.zeros((4, 2))), y)
+    with pytest.raises(ValueError, match=r"y has shape \(2,\), expected \(3,\)"):
+        L.gfy_loss(E.low_rank_pairwise, reg, (jnp.zeros(3), jnp.zeros((3, 5))), jnp.zeros(2))
+    with pytest.raises(ValueError, match=r"theta \(\(2, 3\), \(4, 3, 2\)\).*do not broadcast"):
+        L.gfy_loss(E.low_rank_pairwise, reg, (jnp.zeros((2, 3)), jnp.zeros((4, 3, 2))), y)
+    with pytest.raises(ValueError, match=r"theta\[1\] has non-finite values"):
+        L.gfy_loss(E.low_rank_pairwise, reg, (jnp.zeros(3), jnp.full((3, 2), jnp.inf)), y)
+    # Any rank, also r > k, is accepted.
+    assert L.gfy_loss(E.low_rank_pairwise, reg, (jnp.zeros(3), jnp.ones((3, 7))), y).shape == ()
+
+
 def test_batches_that_do_not_fit_are_refused():
     with pytest.raises(ValueError, match=r"theta \(2, 3\), y \(4, 3\).*vmap"):
         L.gfy_loss(E.bilinear, R.BinaryEntropy(), jnp.zeros((2, 3)), jnp.zeros((4, 3)))

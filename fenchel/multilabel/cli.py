@@ -67,6 +67,12 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-refit", dest="refit", action="store_false",
                         help="test the model of the search instead of retraining the chosen "
                              "configuration on train + validation")
+    parser.add_argument("--rank", type=positive_int, default=None, metavar="R",
+                        help="rank r of the concave pairwise interaction U = -VV^T, V: (k, r): "
+                             "r < k uses fenchel.energies.low_rank_pairwise (O(kr) per inner "
+                             "iteration, the k x k U never formed), r >= k the dense pairwise "
+                             "energy; other energies and --nonconcave have none "
+                             "(default: r = k, dense)")
     parser.add_argument("--warm-start", action=argparse.BooleanOptionalAction, default=True,
                         help="start each training example's inner solve at its solution of "
                              "the previous epoch (no effect on unary and unrolled methods); "
@@ -83,7 +89,7 @@ def _grid(args: argparse.Namespace) -> dict[str, list]:
 
 def _fixed(args: argparse.Namespace) -> dict:
     return {"max_epochs": args.max_epochs, "patience": args.patience,
-            "batch_size": args.batch_size, "warm_start": args.warm_start}
+            "batch_size": args.batch_size, "warm_start": args.warm_start, "rank": args.rank}
 
 
 def _data_folder(data_dir: str | None) -> str:
@@ -103,6 +109,10 @@ def _run_single(args: argparse.Namespace) -> int:
 
     try:
         method = Method(args.energy, args.loss, args.reg, concave=not args.nonconcave)
+        if args.rank is not None and not (method.energy == "pairwise" and method.concave):
+            raise ValueError(f"--rank is the rank of the concave pairwise interaction "
+                             f"U = -VV^T; method {method.name} has none (use --energy "
+                             "pairwise without --nonconcave)")
     except ValueError as err:
         print(f"fenchel multilabel: error: {err}", file=sys.stderr)
         return 2
@@ -130,6 +140,7 @@ def _run_single(args: argparse.Namespace) -> int:
           f"configs_searched={len(configs)} chosen: hidden={config['hidden']} "
           f"lr={config['learning_rate']:g} weight_decay={config['weight_decay']:g} "
           f"reg_scale={config['reg_scale']:g} best_epoch={result['best_epoch']}"
+          + (f" rank={config['rank']}" if config.get("rank") is not None else "")
           + (f" refit_epochs={result['refit_epochs']} (train+validation)" if result["refit"]
              else ""))
     for decoding, label in (("test", "round@0.5"),

@@ -143,6 +143,9 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
         an int (reproducible fits), a ``numpy.random.RandomState``, or
         ``None`` (fresh randomness at every fit).
       concave: pairwise: keep ``U = −V Vᵀ ⪯ 0`` (else a free symmetric U).
+      rank: concave pairwise: the rank r of ``V: (k, r)`` (None: r = k); r < k
+        uses :func:`fenchel.energies.low_rank_pairwise` (``O(kr)`` per inner
+        iteration).
 
     Attributes (after ``fit``):
       classes_: ``arange(k)`` for an ``(n, k)`` indicator ``y``; the two labels
@@ -163,7 +166,8 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
                  reg_scale: float = 1.0, hidden: int = 0, learning_rate: float = 1e-2,
                  weight_decay: float = 1e-4, batch_size: int = 64, max_epochs: int = 100,
                  patience: int = 10, validation_fraction: float = 0.2,
-                 threshold: float = 0.5, random_state=0, concave: bool = True):
+                 threshold: float = 0.5, random_state=0, concave: bool = True,
+                 rank: int | None = None):
         self.energy = energy
         self.loss = loss
         self.reg = reg
@@ -178,6 +182,7 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
         self.threshold = threshold
         self.random_state = random_state
         self.concave = concave
+        self.rank = rank
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -203,7 +208,7 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
         config = Config(learning_rate=self.learning_rate, weight_decay=self.weight_decay,
                         hidden=self.hidden, reg_scale=self.reg_scale,
                         batch_size=self.batch_size, max_epochs=self.max_epochs,
-                        patience=self.patience)
+                        patience=self.patience, rank=self.rank)
         X, y = validate_data(self, X, y, multi_output=True, dtype=np.float32)
         if scipy.sparse.issparse(y):
             y = y.toarray()

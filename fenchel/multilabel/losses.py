@@ -99,7 +99,7 @@ def _shift_unaries(energy: Callable, theta: Any, delta: Array) -> Any:
     :mod:`~fenchel.multilabel.models` is ``<u, y>`` plus terms free of the unaries u."""
     if energy is fy_energies.bilinear:
         return theta + delta
-    if energy is fy_energies.pairwise:
+    if energy is fy_energies.pairwise or energy is fy_energies.low_rank_pairwise:
         return (theta[0] + delta, theta[1])
     mlp, unaries = theta  # global: ((C₁, c₂), u)
     return (mlp, unaries + delta)

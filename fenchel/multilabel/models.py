@@ -8,7 +8,10 @@ one-hidden-layer MLP feature map, and scores a (relaxed) label vector
 * ``"pairwise"``: Φ(θ, y) = <u(x), y> + ½ yᵀ U y           (θ = (u(x), U))
   with ``U`` learned and shared across examples; ``concave=True`` keeps
   ``U = −V Vᵀ ⪯ 0`` so that the inner problem is concave (``V: (k, r)``
-  starts at N(0, 1/r), i.e. ``diag U ≈ −1``; a free ``U`` starts at N(0, 0.01²));
+  starts at N(0, 1/r), i.e. ``diag U ≈ −1``; a free ``U`` starts at N(0, 0.01²)).
+  With a rank ``r < k`` the energy is :func:`fenchel.energies.low_rank_pairwise`
+  with θ = (u(x), V): the solvers work with V in ``O(kr)`` per iteration and the
+  ``k × k`` U is never formed (``r ≥ k``: the dense pairwise energy with U);
 * ``"global"``:   Φ(θ, y) = <u(x), y> + c₂ᵀ softplus(C₁ y)   (SPEN's global
   energy, non-concave in y), θ = ((C₁, c₂), u(x)).
 
@@ -55,16 +58,20 @@ class EnergySpec(NamedTuple):
     def scaled(self, factor: Array | float) -> "EnergySpec":
         """The same energy multiplied by ``factor``: ``factor · Φ(θ, y)``.
 
-        All three energies are linear in the unaries, the interactions and the
+        All the energies are linear in the unaries, the interactions and the
         global MLP's output weights, so this rescales those leaves of θ (not
         the global MLP's first layer) and keeps the energy's identity (the
-        solvers' closed forms still apply). Used for the temperature:
+        solvers' closed forms still apply). The low-rank pairwise energy is
+        quadratic in its factor V (``U = −VVᵀ``): V is scaled by ``√factor``
+        (``factor > 0``). Used for the temperature:
         ``argmax Φ − λΩ = argmax Φ/λ − Ω``.
         """
         if self.energy is fy_energies.bilinear:
             theta = self.theta * factor
         elif self.energy is fy_energies.pairwise:
             theta = (self.theta[0] * factor, self.theta[1] * factor)
+        elif self.energy is fy_energies.low_rank_pairwise:
+            theta = (self.theta[0] * factor, self.theta[1] * jnp.sqrt(factor))
         else:
             (first, second), unaries = self.theta
             theta = ((first, second * factor), unaries * factor)
@@ -153,6 +160,9 @@ class EnergyNetwork(nnx.Module):
       concave: pairwise only: parametrize ``U = −V Vᵀ`` (concave in y) instead
         of a free symmetric ``U``.
       rank: pairwise + concave: number of columns r of ``V: (k, r)`` (default k).
+        With ``r < k`` the model's energy is
+        :func:`fenchel.energies.low_rank_pairwise` with θ = (u(x), V), ``O(kr)``
+        per solver iteration; with ``r ≥ k`` it is the dense pairwise energy.
       global_hidden: width h of the SPEN global MLP.
       rngs: ``nnx.Rngs``.
 
@@ -196,6 +206,15 @@ class EnergyNetwork(nnx.Module):
         """``u(x)``: ``(n, d) -> (n, k)`` (or ``(d,) -> (k,)``)."""
         return self.features(x)
 
+    @property
+    def low_rank(self) -> bool:
+        """Whether the energy is :func:`fenchel.energies.low_rank_pairwise` (concave
+        pairwise with ``V: (k, r)``, ``r < k``)."""
+        if self.energy != "pairwise" or not self.concave:
+            return False
+        rows, rank = self.interaction_weights[...].shape
+        return rank < rows
+
     def interactions(self) -> Array:
         """The pairwise interaction matrix ``U: (k, k)`` (pairwise energy only)."""
         if self.energy != "pairwise":
@@ -225,6 +244,9 @@ def energy_spec(model: EnergyNetwork, x: Array) -> EnergySpec:
     if model.energy == "unary":
         return EnergySpec(fy_energies.bilinear, unaries, 0, k)
     if model.energy == "pairwise":
+        if model.low_rank:  # θ = (u, V): U = −VVᵀ is never formed
+            return EnergySpec(fy_energies.low_rank_pairwise,
+                              (unaries, model.interaction_weights[...]), (0, None), k)
         return EnergySpec(fy_energies.pairwise, (unaries, model.interactions()), (0, None), k)
     mlp = (model.global_first[...], model.global_second[...])
     return EnergySpec(global_energy, (mlp, unaries), ((None, None), 0), k)

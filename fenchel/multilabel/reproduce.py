@@ -16,7 +16,7 @@ Protocol (identical for every method, so comparisons are like for like):
   jobs, keeping the finished runs);
 * settings: each run file records the settings that made it
   (:func:`grid_settings`: the grid, the fixed training fields such as
-  ``warm_start``, and refit), and
+  ``warm_start`` and ``rank``, and refit), and
   ``OUT/settings.json`` those of the folder; a call with other settings is
   refused (:class:`~fenchel._settings.SettingsMismatchError`) before anything
   is trained, so results of different settings are never mixed. Run files
@@ -91,7 +91,7 @@ SETTING_FLAGS = {"hidden": "--hidden", "learning_rate": "--learning-rate",
                  "weight_decay": "--weight-decay", "reg_scale": "--reg-scale",
                  "max_epochs": "--max-epochs", "patience": "--patience",
                  "batch_size": "--batch-size", "refit": "--no-refit",
-                 "warm_start": "--warm-start/--no-warm-start"}
+                 "warm_start": "--warm-start/--no-warm-start", "rank": "--rank"}
 """The command-line flag of each setting, named when settings differ."""
 
 

@@ -102,3 +102,29 @@ def test_warm_start_flag_reaches_the_training_config(flags, expected):
                     ["reproduce", "multilabel", "--out", "unused"]):
         args = cli.build_parser().parse_args([*command, *flags])
         assert _fixed(args)["warm_start"] is expected
+
+
+def test_rank_flag_reaches_the_training_config_and_is_refused_without_a_factor(capsys):
+    from fenchel.multilabel.cli import _fixed
+
+    for command in (["multilabel", "--dataset", "yeast"],
+                    ["reproduce", "multilabel", "--out", "unused"]):
+        assert _fixed(cli.build_parser().parse_args(command))["rank"] is None
+        assert _fixed(cli.build_parser().parse_args([*command, "--rank", "16"]))["rank"] == 16
+    for flags in (["--rank", "0"], ["--rank", "two"]):
+        with pytest.raises(SystemExit):
+            cli.build_parser().parse_args(["multilabel", "--dataset", "yeast", *flags])
+    for flags in (["--energy", "unary", "--loss", "bce"], ["--nonconcave"]):
+        code = cli.main(["multilabel", "--dataset", "yeast", "--rank", "4", *flags])
+        assert code == 2
+        assert "--rank is the rank of the concave pairwise interaction" in capsys.readouterr().err
+
+
+def test_multilabel_command_with_a_rank_records_it(data_dir, tmp_path, capsys):
+    out = tmp_path / "emotions.json"
+    code = cli.main(["multilabel", "--dataset", "emotions", "--rank", "2",
+                     "--data-dir", str(data_dir), "--json", str(out), *TINY])
+    assert code == 0
+    assert " rank=2" in capsys.readouterr().out
+    result = _check_result(out, "emotions", "pairwise-gfy-entropy")
+    assert result["config"]["rank"] == 2

@@ -77,3 +77,42 @@ def test_bad_arguments():
         FeatureMap(3, 0, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="interaction"):
         EnergyNetwork(3, 2, "unary", rngs=nnx.Rngs(0)).interactions()
+
+
+def test_low_rank_model_uses_the_low_rank_energy_and_is_the_dense_one():
+    """rank < k: θ = (u, V) with the low-rank energy (U never formed), the same energy
+    as the dense pairwise one with U = −VVᵀ; rank ≥ k: the dense one, as before."""
+    n, d, k = 5, 7, 6
+    x = jax.random.normal(jax.random.key(1), (n, d))
+    y = jax.random.uniform(jax.random.key(2), (n, k))
+    net = EnergyNetwork(d, k, "pairwise", rank=2, rngs=nnx.Rngs(0))
+    assert net.low_rank
+    spec = energy_spec(net, x)
+    assert spec.energy is energies.low_rank_pairwise
+    assert spec.theta[0].shape == (n, k) and spec.theta[1].shape == (k, 2)
+    value = jax.vmap(spec.energy, in_axes=(spec.axes, 0))
+    dense = jax.vmap(energies.pairwise, in_axes=((0, None), 0))
+    np.testing.assert_allclose(value(spec.theta, y), dense((spec.theta[0], net.interactions()), y),
+                               rtol=1e-5, atol=1e-6)
+    for rank in (None, k, k + 2):
+        full = EnergyNetwork(d, k, "pairwise", rank=rank, rngs=nnx.Rngs(0))
+        assert not full.low_rank and energy_spec(full, x).energy is energies.pairwise
+    free = EnergyNetwork(d, k, "pairwise", concave=False, rank=2, rngs=nnx.Rngs(0))
+    assert not free.low_rank and energy_spec(free, x).energy is energies.pairwise
+
+
+@pytest.mark.parametrize("factor", [1e-3, 0.25, 1.0, 7.0, 1e2])
+def test_scaled_low_rank_spec_scales_the_energy_exactly(factor):
+    """Φ is linear in u and quadratic in V: scaled(c) multiplies u by c and V by √c, which
+    is c·Φ exactly (for c > 0), and keeps the low-rank energy."""
+    net = EnergyNetwork(4, 6, "pairwise", rank=3, rngs=nnx.Rngs(0))
+    x = jax.random.normal(jax.random.key(0), (3, 4))
+    y = jax.random.uniform(jax.random.key(1), (3, 6))
+    spec = energy_spec(net, x)
+    scaled = spec.scaled(factor)
+    assert scaled.energy is energies.low_rank_pairwise
+    np.testing.assert_allclose(scaled.theta[0], factor * spec.theta[0], rtol=1e-6)
+    np.testing.assert_allclose(scaled.theta[1], np.sqrt(factor) * spec.theta[1], rtol=1e-6)
+    value = jax.vmap(spec.energy, in_axes=(spec.axes, 0))
+    np.testing.assert_allclose(value(scaled.theta, y), factor * value(spec.theta, y),
+                               rtol=1e-5, atol=1e-6 * factor)

@@ -269,3 +269,25 @@ def test_ctrl_c_stops_a_parallel_grid_within_seconds(data_dir, tmp_path):
     for path in runs:
         assert json.loads(path.read_text())["settings"]["max_epochs"] == 3
     assert not [p for p in out.rglob("*") if p.name.startswith(".tmp-")]
+
+
+@pytest.mark.parametrize("recorded", ["absent", None, 16])
+def test_rank_is_a_recorded_setting(tmp_path, recorded):
+    """A folder whose records predate --rank (no ``rank`` in them) was made at full rank
+    (None); another rank than the recorded one is refused, naming --rank."""
+    settings = reproduce.grid_settings()
+    if recorded == "absent":
+        del settings["rank"]
+    else:
+        settings["rank"] = recorded
+    run = tmp_path / "runs" / "yeast" / "pairwise-gfy-entropy" / "seed0.json"
+    run.parent.mkdir(parents=True)
+    run.write_text(json.dumps({"config": {}, "settings": settings}))
+    (tmp_path / "settings.json").write_text(json.dumps(settings))
+    made = None if recorded == "absent" else recorded
+    reproduce.check_settings(tmp_path, reproduce.grid_settings(rank=made))
+    other = 8 if made is None else None
+    with pytest.raises(ValueError) as refused:
+        reproduce.check_settings(tmp_path, reproduce.grid_settings(rank=other))
+    assert (f"rank (--rank): stored {json.dumps(made)} (in runs/yeast/pairwise-gfy-entropy/"
+            f"seed0.json), now {json.dumps(other)}") in str(refused.value)

@@ -209,7 +209,57 @@ def test_a_warm_run_resumes_with_its_store(tmp_path):
 
 
 def test_records_without_warm_start_were_made_cold():
-    assert with_added_fields({"hidden": 0}) == {"hidden": 0, "warm_start": False}
+    assert with_added_fields({"hidden": 0}) == {"hidden": 0, "warm_start": False,
+                                                 "rank": None}
     assert with_added_fields({"warm_start": True})["warm_start"] is True
     with pytest.raises(ValueError, match="warm_start must be a bool"):
         Config(warm_start=1)
+
+
+def test_records_without_rank_were_made_full_rank():
+    assert with_added_fields({"hidden": 0})["rank"] is None
+    assert with_added_fields({"rank": 8})["rank"] == 8
+    for bad in (0, -1, 2.0, True, "8"):
+        with pytest.raises(ValueError, match="rank must be a positive integer or None"):
+            Config(rank=bad)
+
+
+@pytest.mark.parametrize("rank, energy", [(2, "low_rank_pairwise"), (None, "pairwise"),
+                                          (6, "pairwise")])
+def test_config_rank_sets_the_model_energy(emotions_slice, rank, energy):
+    """Config.rank reaches the model: r < k (emotions: k = 6) trains the low-rank energy
+    with V: (k, r); r ≥ k (or None) the dense one."""
+    from fenchel import energies
+
+    train, _ = emotions_slice
+    trained = fit(METHOD, dataclasses.replace(CONFIG, max_epochs=1, rank=rank), train, None)
+    spec = energy_spec(trained.model, jnp.asarray(train.x[:2], jnp.float32))
+    assert spec.energy is getattr(energies, energy)
+    k = train.y.shape[1]
+    assert trained.model.interaction_weights[...].shape == (k, k if rank is None else rank)
+    assert np.isfinite(trained.history[0][0])
+
+
+@pytest.mark.parametrize("name", ["pairwise-gfy-entropy", "pairwise-hinge",
+                                  "pairwise-unrolled-entropy"])
+def test_a_low_rank_epoch_never_forms_the_k_by_k_interaction(name):
+    """rank < k: the compiled epoch (solves, loss, gradient, AdamW) holds no (k, k) array;
+    the dense model's does (U, and VVᵀ)."""
+    from fenchel import maximizers as fy_max
+    from fenchel.multilabel.train import _ADAMW
+
+    k, d, n, b = 37, 5, 16, 8
+    method = Method.from_name(name)
+    texts = {}
+    for rank in (3, None):
+        model = EnergyNetwork(d, k, "pairwise", rank=rank, rngs=nnx.Rngs(0))
+        graphdef, params = nnx.split(model)
+        store = (fy_max.default_init(method.regularizer(), (n, k))
+                 if method.warm_startable else None)
+        rows = jnp.arange(n, dtype=jnp.int32).reshape(2, b) if store is not None else None
+        texts[rank] = _train_epoch.lower(
+            method, graphdef, _ADAMW, params, _ADAMW.init(params), store,
+            jnp.zeros((2, b, d)), jnp.zeros((2, b, k)), rows, jax.random.key(0),
+            jnp.float32(1.0)).as_text()
+    assert f"{k}x{k}" not in texts[3]
+    assert f"{k}x{k}" in texts[None]
