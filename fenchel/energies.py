@@ -31,6 +31,18 @@ import jax.numpy as jnp
 Array = jax.Array
 Energy = Callable[[Any, Array], Array]
 
+# Products in full float32: a GPU's default (TF32) rounds them to about 1e-3 relative,
+# enough to make a loss value visibly wrong and a solver's tolerance unreachable.
+_PRECISION = jax.lax.Precision.HIGHEST
+
+
+def _dot(a: Array, b: Array) -> Array:
+    return jnp.matmul(a, b, precision=_PRECISION)
+
+
+def _vdot(a: Array, b: Array) -> Array:
+    return jnp.vdot(a, b, precision=_PRECISION)
+
 
 def bilinear(theta: Array, y: Array) -> Array:
     """Bilinear (unary) energy.
@@ -50,7 +62,7 @@ def bilinear(theta: Array, y: Array) -> Array:
       >>> bilinear(jnp.array([1.0, 2.0]), jnp.array([1.0, 0.0])).item()
       1.0
     """
-    return jnp.vdot(theta, y)
+    return _vdot(theta, y)
 
 
 def pairwise(theta: tuple[Array, Array], y: Array) -> Array:
@@ -76,7 +88,7 @@ def pairwise(theta: tuple[Array, Array], y: Array) -> Array:
       0.0
     """
     u, interactions = theta
-    return jnp.vdot(u, y) + 0.5 * jnp.vdot(y, interactions @ y)
+    return _vdot(u, y) + 0.5 * _vdot(y, _dot(interactions, y))
 
 
 def low_rank_pairwise(theta: tuple[Array, Array], y: Array) -> Array:
@@ -116,8 +128,8 @@ def low_rank_pairwise(theta: tuple[Array, Array], y: Array) -> Array:
       0.0
     """
     u, factor = theta
-    projected = jnp.matmul(y, factor)  # Vᵀy: (r,)
-    return jnp.vdot(u, y) - 0.5 * jnp.vdot(projected, projected)
+    projected = _dot(y, factor)  # Vᵀy: (r,)
+    return _vdot(u, y) - 0.5 * _vdot(projected, projected)
 
 
 def negative_semidefinite(factor: Array) -> Array:
@@ -136,7 +148,7 @@ def negative_semidefinite(factor: Array) -> Array:
       >>> negative_semidefinite(jnp.ones((2, 1))).tolist()
       [[-1.0, -1.0], [-1.0, -1.0]]
     """
-    return -factor @ factor.T
+    return -_dot(factor, factor.T)
 
 
 def project_negative_semidefinite(matrix: Array) -> Array:
@@ -158,7 +170,7 @@ def project_negative_semidefinite(matrix: Array) -> Array:
     """
     sym = 0.5 * (matrix + matrix.T)
     eigvals, eigvecs = jnp.linalg.eigh(sym)
-    return (eigvecs * jnp.minimum(eigvals, 0.0)) @ eigvecs.T
+    return _dot(eigvecs * jnp.minimum(eigvals, 0.0), eigvecs.T)
 
 
 def output_shape(energy: Energy, theta: Any) -> tuple[int, ...] | None:

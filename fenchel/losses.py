@@ -31,6 +31,7 @@ import optax
 
 from fenchel import _inputs
 from fenchel import energies as _energies
+from fenchel.energies import _vdot
 from fenchel import maximizers as _max
 from fenchel import regularizers as _regs
 
@@ -198,14 +199,14 @@ def _hinge_one(energy, reg, solver, key, theta, y, init):
     elif energy is _energies.pairwise or energy is _energies.low_rank_pairwise:
         augmented, theta_aug = energy, (theta[0] + cost, theta[1])
     else:
-        augmented = lambda theta_, y_: energy(theta_, y_) + jnp.vdot(cost, y_)
+        augmented = lambda theta_, y_: energy(theta_, y_) + _vdot(cost, y_)
         theta_aug = theta
     if init is None:
         init = _max.default_init(reg, jnp.shape(y), y.dtype)
     y_hat, info = solver(augmented, jax.lax.stop_gradient(reg),
                          jax.lax.stop_gradient(theta_aug), init, key)
     y_hat = jax.lax.stop_gradient(y_hat)
-    gap = _max.objective_gap(energy, reg, theta, y_hat, y) + jnp.vdot(cost, y_hat) + jnp.sum(y)
+    gap = _max.objective_gap(energy, reg, theta, y_hat, y) + _vdot(cost, y_hat) + jnp.sum(y)
     return jnp.where(gap < 0, jnp.zeros_like(gap), gap), info
 
 

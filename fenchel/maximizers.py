@@ -60,6 +60,7 @@ import numpy as np
 
 from fenchel import _inputs, _pytree
 from fenchel import energies as _energies
+from fenchel.energies import _dot, _vdot
 from fenchel import regularizers as _regs
 
 Array = jax.Array
@@ -141,15 +142,15 @@ def objective_gap(energy: Energy, reg: _regs.Regularizer, theta: Any, a: Array,
     """
     d = a - b
     if energy is _energies.bilinear:
-        energy_gap = jnp.vdot(theta, d)
+        energy_gap = _vdot(theta, d)
     elif energy is _energies.pairwise:
         u, interactions = theta
         sym = 0.5 * (interactions + interactions.T)
-        energy_gap = jnp.vdot(u, d) + 0.5 * jnp.vdot(d, sym @ (a + b))
+        energy_gap = _vdot(u, d) + 0.5 * _vdot(d, _dot(sym, a + b))
     elif energy is _energies.low_rank_pairwise:
         u, factor = theta
-        energy_gap = (jnp.vdot(u, d)
-                      - 0.5 * jnp.vdot(jnp.matmul(d, factor), jnp.matmul(a + b, factor)))
+        energy_gap = (_vdot(u, d)
+                      - 0.5 * _vdot(_dot(d, factor), _dot(a + b, factor)))
     else:
         energy_gap = energy(theta, a) - energy(theta, b)
     return energy_gap - reg.value_difference(a, b)
@@ -180,7 +181,7 @@ class _Smooth(NamedTuple):
 def _smooth(energy: Energy, theta: Any) -> _Smooth:
     if energy is _energies.bilinear:
         grad = lambda y: jnp.broadcast_to(theta, jnp.shape(y)).astype(jnp.result_type(y))
-        return _Smooth(lambda y: (jnp.vdot(theta, y), grad(y)), grad, True,
+        return _Smooth(lambda y: (_vdot(theta, y), grad(y)), grad, True,
                        lambda y: jnp.zeros((), jnp.result_type(y)))
     if energy is _energies.pairwise:
         u, interactions = theta
@@ -190,11 +191,11 @@ def _smooth(energy: Energy, theta: Any) -> _Smooth:
         sym = 0.5 * (interactions + interactions.T)
 
         def value_and_grad(y):
-            field = sym @ y
-            return jnp.vdot(u, y) + 0.5 * jnp.vdot(y, field), u + field
+            field = _dot(sym, y)
+            return _vdot(u, y) + 0.5 * _vdot(y, field), u + field
 
-        return _Smooth(value_and_grad, lambda y: u + sym @ y, True,
-                       lambda y: _power_iteration(lambda v: sym @ v, y))
+        return _Smooth(value_and_grad, lambda y: u + _dot(sym, y), True,
+                       lambda y: _power_iteration(lambda v: _dot(sym, v), y))
     if energy is _energies.low_rank_pairwise:
         u, factor = theta
         # ∇ of −½‖Vᵀy‖² is −V(Vᵀy): two products with V, O(kr), and the k × k
@@ -202,12 +203,12 @@ def _smooth(energy: Energy, theta: Any) -> _Smooth:
         # v ↦ V(Vᵀv).
 
         def value_and_grad(y):
-            projected = jnp.matmul(y, factor)
-            return (jnp.vdot(u, y) - 0.5 * jnp.vdot(projected, projected),
-                    u - jnp.matmul(factor, projected))
+            projected = _dot(y, factor)
+            return (_vdot(u, y) - 0.5 * _vdot(projected, projected),
+                    u - _dot(factor, projected))
 
         def gram(v):  # V(Vᵀv)
-            return jnp.matmul(factor, jnp.matmul(v, factor))
+            return _dot(factor, _dot(v, factor))
 
         return _Smooth(value_and_grad, lambda y: u - gram(y), True,
                        lambda y: _power_iteration(gram, y))
@@ -441,28 +442,31 @@ class ProjectedGradient(Maximizer):
             """Prox step from z; whether it fails the ascent test; (Φ, ∇Φ) at it."""
             y_new = reg.prox(z + g_z / lipschitz, 1.0 / lipschitz)
             d = y_new - z
-            squared_step = jnp.vdot(d, d)
+            squared_step = _vdot(d, d)
             if smooth.quadratic:
                 g_new = smooth.grad(y_new)
                 phi_new = None
                 # Exact for a quadratic: Φ(y⁺) − model(y⁺) = ½(L‖d‖² + <∇Φ(y⁺) − ∇Φ(z), d>),
                 # with rounding slack for the gradient difference of nearby points.
                 slack = 8 * eps * (jnp.linalg.norm(g_new) + jnp.linalg.norm(g_z)) * jnp.sqrt(squared_step)
-                fails = -jnp.vdot(g_new - g_z, d) > lipschitz * squared_step * (1 + 1e-3) + slack
+                fails = -_vdot(g_new - g_z, d) > lipschitz * squared_step * (1 + 1e-3) + slack
             else:
                 phi_new, g_new = smooth.value_and_grad(y_new)
-                model = phi_z + jnp.vdot(g_z, d) - 0.5 * lipschitz * squared_step
+                model = phi_z + _vdot(g_z, d) - 0.5 * lipschitz * squared_step
                 slack = 10 * eps * (1 + jnp.abs(phi_z))
                 # The value test alone cannot see a too-small L once L‖d‖² falls
                 # under the rounding slack (L then shrinks forever and the iterates
                 # stall); the curvature along d, from gradients, still can.
-                too_curved = -jnp.vdot(g_new - g_z, d) > lipschitz * squared_step * (1 + 1e-3)
+                too_curved = -_vdot(g_new - g_z, d) > lipschitz * squared_step * (1 + 1e-3)
                 fails = (phi_new < model - slack) | too_curved
             return y_new, fails, phi_new, g_new
 
         def step(z, phi_z, g_z, lipschitz):
             result = trial(z, phi_z, g_z, lipschitz)
-            if self.unroll:  # fixed trip count keeps the loop differentiable
+            if self.unroll or smooth.quadratic:
+                # Unrolled: a fixed trip count keeps the loop differentiable. Quadratic:
+                # a refused step is redone in the next iteration (see body), not in a
+                # nested loop, whose every trip is a host round-trip on a GPU.
                 return lipschitz, result
 
             def double(carry):
@@ -486,17 +490,24 @@ class ProjectedGradient(Maximizer):
                 phi_z, g_z = None, g_y + beta * (g_y - g_prev)  # ∇Φ is affine
             else:
                 phi_z, g_z = smooth.value_and_grad(z)
-            lipschitz, (y_new, _, phi_new, g_new) = step(z, phi_z, g_z, lipschitz)
+            lipschitz, (y_new, fails, phi_new, g_new) = step(z, phi_z, g_z, lipschitz)
             residual = lipschitz * jnp.linalg.norm(y_new - z)
             if smooth.quadratic:
-                gain = (0.5 * jnp.vdot(g_y + g_new, y_new - y)
+                gain = (0.5 * _vdot(g_y + g_new, y_new - y)
                         - reg.value_difference(y_new, y))
             else:
                 gain = phi_new - reg.value(y_new) - f_y
             # Adaptive restart: drop the momentum when the objective goes down.
             t_next = jnp.where(gain < 0, jnp.ones_like(t_next), t_next)
-            return (y_new, y, g_new, g_y, t_next, lipschitz * decrease, it + 1, residual,
-                    f_y + gain)
+            new_state = (y_new, y, g_new, g_y, t_next, lipschitz * decrease, it + 1, residual,
+                         f_y + gain)
+            if self.unroll or not smooth.quadratic:
+                return new_state
+            # A step that fails the (exact) ascent test is refused: stay at y with twice
+            # the curvature and no momentum. L only grows, so this is rare.
+            refused = (y, y, g_y, g_y, jnp.ones_like(t), 2.0 * lipschitz, it + 1,
+                       jnp.full_like(residual, jnp.inf), f_y)
+            return jax.tree.map(lambda a, b: jnp.where(fails, a, b), refused, new_state)
 
         def cond(state):
             return (state[6] < self.maxiter) & (state[7] > self.tol)
@@ -579,7 +590,7 @@ class MirrorAscent(Maximizer):
             # objective's change exactly, so a step costs one gradient and no value.
             if smooth.quadratic:
                 g_new = smooth.grad(y_new)
-                gain = 0.5 * jnp.vdot(g_y + g_new, y_new - y) - reg.value_difference(y_new, y)
+                gain = 0.5 * _vdot(g_y + g_new, y_new - y) - reg.value_difference(y_new, y)
             else:
                 phi_new, g_new = smooth.value_and_grad(y_new)
                 gain = phi_new - reg.value(y_new) - f_y
@@ -690,10 +701,10 @@ class CoordinateAscent(Maximizer):
             diag = -jnp.sum(factor * factor, axis=1)
 
             def start(y):
-                return jnp.matmul(y, factor)  # w = Vᵀy
+                return _dot(y, factor)  # w = Vᵀy
 
             def field(w, i):
-                return u[i] - jnp.vdot(factor[i], w)  # (u + Sy)_i
+                return u[i] - _vdot(factor[i], w)  # (u + Sy)_i
 
             def move(w, i, delta):
                 return w + factor[i] * delta
@@ -702,7 +713,7 @@ class CoordinateAscent(Maximizer):
             diag = jnp.diagonal(sym)
 
             def start(y):
-                return u + sym @ y  # the field u + Sy
+                return u + _dot(sym, y)  # the field u + Sy
 
             def field(f, i):
                 return f[i]

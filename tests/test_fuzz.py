@@ -501,7 +501,7 @@ def _probe(energy_name, reg_name, solver_name, dtype, k, layout):
 def _strong(reg):
     if reg.is_entropic:
         return M.MirrorAscent(maxiter=20000, tol=1e-10)
-    return M.ProjectedGradient(maxiter=20000, tol=1e-10)
+    return M.ProjectedGradient(maxiter=100_000, tol=1e-10)
 
 
 K_MAX, N_MAX = 5, 8
