@@ -38,6 +38,15 @@ if not hasattr(jax, "enable_x64"):  # JAX < 0.8 (the lower bound is 0.7.2): same
     jax.enable_x64 = _enable_x64
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop JAX's compiled programs after each test module: each one keeps its own
+    memory mappings, and the whole suite in one process would otherwise pass the
+    kernel's limit on mappings (vm.max_map_count, 65530), where XLA's compiler aborts."""
+    yield
+    jax.clear_caches()
+
+
 @pytest.fixture
 def x64():
     """Run one test with float64 enabled; other tests keep the default float32."""
