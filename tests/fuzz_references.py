@@ -208,32 +208,31 @@ def hinge_loss(reg, theta, y) -> np.ndarray:
     return fy_loss(reg, theta + 1.0 - 2.0 * y, y)
 
 
-def omega(reg, y) -> np.ndarray:
-    """Ω(y) per example, float64 (y inside dom Ω)."""
+def omega_entries(reg, y) -> np.ndarray:
+    """The entries of Ω(y) before the sum over the last axis, float64 (y inside dom Ω)."""
     y = np.asarray(y, np.float64)
     name = kind(reg)
     lam = reg.scale
     if name == "BinaryEntropy":
         yc = np.clip(y, 0.0, 1.0)
-        return lam * np.sum(scipy.special.xlogy(yc, yc) + scipy.special.xlogy(1 - yc, 1 - yc), -1)
+        return lam * (scipy.special.xlogy(yc, yc) + scipy.special.xlogy(1 - yc, 1 - yc))
     if name == "ShannonSimplex":
-        yc = np.clip(y, 0.0, None)
-        return lam * np.sum(scipy.special.xlogy(yc, yc), axis=-1)
+        return lam * scipy.special.xlogy(np.clip(y, 0.0, None), np.clip(y, 0.0, None))
     if name == "BoxIndicator":
-        return np.zeros(y.shape[:-1])
-    return 0.5 * lam * np.sum(y * y, axis=-1)
+        return np.zeros(y.shape)
+    return 0.5 * lam * y * y
+
+
+def omega(reg, y) -> np.ndarray:
+    """Ω(y) per example, float64 (y inside dom Ω)."""
+    return np.sum(omega_entries(reg, y), axis=-1)
 
 
 def omega_terms(reg, y) -> np.ndarray:
-    """Σ |entries of Ω(y)| (how large Ω's terms are, for rounding tolerances)."""
-    y = np.asarray(y, np.float64)
-    name = kind(reg)
-    lam = reg.scale
-    if name == "BinaryEntropy":
-        yc = np.clip(y, 0.0, 1.0)
-        return lam * np.sum(np.abs(scipy.special.xlogy(yc, yc))
-                            + np.abs(scipy.special.xlogy(1 - yc, 1 - yc)), -1)
-    return np.abs(omega(reg, y))
+    """Σ |entries of Ω(y)| (how large Ω's terms are, for rounding tolerances). Each
+    entry has one sign on the domain (xlogy ≤ 0 on [0, 1], squares ≥ 0), so this is
+    also the sum of the absolute values of its parts."""
+    return np.sum(np.abs(omega_entries(reg, y)), axis=-1)
 
 
 # --------------------------------------------------------------------------- energies

@@ -974,15 +974,12 @@ def _hamming_hinge(reg, theta, y) -> np.ndarray:
         point = np.clip(ref.maximizer(reg, shifted), a, b)
         if ref.kind(reg) == "BoxIndicator":  # a linear piece: its better end
             point = np.where(shifted > 0, b, a)
-        value = (shifted * point - sign * y - _omega_entries(reg, point))
+        value = (shifted * point - sign * y - ref.omega_entries(reg, point))
         best = np.maximum(best, value)
-    at_y = theta * y - _omega_entries(reg, y)
+    at_y = theta * y - ref.omega_entries(reg, y)
     return np.sum(best - at_y, -1)
 
 
-def _omega_entries(reg, y) -> np.ndarray:
-    y = np.asarray(y, np.float64)
-    return np.stack([ref.omega(reg, y[..., i:i + 1]) for i in range(y.shape[-1])], -1)
 
 
 # --------------------------------------------------------------------------- (b) batches
