@@ -88,6 +88,13 @@ def _check_reg(reg) -> None:
                         f"{type(reg).__name__}")
 
 
+def _require_reg(reg, role: str) -> None:
+    """:func:`_check_reg`, and refuse None: ``role`` says what the domain is for."""
+    _check_reg(reg)
+    if reg is None:
+        raise TypeError(f"reg must be a fenchel.regularizers.Regularizer ({role}), got None")
+
+
 def _soft_max_gap(gaps: Array, temperature: Array) -> Array:
     """``τ log Σ_j exp(d_j/τ)`` for ``τ > 0`` and ``max_j d_j`` at ``τ = 0``.
 
@@ -256,10 +263,7 @@ def hard_negatives(energy: Energy, reg: _regs.Regularizer, theta: Any, key: Arra
     """
     _check_count("num", num, 0)
     _check_key(key)
-    _check_reg(reg)
-    if reg is None:
-        raise TypeError("reg must be a fenchel.regularizers.Regularizer (the domain the "
-                        "solver searches), got None")
+    _require_reg(reg, "the domain the solver searches")
     solver = _max.resolve_solver(energy, reg, theta, solver)
     theta, _, _, batch, _ = _max.read_inputs(energy, theta)
     if batch:
@@ -310,10 +314,7 @@ def sample_candidates(energy: Energy, reg: _regs.Regularizer, theta: Any, key: A
     _check_count("num_random", num_random, 0)
     _check_count("num_hard", num_hard, 0)
     _check_key(key)
-    _check_reg(reg)
-    if reg is None:
-        raise TypeError("reg must be a fenchel.regularizers.Regularizer (the domain to sample), "
-                        "got None")
+    _require_reg(reg, "the domain to sample")
     random_key, hard_key = jax.random.split(key)
     checked, _, _, batch, _ = _max.read_inputs(energy, theta)
     if batch:
