@@ -37,11 +37,12 @@ import sys
 
 import fenchel
 
-# module defining ``add_parser(subparsers)`` (and, optionally,
-# ``add_reproduce_parser(subparsers)`` for ``fenchel reproduce ...``) ->
+# module defining ``add_parser(subparsers)`` and/or
+# ``add_reproduce_parser(subparsers)`` (for ``fenchel reproduce ...``) ->
 # (its sub-commands, its ``reproduce`` experiment or None, the extra it needs)
 _APPLICATIONS = {
     "fenchel.multilabel.cli": (("multilabel",), "multilabel", "multilabel"),
+    "fenchel.multilabel.calibration": ((), "calibration", "multilabel"),
     "fenchel.imitation.cli": (("imitation",), "imitation", "imitation"),
     "fenchel.bench.cli": (("bench",), None, "bench"),
 }
@@ -104,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                 _add_missing(reproduce_sub, experiment, extra, missing)
             continue
         module = importlib.import_module(module_name)
-        module.add_parser(subparsers)
+        if hasattr(module, "add_parser"):
+            module.add_parser(subparsers)
         if hasattr(module, "add_reproduce_parser"):
             module.add_reproduce_parser(reproduce_sub)
     return parser

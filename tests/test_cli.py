@@ -128,6 +128,8 @@ CONCEPTS = {
 OFFERS = {
     ("multilabel",): ("--learning-rate", "--quiet", "--seed", "--devices", "--json", "--hidden"),
     ("reproduce", "multilabel"): ("--learning-rate", "--quiet", "--out", "--seeds", "--jobs"),
+    ("reproduce", "calibration"): ("--learning-rate", "--quiet", "--out", "--seeds", "--jobs",
+                                   "--steps"),
     ("imitation", "collect"): ("--env", "--demos", "--seed", "--out", "--quiet"),
     ("imitation", "train"): ("--env", "--demos", "--demos-file", "--seed", "--learning-rate",
                              "--hidden-sizes", "--quiet", "--devices", "--json"),

@@ -5,7 +5,8 @@ Modules: :mod:`~fenchel.multilabel.models` (energy networks),
 :mod:`~fenchel.multilabel.metrics`, :mod:`~fenchel.multilabel.train`
 (training, search, evaluation), :mod:`~fenchel.multilabel.estimator`
 (scikit-learn estimator), :mod:`~fenchel.multilabel.reproduce` (experiment
-grid) and :mod:`~fenchel.multilabel.cli`.
+grid), :mod:`~fenchel.multilabel.calibration` (the calibration experiment on
+synthetic data) and :mod:`~fenchel.multilabel.cli`.
 """
 
 from __future__ import annotations
