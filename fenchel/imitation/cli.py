@@ -43,7 +43,8 @@ def _env_name(value: str) -> str:
 
 
 _ENV_HELP = ("task name: particle-<N>d[-multimodal] (N in 1..16, e.g. "
-             f"{ENV_NAMES[1]}), {'/'.join(POINTMAZE_ENV_NAMES)} or "
+             f"{ENV_NAMES[1]}), particle-ibc-<N>d (IBC's particle protocol), "
+             f"{'/'.join(POINTMAZE_ENV_NAMES)} or "
              f"{'/'.join(LOCOMOTION_ENV_NAMES)}")
 
 
@@ -85,7 +86,8 @@ def _policy_config(args: argparse.Namespace):
     # flag dest -> PolicyConfig field (the name recorded in settings and result files)
     fields = {"hidden_sizes": "hidden", "reg_scale": "reg_scale", "act_samples": "act_samples",
               "train_solver": "train_solver", "hard_negatives": "hard_negatives",
-              "gfy_temperature": "gfy_temperature"}
+              "gfy_temperature": "gfy_temperature", "acting": "acting",
+              "langevin_chains": "langevin_chains", "langevin_steps": "langevin_steps"}
     overrides = {field: getattr(args, dest) for dest, field in fields.items()
                  if getattr(args, dest, None) is not None}
     return PolicyConfig(**overrides)
@@ -100,7 +102,7 @@ def _train_config(args: argparse.Namespace):
 
 
 def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
-    from fenchel.imitation.policies import TRAIN_SOLVERS, PolicyConfig
+    from fenchel.imitation.policies import ACTING_SOLVERS, TRAIN_SOLVERS, PolicyConfig
     from fenchel.imitation.train import TrainConfig
 
     policy, train = PolicyConfig(), TrainConfig()
@@ -134,6 +136,17 @@ def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gfy-temperature", type=non_negative_float, metavar="TAU",
                         help="temperature of gfy-softmax's candidate-set loss (0: the hard "
                              f"max; default {policy.gfy_temperature:g})")
+    parser.add_argument("--acting", choices=ACTING_SOLVERS,
+                        help="how the energy policies (all but mse) act: sampling (their "
+                             "sampling solvers) or langevin (implicit BC's Langevin sampler: "
+                             "--langevin-chains uniform chains, --langevin-steps steps, the "
+                             f"best final chain) (default {policy.acting})")
+    parser.add_argument("--langevin-chains", type=positive_int, metavar="N",
+                        help=f"chains of --acting langevin (default {policy.langevin_chains}, "
+                             "IBC's)")
+    parser.add_argument("--langevin-steps", type=positive_int, metavar="N",
+                        help=f"steps of --acting langevin (default {policy.langevin_steps}, "
+                             "IBC's)")
 
 
 def _demos_file_problem(demos, env: str, path: str, n_demos: int | None) -> str | None:

@@ -1,6 +1,7 @@
 """Demonstration datasets: scripted-oracle rollouts flattened into (observation, action) pairs.
 
-Particle tasks roll out :class:`~fenchel.imitation.oracles.ParticleOracle`; PointMaze tasks
+Particle tasks roll out :class:`~fenchel.imitation.oracles.ParticleOracle` (IBC's particle
+task :class:`~fenchel.imitation.particle_ibc.IBCParticleOracle`); PointMaze tasks
 :class:`~fenchel.imitation.pointmaze.PointMazeOracle` and locomotion tasks their SAC expert
 (:func:`~fenchel.imitation.locomotion.task_expert`), both in batches of ``MUJOCO_BATCH``
 episodes, each batch one MuJoCo environment per episode.
@@ -27,6 +28,12 @@ from fenchel.imitation.envs import (
 from fenchel.imitation.locomotion import LocomotionConfig, locomotion_rollout, task_expert
 from fenchel.imitation.oracles import ParticleOracle
 from fenchel.imitation.particle import ParticleConfig, particle_reset
+from fenchel.imitation.particle_ibc import (
+    IBCParticleConfig,
+    IBCParticleOracle,
+    particle_ibc_reset,
+    particle_ibc_rollout,
+)
 from fenchel.imitation.pointmaze import (
     PointMazeConfig,
     PointMazeOracle,
@@ -84,11 +91,11 @@ class Demonstrations:
 def _resolve_config(env: str | EnvConfig) -> tuple[str | None, EnvConfig]:
     if isinstance(env, str):
         return env, make_env_config(env)
-    if isinstance(env, (ParticleConfig, PointMazeConfig, LocomotionConfig)):
+    if isinstance(env, (ParticleConfig, PointMazeConfig, LocomotionConfig, IBCParticleConfig)):
         name = env_name(env)
         return (name if make_env_config(name) == env else None), env
-    raise TypeError(f"env must be an environment name, a ParticleConfig, PointMazeConfig or "
-                    f"LocomotionConfig, got {type(env)}")
+    raise TypeError(f"env must be an environment name, a ParticleConfig, PointMazeConfig, "
+                    f"LocomotionConfig or IBCParticleConfig, got {type(env)}")
 
 
 def _episode_major(result) -> dict[str, np.ndarray]:
@@ -160,6 +167,11 @@ def collect_demonstrations(env: str | EnvConfig, n_episodes: int,
         if isinstance(config, (PointMazeConfig, LocomotionConfig)):
             episodes, oracle = _mujoco_episodes(config, n_episodes, reset_seed, oracle_seed,
                                                 bar)
+        elif isinstance(config, IBCParticleConfig):  # IBC's oracle is deterministic
+            initial = particle_ibc_reset(np.random.default_rng(reset_seed), n_episodes, config)
+            oracle = IBCParticleOracle(config)
+            episodes = _episode_major(particle_ibc_rollout(oracle, config, initial))
+            bar.update(n_episodes)
         else:
             initial = particle_reset(np.random.default_rng(reset_seed), n_episodes, config)
             oracle = ParticleOracle(config, seed=np.random.default_rng(oracle_seed))

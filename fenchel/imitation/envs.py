@@ -4,8 +4,9 @@ The gymnasium environment and the batched helpers share the dynamics of
 :mod:`fenchel.imitation.particle`; the batched ones run thousands of episodes in lockstep.
 Names ``pointmaze-<maze>`` select the PointMaze tasks of :mod:`fenchel.imitation.pointmaze`
 and ``hopper``, ``halfcheetah``, ``walker2d`` the locomotion tasks of
-:mod:`fenchel.imitation.locomotion`, which :func:`make_env_config`, :func:`env_name` and
-:func:`evaluate_policy` also handle.
+:mod:`fenchel.imitation.locomotion`, and ``particle-ibc-<N>d`` implicit BC's own particle
+task (:mod:`fenchel.imitation.particle_ibc`), which :func:`make_env_config`, :func:`env_name`
+and :func:`evaluate_policy` also handle.
 
 A *policy* here is any callable mapping a batch of observations ``(n, observation_dim)`` to
 actions ``(n, action_dim)`` (particle: ``(n, 4 N + 2)`` to set-points ``(n, N)``; PointMaze:
@@ -39,6 +40,12 @@ from fenchel.imitation.particle import (
     particle_step,
     particle_success,
 )
+from fenchel.imitation.particle_ibc import (
+    PARTICLE_IBC_ENV_NAMES,
+    IBCParticleConfig,
+    evaluate_particle_ibc,
+    parse_particle_ibc_name,
+)
 from fenchel.imitation.pointmaze import (
     POINTMAZE_ENV_NAMES,
     PointMazeConfig,
@@ -47,11 +54,11 @@ from fenchel.imitation.pointmaze import (
 )
 
 Policy = Callable[[np.ndarray], Any]
-EnvConfig = ParticleConfig | PointMazeConfig | LocomotionConfig
+EnvConfig = ParticleConfig | PointMazeConfig | LocomotionConfig | IBCParticleConfig
 
 ENV_NAMES: tuple[str, ...] = tuple(
     f"particle-{dim}d{suffix}" for suffix in ("", "-multimodal") for dim in range(1, MAX_DIM + 1)
-) + POINTMAZE_ENV_NAMES + LOCOMOTION_ENV_NAMES
+) + POINTMAZE_ENV_NAMES + LOCOMOTION_ENV_NAMES + PARTICLE_IBC_ENV_NAMES
 _ENV_NAME = re.compile(r"particle-([1-9][0-9]*)d(-multimodal)?")
 GYMNASIUM_ID = "fenchel/Particle-v0"
 
@@ -61,12 +68,14 @@ def make_env_config(name: str) -> EnvConfig:
 
     Args:
       name: one of ``ENV_NAMES``: ``"particle-<N>d"``, ``"particle-<N>d-multimodal"``,
-        ``"pointmaze-<maze>"`` with maze ``umaze``, ``medium`` or ``large``, or a locomotion
-        task ``"hopper"``, ``"halfcheetah"``, ``"walker2d"``.
+        ``"pointmaze-<maze>"`` with maze ``umaze``, ``medium`` or ``large``, a locomotion
+        task ``"hopper"``, ``"halfcheetah"``, ``"walker2d"``, or IBC's particle task
+        ``"particle-ibc-<N>d"`` (:mod:`fenchel.imitation.particle_ibc`).
 
     Returns:
       The ``ParticleConfig`` with ``dim=N`` and ``multimodal`` set by the suffix, the
-      ``PointMazeConfig`` of the maze (default episode length) or the ``LocomotionConfig``.
+      ``PointMazeConfig`` of the maze (default episode length), the ``LocomotionConfig`` or
+      the ``IBCParticleConfig``.
 
     Example:
       >>> from fenchel.imitation.envs import make_env_config
@@ -75,7 +84,7 @@ def make_env_config(name: str) -> EnvConfig:
       >>> make_env_config("pointmaze-large").observation_dim
       6
     """
-    for parse in (parse_pointmaze_name, parse_locomotion_name):
+    for parse in (parse_pointmaze_name, parse_locomotion_name, parse_particle_ibc_name):
         config = parse(name)
         if config is not None:
             return config
@@ -94,7 +103,7 @@ def env_name(config: EnvConfig) -> str:
       >>> env_name(ParticleConfig(dim=2, multimodal=True))
       'particle-2d-multimodal'
     """
-    if isinstance(config, (PointMazeConfig, LocomotionConfig)):
+    if isinstance(config, (PointMazeConfig, LocomotionConfig, IBCParticleConfig)):
         return config.name
     return f"particle-{config.dim}d" + ("-multimodal" if config.multimodal else "")
 
@@ -108,7 +117,7 @@ def action_bounds(config: EnvConfig) -> tuple[float, float]:
       >>> action_bounds(ParticleConfig(dim=3)), action_bounds(make_env_config("pointmaze-umaze"))
       ((0.0, 1.0), (-1.0, 1.0))
     """
-    if isinstance(config, (PointMazeConfig, LocomotionConfig)):
+    if isinstance(config, (PointMazeConfig, LocomotionConfig, IBCParticleConfig)):
         return config.action_low, config.action_high
     if isinstance(config, ParticleConfig):
         return 0.0, 1.0
@@ -118,7 +127,8 @@ def action_bounds(config: EnvConfig) -> tuple[float, float]:
 
 def config_from_dict(fields: dict[str, Any]) -> EnvConfig:
     """Rebuilds a config from its ``to_dict()`` (a PointMaze config is the one with "maze", a
-    locomotion config the one with "task").
+    locomotion config the one with "task", an IBC particle config the one with
+    "goal_distance").
 
     Example:
       >>> from fenchel.imitation.envs import config_from_dict, make_env_config
@@ -130,6 +140,8 @@ def config_from_dict(fields: dict[str, Any]) -> EnvConfig:
         return PointMazeConfig(**fields)
     if "task" in fields:
         return LocomotionConfig(**fields)
+    if "goal_distance" in fields:
+        return IBCParticleConfig(**fields)
     return ParticleConfig(**fields)
 
 
@@ -280,7 +292,8 @@ def evaluate_policy(policy: Policy, env_config: EnvConfig | str, n_episodes: int
     :func:`fenchel.imitation.pointmaze.evaluate_pointmaze`, whose result has the keys below
     except "goal1_first_rate", plus "mean_success_length"; a locomotion config to
     :func:`fenchel.imitation.locomotion.evaluate_locomotion` (success = did not fall, plus
-    "return_std" and "returns").
+    "return_std" and "returns"); an IBC particle config to
+    :func:`fenchel.imitation.particle_ibc.evaluate_particle_ibc` (IBC's success rule).
 
     Args:
       policy: maps (n, 4 N + 2) observations to (n, N) set-points (PointMaze: (n, 6) to
@@ -310,9 +323,11 @@ def evaluate_policy(policy: Policy, env_config: EnvConfig | str, n_episodes: int
         return evaluate_pointmaze(policy, config, n_episodes, seed, batch_size)
     if isinstance(config, LocomotionConfig):
         return evaluate_locomotion(policy, config, n_episodes, seed, batch_size)
+    if isinstance(config, IBCParticleConfig):
+        return evaluate_particle_ibc(policy, config, n_episodes, seed, batch_size)
     if not isinstance(config, ParticleConfig):
         raise TypeError(f"env_config must be a ParticleConfig, PointMazeConfig, "
-                        f"LocomotionConfig or a name, got {type(config)}")
+                        f"LocomotionConfig, IBCParticleConfig or a name, got {type(config)}")
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) \
             or n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive int, got {n_episodes!r}")

@@ -23,6 +23,12 @@ policy             training                                            acting
 ``gfy``, ``gfy-softmax`` and ``ibc`` share the same energy network ``E(s, z) = MLP([s, z])``;
 they differ only in the loss and in how they act. All use MLPs with the same hidden sizes.
 
+Every energy policy (all but ``mse``) can instead act by implicit BC's Langevin sampler
+(``PolicyConfig(acting="langevin")``, :class:`fenchel.imitation.langevin.IBCLangevin`:
+``langevin_chains`` uniform chains, ``langevin_steps`` steps with IBC's step-size schedule,
+the best final chain) on the same objective its sampling solver maximizes (``ibc``: E on the
+box; the GFY policies: E − Ω).
+
 ``gfy-softmax`` sits between ``gfy`` and ``ibc``. With ``F(z) = E(s, z) − Ω(z)`` and the
 candidates ``C = {c_0 = z*} ∪ {M uniform points of the box} ∪ {K inner-solver outputs}``
 (:mod:`fenchel.candidates`) its loss is
@@ -60,6 +66,7 @@ from fenchel import losses as fl
 from fenchel import maximizers as fm
 from fenchel import regularizers as fr
 from fenchel.imitation._observations import observation_batch
+from fenchel.imitation.langevin import IBCLangevin
 
 Array = jax.Array
 
@@ -68,12 +75,16 @@ POLICY_NAMES: tuple[str, ...] = ("gfy", "gfy-pairwise", "mse", "ibc", "gfy-softm
 TRAIN_SOLVERS: tuple[str, ...] = ("train", "acting")
 """Values of :attr:`PolicyConfig.train_solver`."""
 
+ACTING_SOLVERS: tuple[str, ...] = ("sampling", "langevin")
+"""Values of :attr:`PolicyConfig.acting`."""
+
 ZERO_LOSS_ATOL = 1e-6
 """A loss at or below this counts as zero in the ``zero_loss_fraction`` diagnostic."""
 
 # Fields added after the committed results: ``to_dict`` leaves them out at their defaults,
 # so the settings (and fingerprints) of those results still match ``PolicyConfig()``.
-_LATER_FIELDS: tuple[str, ...] = ("train_solver", "hard_negatives", "gfy_temperature")
+_LATER_FIELDS: tuple[str, ...] = ("train_solver", "hard_negatives", "gfy_temperature",
+                                  "acting", "langevin_chains", "langevin_steps")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +160,11 @@ class PolicyConfig:
       hard_negatives: K, inner-solver runs in the candidate set of ``gfy-softmax``: the
         first warm-started at the target z* (``gfy``'s ŷ), the others from random points.
       gfy_temperature: τ ≥ 0 of ``gfy-softmax`` (0: the hard max over the candidates).
+      acting: how the energy policies act: ``"sampling"`` (the solvers of the table above)
+        or ``"langevin"`` (:class:`~fenchel.imitation.langevin.IBCLangevin`, IBC's sampler);
+        ``mse`` ignores it.
+      langevin_chains: chains of the Langevin sampler (IBC's particle config: 512).
+      langevin_steps: its steps (IBC's particle config: 100).
 
     Example:
       >>> from fenchel.imitation.policies import PolicyConfig
@@ -170,13 +186,17 @@ class PolicyConfig:
     train_solver: str = "train"
     hard_negatives: int = 2
     gfy_temperature: float = 1.0
+    acting: str = "sampling"
+    langevin_chains: int = 512
+    langevin_steps: int = 100
 
     def __post_init__(self) -> None:
         hidden = tuple(int(h) for h in self.hidden)
         if not hidden or min(hidden) < 1:
             raise ValueError(f"hidden must be a non-empty tuple of positive ints, got {self.hidden!r}")
         object.__setattr__(self, "hidden", hidden)
-        for name in ("train_samples", "act_samples", "negatives", "pairwise_sweeps"):
+        for name in ("train_samples", "act_samples", "negatives", "pairwise_sweeps",
+                     "langevin_chains", "langevin_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -197,6 +217,8 @@ class PolicyConfig:
         if self.train_solver not in TRAIN_SOLVERS:
             raise ValueError(f"train_solver must be one of {TRAIN_SOLVERS}, "
                              f"got {self.train_solver!r}")
+        if self.acting not in ACTING_SOLVERS:
+            raise ValueError(f"acting must be one of {ACTING_SOLVERS}, got {self.acting!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable dictionary; ``PolicyConfig(**d)`` rebuilds the config.
@@ -390,6 +412,13 @@ def _acting_solver(config: PolicyConfig) -> fm.Maximizer:
     return _sample_then_refine(config.act_samples, config.act_rounds, config.act_refine)
 
 
+def _act_with(config: PolicyConfig, sampling: fm.Maximizer) -> fm.Maximizer:
+    """The solver a policy acts with: ``sampling`` (its own), or IBC's Langevin sampler."""
+    if config.acting == "langevin":
+        return IBCLangevin(num_samples=config.langevin_chains, maxiter=config.langevin_steps)
+    return sampling
+
+
 def _search(config: PolicyConfig) -> fm.Maximizer:
     """One run of the training search of ``config.train_solver`` (``train_*`` or ``act_*``
     sizes)."""
@@ -428,7 +457,8 @@ def _gfy_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
     losses = _per_example(lambda params, s, y, kk: fl.gfy_loss(
         energy, reg, (params, s), y, solver=train_solver, init=y, key=kk))
     return Learner("gfy", spec, config, init, _mean(losses),
-                   _batched_act(energy, reg, _acting_solver(config), spec.action_dim),
+                   _batched_act(energy, reg, _act_with(config, _acting_solver(config)),
+                                spec.action_dim),
                    _zero_loss_fraction(losses))
 
 
@@ -468,7 +498,8 @@ def _gfy_softmax_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
             temperature=temperature, reg=reg))
 
     return Learner("gfy-softmax", spec, config, init, _mean(losses_at(config.gfy_temperature)),
-                   _batched_act(energy, reg, _acting_solver(config), spec.action_dim),
+                   _batched_act(energy, reg, _act_with(config, _acting_solver(config)),
+                                spec.action_dim),
                    _zero_loss_fraction(losses_at(0.0)))
 
 
@@ -477,8 +508,9 @@ def _ibc_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
     k = spec.action_dim
     # Acting maximizes E alone (Ω = 0 on the box): InfoNCE models p(z | s) ∝ exp(E/τ).
     reg = fr.BoxIndicator(lower=-1.0, upper=1.0)
-    act_solver = fm.DerivativeFree(num_samples=config.act_samples, iterations=config.act_rounds,
-                                   temperature=config.temperature)
+    act_solver = _act_with(config, fm.DerivativeFree(
+        num_samples=config.act_samples, iterations=config.act_rounds,
+        temperature=config.temperature))
 
     def one(params, s, y, kk):
         negatives = fl.sample_box(kk, config.negatives, (k,), -1.0, 1.0)
@@ -501,9 +533,13 @@ def _pairwise_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
         one = lambda s, y: fl.gfy_loss(fe.pairwise, reg, apply(params, s), y, solver=solver)
         return jax.vmap(one)(obs, z)
 
+    act_solver = _act_with(config, solver)
+
     def act(params, obs, key):
         init = jnp.zeros((k,), obs.dtype)
-        return jax.vmap(lambda s: solver(fe.pairwise, reg, apply(params, s), init)[0])(obs)
+        keys = jax.random.split(key, obs.shape[0])
+        return jax.vmap(lambda s, kk: act_solver(fe.pairwise, reg, apply(params, s), init,
+                                                 kk)[0])(obs, keys)
 
     return Learner("gfy-pairwise", spec, config, init, _mean(per_example), act,
                    _zero_loss_fraction(per_example))
@@ -626,6 +662,7 @@ class Policy:
 __all__ = [
     "POLICY_NAMES",
     "TRAIN_SOLVERS",
+    "ACTING_SOLVERS",
     "ZERO_LOSS_ATOL",
     "PolicySpec",
     "PolicyConfig",

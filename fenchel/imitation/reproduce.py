@@ -75,6 +75,9 @@ class ReproduceConfig:
     policies: tuple[str, ...] = GRID_POLICIES
     demos: tuple[tuple[str, tuple[int, ...]], ...] = (
         ("particle-4d-multimodal", (200,)),
+        # IBC's demonstration count (fenchel.imitation.particle_ibc.IBC_PROTOCOL).
+        ("particle-ibc-2d", (2000,)),
+        ("particle-ibc-4d", (2000,)),
         ("pointmaze-medium", (100,)),
         ("hopper", (5,)),
         ("halfcheetah", (5,)),
@@ -149,7 +152,10 @@ SETTING_FLAGS = {"eval_episodes": "--eval-episodes", "train_config.steps": "--st
                  "policy_config.act_samples": "--act-samples",
                  "policy_config.train_solver": "--train-solver",
                  "policy_config.hard_negatives": "--hard-negatives",
-                 "policy_config.gfy_temperature": "--gfy-temperature"}
+                 "policy_config.gfy_temperature": "--gfy-temperature",
+                 "policy_config.acting": "--acting",
+                 "policy_config.langevin_chains": "--langevin-chains",
+                 "policy_config.langevin_steps": "--langevin-steps"}
 """The command-line flag of each setting that has one, named when settings differ."""
 
 

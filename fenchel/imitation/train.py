@@ -66,7 +66,8 @@ def make_task(name: str) -> Task:
 
     Args:
       name: any name of ``fenchel.imitation.envs.ENV_NAMES``: ``particle-<N>d[-multimodal]``,
-        ``pointmaze-<maze>``, ``hopper``, ``halfcheetah`` or ``walker2d``.
+        ``particle-ibc-<N>d``, ``pointmaze-<maze>``, ``hopper``, ``halfcheetah`` or
+        ``walker2d``.
 
     Returns:
       The task.
@@ -95,6 +96,9 @@ def make_task(name: str) -> Task:
         if name.startswith("pointmaze-"):
             from fenchel.imitation.pointmaze import PointMazeOracle
             return PointMazeOracle(config, seed=seed)
+        if isinstance(config, _envs.IBCParticleConfig):  # deterministic: no seed
+            from fenchel.imitation.particle_ibc import IBCParticleOracle
+            return IBCParticleOracle(config)
         from fenchel.imitation.oracles import ParticleOracle
         return ParticleOracle(config, seed=seed)
 
