@@ -10,13 +10,16 @@ Examples::
 The training flags are grids: each of ``--hidden``, ``--learning-rate``,
 ``--weight-decay`` and ``--reg-scale`` takes one or more values, and every combination
 is a candidate configuration tuned on the validation split. ``--hidden`` is thus a list of
-*widths of the one hidden layer* (one network each; 0 = linear), unlike
-``fenchel imitation train --hidden-sizes``, the layer sizes of one network.
+*widths of the hidden layers* (one network each; 0 = linear; ``--depth`` layers, 1 by
+default), unlike ``fenchel imitation train --hidden-sizes``, the layer sizes of one
+network. ``--dropout`` and ``--depth`` are a grid when given several values, and a fixed
+setting with one.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -24,7 +27,8 @@ import time
 from fenchel._cli_types import (add_argument, non_negative_float, non_negative_int, output_dir,
                                 output_file, positive_float, positive_int, seed_int)
 from fenchel._io import write_json_atomic
-from fenchel.multilabel.losses import LOSSES, REGULARIZERS, Method
+from fenchel.multilabel.losses import LOSSES, PROPOSALS, REGULARIZERS, Method
+from fenchel.multilabel.metrics import SELECTION_METRICS
 from fenchel.multilabel.models import ENERGIES
 from fenchel.training import mesh_for_devices, parse_device_count
 
@@ -32,6 +36,33 @@ from fenchel.training import mesh_for_devices, parse_device_count
 def _grid_values(args: argparse.Namespace) -> dict[str, list]:
     return {"hidden": args.hidden, "learning_rate": args.learning_rate,
             "weight_decay": args.weight_decay, "reg_scale": args.reg_scale}
+
+
+# Grid flags added after the committed results: absent, they are not in the grid (the
+# records keep the Config default); one value is a fixed setting; several, a grid.
+_OPTIONAL_GRID = ("dropout", "depth")
+
+
+def _dropout_rate(value: str) -> float:
+    """A dropout rate: a number in [0, 1)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0.0 <= number < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value!r}")
+    return number
+
+
+def _alpha(value: str) -> float:
+    """α of the min-min loss: a finite number >= 1."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number >= 1.0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 1, got {value!r}")
+    return number
 
 
 def _defaults(name: str) -> str:
@@ -44,8 +75,8 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     nargs = "+"
     parser.add_argument("--hidden", type=non_negative_int, nargs=nargs, default=None,
                         metavar="WIDTH",
-                        help="grid of widths of the feature map's one hidden layer, each a "
-                             "candidate network; 0 = linear "
+                        help="grid of widths of the feature map's hidden layers (--depth of "
+                             "them), each a candidate network; 0 = linear "
                              f"(default {_defaults('hidden')})")
     add_argument(parser, "--learning-rate", type=positive_float, nargs=nargs, default=None,
                  metavar="RATE", deprecated=["--lr"],
@@ -56,6 +87,15 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reg-scale", type=positive_float, nargs=nargs, default=None,
                         metavar="LAMBDA",
                         help=f"grid of temperatures λ of Ω (default {_defaults('reg_scale')})")
+    parser.add_argument("--dropout", type=_dropout_rate, nargs=nargs, default=None,
+                        metavar="RATE",
+                        help="dropout rate(s) in [0, 1) of the feature map in training (on "
+                             "every hidden activation; on the input features when --hidden "
+                             "0); one value is fixed, several are a grid (default 0: none)")
+    parser.add_argument("--depth", type=positive_int, nargs=nargs, default=None, metavar="N",
+                        help="number(s) of hidden layers of width --hidden (no effect with "
+                             "--hidden 0); one value is fixed, several are a grid "
+                             "(default 1)")
     parser.add_argument("--max-epochs", type=positive_int, default=100,
                         help="epoch budget (default 100)")
     parser.add_argument("--patience", type=positive_int, default=10,
@@ -73,6 +113,12 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
                              "iteration, the k x k U never formed), r >= k the dense pairwise "
                              "energy; other energies and --nonconcave have none "
                              "(default: r = k, dense)")
+    parser.add_argument("--select-by", choices=SELECTION_METRICS, default="hamming_accuracy",
+                        help="the validation score that picks the configuration of the grid: "
+                             "hamming_accuracy (rounding at 0.5, also the early-stopping "
+                             "criterion) or example_f1_expected (example F1, scikit-learn's "
+                             "convention, with the expected-F1 decoding) (default "
+                             "hamming_accuracy)")
     parser.add_argument("--warm-start", action=argparse.BooleanOptionalAction, default=True,
                         help="start each training example's inner solve at its solution of "
                              "the previous epoch (no effect on unary and unrolled methods); "
@@ -83,13 +129,23 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
 def _grid(args: argparse.Namespace) -> dict[str, list]:
     from fenchel.multilabel.reproduce import DEFAULT_GRID
 
-    return {name: list(values) if values is not None else list(DEFAULT_GRID[name])
+    grid = {name: list(values) if values is not None else list(DEFAULT_GRID[name])
             for name, values in _grid_values(args).items()}
+    for name in _OPTIONAL_GRID:
+        values = getattr(args, name, None)
+        if values is not None and len(values) > 1:
+            grid[name] = list(values)
+    return grid
 
 
 def _fixed(args: argparse.Namespace) -> dict:
-    return {"max_epochs": args.max_epochs, "patience": args.patience,
-            "batch_size": args.batch_size, "warm_start": args.warm_start, "rank": args.rank}
+    fixed = {"max_epochs": args.max_epochs, "patience": args.patience,
+             "batch_size": args.batch_size, "warm_start": args.warm_start, "rank": args.rank}
+    for name in _OPTIONAL_GRID:
+        values = getattr(args, name, None)
+        if values is not None and len(values) == 1:
+            fixed[name] = values[0]
+    return fixed
 
 
 def _data_folder(data_dir: str | None) -> str:
@@ -108,7 +164,15 @@ def _run_single(args: argparse.Namespace) -> int:
     from fenchel.multilabel.train import run_experiment
 
     try:
-        method = Method(args.energy, args.loss, args.reg, concave=not args.nonconcave)
+        minmin = {name: value for name, value in (("alpha", args.alpha),
+                                                  ("samples", args.samples),
+                                                  ("proposal", args.proposal))
+                  if value is not None}
+        if minmin and args.loss != "minmin":
+            raise ValueError(f"--{' and --'.join(minmin)} belong to the min-min loss "
+                             f"(--loss minmin), not to --loss {args.loss}")
+        method = Method(args.energy, args.loss, args.reg, concave=not args.nonconcave,
+                        **minmin)
         if args.rank is not None and not (method.energy == "pairwise" and method.concave):
             raise ValueError(f"--rank is the rank of the concave pairwise interaction "
                              f"U = -VV^T; method {method.name} has none (use --energy "
@@ -133,7 +197,8 @@ def _run_single(args: argparse.Namespace) -> int:
     configs = method_grid(method, _grid(args), **_fixed(args))
     start = time.perf_counter()
     result = run_experiment(data, method, configs, seed=args.seed, progress=not args.quiet,
-                            mesh=mesh, checkpoint_dir=args.checkpoint_dir, refit=args.refit)
+                            mesh=mesh, checkpoint_dir=args.checkpoint_dir, refit=args.refit,
+                            select_by=args.select_by)
     result["wall_seconds"] = time.perf_counter() - start
     config = result["config"]
     print(f"dataset={data.name} method={method.name} seed={args.seed} "
@@ -141,6 +206,8 @@ def _run_single(args: argparse.Namespace) -> int:
           f"lr={config['learning_rate']:g} weight_decay={config['weight_decay']:g} "
           f"reg_scale={config['reg_scale']:g} best_epoch={result['best_epoch']}"
           + (f" rank={config['rank']}" if config.get("rank") is not None else "")
+          + (f" dropout={config['dropout']:g}" if config.get("dropout") else "")
+          + (f" depth={config['depth']}" if config.get("depth", 1) != 1 else "")
           + (f" refit_epochs={result['refit_epochs']} (train+validation)" if result["refit"]
              else ""))
     for decoding, label in (("test", "round@0.5"),
@@ -174,12 +241,29 @@ def add_parser(subparsers) -> None:
                              "non-concave in y) (default pairwise)")
     parser.add_argument("--loss", choices=LOSSES, default="gfy",
                         help="training loss: gfy (generalized Fenchel-Young), perceptron, "
-                             "hinge, bce (unary energy only), or unrolled / implicit "
-                             "(differentiating through the inner solver) (default gfy)")
+                             "hinge, bce (unary energy only), unrolled / implicit "
+                             "(differentiating through the inner solver), or minmin (the "
+                             "learned log-partition loss of Sander et al. 2025: maximum "
+                             "likelihood of the Gibbs model over {0,1}^k with a uniform prior, "
+                             "see --alpha, --samples) (default gfy)")
     parser.add_argument("--reg", choices=REGULARIZERS, default="entropy",
                         help="regularizer Ω on [0, 1]^k of gfy, unrolled and implicit: "
                              "entropy (binary entropy) or squared (SquaredBox); perceptron, "
-                             "hinge and bce fix their own (default entropy)")
+                             "hinge and bce fix their own; for minmin, the Ω of the prediction "
+                             "argmax Φ - Ω only: entropy (mean-field marginals) or box (the "
+                             "relaxed mode, Ω = 0) (default entropy)")
+    parser.add_argument("--alpha", type=_alpha, default=None, metavar="A",
+                        help="minmin: α >= 1 of its Fenchel-Young loss, 1 maximum likelihood, "
+                             "2 sparsemax-type (default 1)")
+    parser.add_argument("--samples", type=positive_int, default=None, metavar="M",
+                        help="minmin: samples y' drawn per example and step (from the "
+                             "--proposal) (default 32)")
+    parser.add_argument("--proposal", choices=PROPOSALS, default=None,
+                        help="minmin: the proposal of the samples y': unaries (importance "
+                             "sampling from independent Bernoullis at sigmoid of the energy's "
+                             "unaries, mixed with 10%% uniform: the same unbiased estimate, "
+                             "lower variance) or uniform (the prior, the paper's) "
+                             "(default unaries)")
     parser.add_argument("--nonconcave", action="store_true",
                         help="pairwise: learn a free symmetric U instead of U = -VV^T (concave)")
     parser.add_argument("--seed", type=seed_int, default=0,
@@ -199,9 +283,15 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=_run_single)
 
 
-def _parse_method(text: str) -> Method:
+def _parse_methods(text: str) -> list[Method]:
+    """A method name, or the name of a list of them (``default``, ``minmin``: see
+    :data:`fenchel.multilabel.reproduce.METHOD_GROUPS`)."""
+    from fenchel.multilabel.reproduce import METHOD_GROUPS
+
+    if text in METHOD_GROUPS:
+        return list(METHOD_GROUPS[text])
     try:
-        return Method.from_name(text)
+        return [Method.from_name(text)]
     except (TypeError, ValueError) as err:
         raise argparse.ArgumentTypeError(
             f"bad method {text!r} (energy-loss[-reg], e.g. pairwise-gfy-entropy or "
@@ -213,12 +303,14 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     from fenchel.multilabel.reproduce import DEFAULT_METHODS, DatasetError, run_grid
 
     prefix = "fenchel reproduce multilabel"
-    methods = args.methods or list(DEFAULT_METHODS)
+    # Each --methods entry is a list (a name, or a group of them); repeats count once.
+    methods = (list({method.name: method for entry in args.methods for method in entry}.values())
+               if args.methods else list(DEFAULT_METHODS))
     start = time.perf_counter()
     try:
         result = run_grid(args.out, args.datasets, methods, args.seeds, grid=_grid(args),
                           data_dir=args.data_dir, jobs=args.jobs, progress=not args.quiet,
-                          refit=args.refit, **_fixed(args))
+                          refit=args.refit, select_by=args.select_by, **_fixed(args))
     except SettingsMismatchError as err:
         print(f"{prefix}: error: {err}", file=sys.stderr)
         return 2
@@ -232,15 +324,17 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     for dataset, entries in result["datasets"].items():
         for name, entry in entries.items():
-            test, tuned = entry["test"], entry["test_tuned"]
+            test, tuned, expected = entry["test"], entry["test_tuned"], entry["test_expected_f1"]
             print(f"{dataset:10s} {name:28s} hamming={_fmt(test.get('hamming_accuracy'))} "
                   f"example_f1={_fmt(test.get('example_f1'))} "
                   f"example_f1_mulan={_fmt(test.get('example_f1_mulan'))} "
                   f"example_f1_tuned={_fmt(tuned.get('example_f1'))} "
-                  f"example_f1_mulan_tuned={_fmt(tuned.get('example_f1_mulan'))}")
+                  f"example_f1_mulan_tuned={_fmt(tuned.get('example_f1_mulan'))} "
+                  f"example_f1_expected={_fmt(expected.get('example_f1'))}")
     print("example_f1: scikit-learn's convention (an example with no true and no predicted "
           "label scores 0); example_f1_mulan: MULAN's (it scores 1); round: ŷ > 0.5; tuned: "
-          "threshold maximizing validation example_f1; —: not in the run files")
+          "threshold maximizing validation example_f1; expected: top labels by the plug-in "
+          "expected F1; —: not in the run files")
     print(f"wrote {args.out}/results.md, results.json and plots in {elapsed:.0f} s")
     return 0
 
@@ -261,10 +355,13 @@ def add_reproduce_parser(subparsers) -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS),
                         metavar="DATASET",
                         help=f"MULAN dataset names (default {' '.join(DEFAULT_DATASETS)})")
-    parser.add_argument("--methods", nargs="+", type=_parse_method, default=None,
+    parser.add_argument("--methods", nargs="+", type=_parse_methods, default=None,
                         metavar="METHOD",
-                        help="methods as energy-loss[-reg], e.g. pairwise-gfy-entropy or "
-                             "pairwise_nc-gfy-entropy (default: the full list)")
+                        help="methods as energy-loss[-reg], e.g. pairwise-gfy-entropy, "
+                             "pairwise_nc-gfy-entropy or pairwise-minmin-entropy, or the "
+                             "lists 'default' (the committed results' methods) and 'minmin' "
+                             "(unary-minmin-entropy pairwise-minmin-entropy) (default: "
+                             "default)")
     parser.add_argument("--seeds", type=positive_int, default=3, metavar="N",
                         help="number of seeds: runs seeds 0..N-1 (default 3)")
     parser.add_argument("--out", type=output_dir, default=os.path.join("results", "multilabel"),

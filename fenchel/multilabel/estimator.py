@@ -129,9 +129,10 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
 
     Args:
       energy: ``"unary"``, ``"pairwise"`` or ``"global"``.
-      loss: ``"gfy"``, ``"perceptron"``, ``"bce"``, ``"hinge"``, ``"unrolled"``
-        or ``"implicit"``.
-      reg: ``"entropy"`` (binary entropy) or ``"squared"`` (squared norm on the box).
+      loss: ``"gfy"``, ``"perceptron"``, ``"bce"``, ``"hinge"``, ``"unrolled"``,
+        ``"implicit"`` or ``"minmin"`` (learned log-partition, α = 1, 32 samples).
+      reg: ``"entropy"`` (binary entropy) or ``"squared"`` (squared norm on the box);
+        ``"box"`` for ``minmin`` only (prediction by the relaxed mode).
       reg_scale: λ.
       hidden: hidden width of the feature map (0: linear).
       learning_rate, weight_decay: AdamW.
@@ -146,6 +147,9 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
       rank: concave pairwise: the rank r of ``V: (k, r)`` (None: r = k); r < k
         uses :func:`fenchel.energies.low_rank_pairwise` (``O(kr)`` per inner
         iteration).
+      dropout: dropout rate in [0, 1) of the feature map in training (on every
+        hidden activation, or on the inputs of a linear map); none at prediction.
+      depth: number of hidden layers of width ``hidden`` (when ``hidden > 0``).
 
     Attributes (after ``fit``):
       classes_: ``arange(k)`` for an ``(n, k)`` indicator ``y``; the two labels
@@ -167,7 +171,7 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
                  weight_decay: float = 1e-4, batch_size: int = 64, max_epochs: int = 100,
                  patience: int = 10, validation_fraction: float = 0.2,
                  threshold: float = 0.5, random_state=0, concave: bool = True,
-                 rank: int | None = None):
+                 rank: int | None = None, dropout: float = 0.0, depth: int = 1):
         self.energy = energy
         self.loss = loss
         self.reg = reg
@@ -183,6 +187,8 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.concave = concave
         self.rank = rank
+        self.dropout = dropout
+        self.depth = depth
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -208,7 +214,8 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
         config = Config(learning_rate=self.learning_rate, weight_decay=self.weight_decay,
                         hidden=self.hidden, reg_scale=self.reg_scale,
                         batch_size=self.batch_size, max_epochs=self.max_epochs,
-                        patience=self.patience, rank=self.rank)
+                        patience=self.patience, rank=self.rank, dropout=self.dropout,
+                        depth=self.depth)
         X, y = validate_data(self, X, y, multi_output=True, dtype=np.float32)
         if scipy.sparse.issparse(y):
             y = y.toarray()

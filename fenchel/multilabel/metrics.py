@@ -19,6 +19,11 @@ METRICS = ("hamming_accuracy", "example_f1", "example_f1_mulan", "micro_f1", "ma
            "subset_accuracy")
 """The metrics of :func:`all_metrics`, in the order results report them."""
 
+SELECTION_METRICS = ("hamming_accuracy", "example_f1_expected")
+"""What :func:`fenchel.multilabel.train.search` picks a configuration by: validation
+Hamming accuracy with rounding at 0.5 (the early-stopping criterion), or validation
+example F1 (scikit-learn's convention) with :func:`decode_expected_f1`."""
+
 
 def _check(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     y_true = np.asarray(y_true)
@@ -200,6 +205,53 @@ def decode(y_relaxed, threshold: float = 0.5) -> np.ndarray:
     return (np.asarray(y_relaxed) > threshold).astype(np.int8)
 
 
+def decode_expected_f1(y_relaxed) -> np.ndarray:
+    """Plug-in F1 decoding: each example's ``m`` highest-scoring labels, ``m`` chosen
+    per example to maximize an estimate of its expected F1.
+
+    Read ``ŷ ∈ [0, 1]^k`` as label marginals, ``ŷ_(1) ≥ ŷ_(2) ≥ …`` sorted. The
+    expected F1 of predicting the top ``m`` labels is estimated by the ratio of
+    expectations (the expected overlap over the expected denominator)
+
+    .. math:: \\hat F(m) = \\frac{2 \\sum_{j ≤ m} ŷ_{(j)}}{m + \\sum_{j=1}^{k} ŷ_j},
+              \\qquad m^\\star = \\arg\\max_{1 ≤ m ≤ k} \\hat F(m),
+
+    and the top ``m*`` labels are predicted. Unlike a threshold, the number of
+    labels adapts to each example's spread of scores, and it has no parameter to
+    tune. At least one label is predicted: under scikit-learn's convention an
+    empty prediction scores 0. It is only as good as ``ŷ`` is calibrated: for
+    scores far from marginals (e.g. many labels at 0.3 on an example with two) it
+    predicts far too many labels; select it on validation data like any decoding.
+    Ties in ``F̂`` go to the smaller ``m``; ties in ``ŷ`` to the lower label index.
+
+    Args:
+      y_relaxed: ``(n, k)`` values in [0, 1].
+
+    Returns:
+      ``(n, k)`` int8 0/1 array, at least one 1 per row.
+
+    Example:
+      >>> from fenchel.multilabel.metrics import decode_expected_f1
+      >>> decode_expected_f1([[0.9, 0.6, 0.1], [0.3, 0.2, 0.25]]).tolist()
+      [[1, 1, 0], [1, 0, 1]]
+    """
+    scores = np.asarray(y_relaxed, np.float64)
+    if scores.ndim != 2 or scores.shape[1] < 1:
+        raise ValueError(f"y_relaxed must be an (n, k) array with k >= 1, got shape "
+                         f"{scores.shape}")
+    if not (np.isfinite(scores).all() and (scores >= 0).all() and (scores <= 1).all()):
+        raise ValueError("y_relaxed must hold values in [0, 1] (relaxed predictions)")
+    order = np.argsort(-scores, axis=1, kind="stable")
+    sorted_scores = np.take_along_axis(scores, order, axis=1)
+    sizes = np.arange(1, scores.shape[1] + 1)
+    estimate = 2 * np.cumsum(sorted_scores, axis=1) / (sizes + scores.sum(1, keepdims=True))
+    count = np.argmax(estimate, axis=1) + 1  # first maximum: the smaller m
+    chosen = sizes[None, :] <= count[:, None]  # in sorted order
+    decoded = np.zeros(scores.shape, np.int8)
+    np.put_along_axis(decoded, order, chosen.astype(np.int8), axis=1)
+    return decoded
+
+
 def tune_threshold(y_true, y_relaxed, metric: str = "example_f1",
                    candidates=None) -> float:
     """The decoding threshold that maximizes ``metric`` on (validation) data.
@@ -229,4 +281,5 @@ def tune_threshold(y_true, y_relaxed, metric: str = "example_f1",
 
 
 __all__ = ["METRICS", "hamming_accuracy", "example_f1", "example_f1_mulan", "micro_f1",
-           "macro_f1", "subset_accuracy", "all_metrics", "decode", "tune_threshold"]
+           "macro_f1", "subset_accuracy", "all_metrics", "decode", "decode_expected_f1",
+           "tune_threshold", "SELECTION_METRICS"]

@@ -5,9 +5,11 @@ Protocol (identical for every method, so comparisons are like for like):
 * splits: ``load_dataset(name, seed=s)`` for seeds ``s = 0..N-1`` (the same
   splits for every method);
 * tuning: on seed 0, every configuration of :data:`DEFAULT_GRID` is trained
-  and the best by validation Hamming accuracy is kept (hyperparameters a
-  method ignores, such as λ for perceptron and hinge, are dropped from its
-  grid); seeds 1..N-1 reuse that configuration;
+  and the best by validation Hamming accuracy is kept (or, with
+  ``select_by="example_f1_expected"``, by validation example F1 with the
+  expected-F1 decoding; hyperparameters a method ignores, such as λ for
+  perceptron and hinge, are dropped from its grid); seeds 1..N-1 reuse that
+  configuration;
 * refit: the chosen configuration is trained again on train + validation for
   the epoch count early stopping chose, and that model is tested;
 * each (dataset, method, seed) result is written atomically to
@@ -27,7 +29,9 @@ Protocol (identical for every method, so comparisons are like for like):
 * data: every dataset with runs to do is loaded before any training
   (:class:`DatasetError` otherwise);
 * :func:`aggregate` writes ``results.json``, ``results.md`` (mean ± std over
-  seeds) and bar plots, stating the decoding rule of each column and the
+  seeds) and bar plots, with three decodings (:data:`DECODED`: rounding at 0.5,
+  the validation-tuned threshold, the expected-F1 decoding), stating the
+  decoding rule of each column and the
   example-F1 convention (:data:`CONVENTIONS`). Metrics are outputs, not
   settings: a metric added after a run file was written (e.g.
   ``example_f1_mulan``) is not in its record, does not make a resume refuse
@@ -53,8 +57,9 @@ from fenchel._settings import (SETTINGS_FILE, check_records, normalized, read_se
                                write_settings_file)
 from fenchel.multilabel.losses import Method
 from fenchel.multilabel.metrics import METRICS
-from fenchel.multilabel.train import (Config, config_grid, method_record, run_experiment,
-                                      with_added_fields)
+from fenchel.multilabel.metrics import SELECTION_METRICS
+from fenchel.multilabel.train import (ADDED_CONFIG_FIELDS, Config, config_grid, method_record,
+                                      run_experiment, with_added_fields)
 
 DEFAULT_DATASETS = ("yeast", "scene", "emotions", "birds", "cal500")
 
@@ -76,6 +81,20 @@ DEFAULT_METHODS = (
     Method("global", "unrolled", "entropy"),
 )
 
+# The learned log-partition ("min-min") loss of Sander et al. (ICML 2025), α = 1
+# (maximum likelihood of the Gibbs model over {0, 1}^k, uniform prior q), predicting
+# with the binary entropy (the model's mean-field marginals). Not in DEFAULT_METHODS,
+# so that the committed results keep their method list:
+# ``fenchel reproduce multilabel --methods default minmin`` runs both.
+MINMIN_METHODS = (
+    Method("unary", "minmin", "entropy"),
+    Method("pairwise", "minmin", "entropy"),
+)
+
+METHOD_GROUPS = {"default": DEFAULT_METHODS, "minmin": MINMIN_METHODS}
+"""Method lists that ``fenchel reproduce multilabel --methods`` accepts by name, beside
+single method names."""
+
 DEFAULT_GRID = {
     "hidden": (0, 512),
     "learning_rate": (3e-3, 1e-2),
@@ -84,22 +103,33 @@ DEFAULT_GRID = {
 }
 
 
-GRID_FIELDS = ("hidden", "learning_rate", "weight_decay", "reg_scale")
-"""The :class:`~fenchel.multilabel.train.Config` fields searched over (the CLI's grid)."""
+GRID_FIELDS = ("hidden", "learning_rate", "weight_decay", "reg_scale", "dropout", "depth")
+"""The :class:`~fenchel.multilabel.train.Config` fields searched over (the CLI's grid;
+``dropout`` and ``depth`` only when given, so that :data:`DEFAULT_GRID` and the records
+made before them are unchanged)."""
 
 SETTING_FLAGS = {"hidden": "--hidden", "learning_rate": "--learning-rate",
                  "weight_decay": "--weight-decay", "reg_scale": "--reg-scale",
                  "max_epochs": "--max-epochs", "patience": "--patience",
                  "batch_size": "--batch-size", "refit": "--no-refit",
-                 "warm_start": "--warm-start/--no-warm-start", "rank": "--rank"}
+                 "warm_start": "--warm-start/--no-warm-start", "rank": "--rank",
+                 "dropout": "--dropout", "depth": "--depth",
+                 "select_by": "--select-by"}
 """The command-line flag of each setting, named when settings differ."""
 
+
+DECODED = ("test", "test_tuned", "test_expected_f1")
+"""The test decodings of a run file (see :data:`CONVENTIONS`)."""
 
 CONVENTIONS = {
     "test": "round: ŷ > 0.5",
     "test_tuned": ("tuned: ŷ > t, with t in {0.05, 0.10, ..., 0.95} maximizing example_f1 "
                    "(scikit-learn's convention) on the validation split with the search's "
                    "model; every tuned column, example_f1_mulan included, uses that t"),
+    "test_expected_f1": ("expected F1: each example's top m labels by ŷ, m maximizing the "
+                         "plug-in estimate 2·(sum of the top m ŷ)/(m + sum of ŷ) of its "
+                         "expected F1 (fenchel.multilabel.metrics.decode_expected_f1); no "
+                         "parameter, at least one label"),
     "example_f1": ("scikit-learn's convention (f1_score(average='samples', zero_division=0), "
                    "also DVN's): an example with no true and no predicted label scores 0"),
     "example_f1_mulan": ("MULAN's convention (also SPEN's and InfNet's): an example with no "
@@ -113,18 +143,37 @@ CONVENTIONS = {
 F1 follows; stored in ``results.json`` (``"conventions"``) and stated in ``results.md``."""
 
 
+ADDED_SETTINGS = {"select_by": "hamming_accuracy"}
+"""Settings of :func:`grid_settings` (beyond the Config fields) added after results were
+first recorded, with the value those records were made with."""
+
+
+def _with_added_settings(record: dict[str, Any]) -> dict[str, Any]:
+    return {**ADDED_SETTINGS, **with_added_fields(record)}
+
+
 class DatasetError(ValueError):
     """A dataset of the grid cannot be loaded (found before any training)."""
 
 
 def method_grid(method: Method, grid: dict[str, Sequence[Any]], **fixed: Any) -> list[Config]:
     """The configurations ``method`` is tuned over: ``grid`` without the
-    hyperparameters it ignores (λ for perceptron, hinge and bce), plus ``fixed``."""
+    hyperparameters it ignores (λ for perceptron, hinge, bce and min-min), plus
+    ``fixed``; a linear map (``hidden=0``) has no depth, so of its configurations that
+    differ in ``depth`` only (copies of one network) the first is kept."""
     values = dict(grid)
     if not method.uses_scale:
         values.pop("reg_scale", None)
-    configs = config_grid(**values)
-    return [dataclasses.replace(c, **fixed) for c in configs]
+    configs, linear = [], set()
+    for config in config_grid(**values):
+        config = dataclasses.replace(config, **fixed)
+        if config.hidden == 0:
+            network = dataclasses.replace(config, depth=1)
+            if network in linear:
+                continue
+            linear.add(network)
+        configs.append(config)
+    return configs
 
 
 def run_path(out: pathlib.Path, dataset: str, method: Method, seed: int) -> pathlib.Path:
@@ -133,10 +182,12 @@ def run_path(out: pathlib.Path, dataset: str, method: Method, seed: int) -> path
 
 
 def grid_settings(grid: dict[str, Sequence[Any]] | None = None, refit: bool = True,
-                  **fixed: Any) -> dict[str, Any]:
+                  select_by: str = "hamming_accuracy", **fixed: Any) -> dict[str, Any]:
     """What a run's result depends on besides its (dataset, method, seed): every
     :class:`~fenchel.multilabel.train.Config` field (the ``grid`` values, in grid
-    order, or the ``fixed`` value, or the default) and ``refit``. Stored in each run
+    order, or the ``fixed`` value, or the default), ``refit`` and ``select_by`` (the
+    validation score that picks the configuration,
+    :data:`~fenchel.multilabel.metrics.SELECTION_METRICS`). Stored in each run
     file (``"settings"``) and in ``OUT/settings.json``.
 
     Example:
@@ -154,6 +205,7 @@ def grid_settings(grid: dict[str, Sequence[Any]] | None = None, refit: bool = Tr
         else:
             record[name] = default
     record["refit"] = bool(refit)
+    record["select_by"] = select_by
     return normalized(record)
 
 
@@ -169,10 +221,11 @@ def _read_run(path: pathlib.Path) -> dict[str, Any] | None:
 def _legacy_settings(run: dict[str, Any]) -> dict[str, Any]:
     """The settings a run file without a ``"settings"`` record shows: the fixed
     fields of its configuration, refit, and, for the seed that tuned, the values its
-    search covered, in grid order (λ only for methods that use it)."""
+    search covered, in grid order (λ only for methods that use it). Grid fields added
+    after such files were written (dropout, depth) count as the fixed value they had."""
     config = with_added_fields(run["config"])
     record = {name: config[name] for name in dataclasses.asdict(Config())
-              if name not in GRID_FIELDS and name in config}
+              if (name not in GRID_FIELDS or name in ADDED_CONFIG_FIELDS) and name in config}
     if "refit" in run:
         record["refit"] = bool(run["refit"])
     search = run.get("search") or []
@@ -183,6 +236,8 @@ def _legacy_settings(run: dict[str, Any]) -> dict[str, Any]:
         except (KeyError, TypeError, ValueError):
             uses_scale = False
         for name in GRID_FIELDS:
+            if name in ADDED_CONFIG_FIELDS:
+                continue
             if (name != "reg_scale" or uses_scale) and all(name in row for row in search):
                 record[name] = list(dict.fromkeys(row[name] for row in search))
     return record
@@ -205,7 +260,7 @@ def _stored_records(out: pathlib.Path, settings: dict[str, Any],
             current = {name: settings.get(name) for name in stored}
         else:
             # A setting added after the record was written: it was made with the old value.
-            stored = with_added_fields(stored)
+            stored = _with_added_settings(stored)
         method = methods.get((path.parent.parent.name, path.parent.name))
         if method is not None and "method" in run:
             stored = {**stored, "method": run["method"]}
@@ -213,7 +268,7 @@ def _stored_records(out: pathlib.Path, settings: dict[str, Any],
         records.append((source, stored, current))
     folder = read_settings_file(out)
     if records and folder is not None:
-        records.append((SETTINGS_FILE, with_added_fields(folder), settings))
+        records.append((SETTINGS_FILE, _with_added_settings(folder), settings))
     return records
 
 
@@ -266,7 +321,8 @@ def _run_group(out: str, dataset: str, method: Method, seeds: Sequence[int],
             continue
         data = load_dataset(dataset, data_dir, seed=seed)
         configs = method_grid(method, grid, **fixed) if chosen is None else [chosen]
-        result = run_experiment(data, method, configs, seed=seed, refit=refit)
+        result = run_experiment(data, method, configs, seed=seed, refit=refit,
+                                select_by=settings["select_by"])
         result["tuned_on_seed"] = seeds[0] if chosen is not None else seed
         result["settings"] = settings
         chosen = Config(**result["config"])
@@ -279,7 +335,7 @@ def run_grid(out: str | os.PathLike, datasets: Iterable[str] = DEFAULT_DATASETS,
              methods: Iterable[Method] = DEFAULT_METHODS, n_seeds: int = 3, *,
              grid: dict[str, Sequence[Any]] | None = None, data_dir: str | None = None,
              jobs: int = 1, progress: bool = True, refit: bool = True,
-             **fixed: Any) -> dict[str, Any]:
+             select_by: str = "hamming_accuracy", **fixed: Any) -> dict[str, Any]:
     """Run (or resume) the grid and aggregate it.
 
     Args:
@@ -293,6 +349,8 @@ def run_grid(out: str | os.PathLike, datasets: Iterable[str] = DEFAULT_DATASETS,
       progress: progress bar.
       refit: retrain each chosen configuration on train + validation
         (:func:`~fenchel.multilabel.train.run_experiment`).
+      select_by: the validation score that picks each method's configuration on
+        the first seed (:data:`~fenchel.multilabel.metrics.SELECTION_METRICS`).
       **fixed: Config fields fixed for every run (e.g. ``max_epochs=2``).
 
     Returns:
@@ -315,7 +373,9 @@ def run_grid(out: str | os.PathLike, datasets: Iterable[str] = DEFAULT_DATASETS,
     datasets, methods = list(datasets), list(methods)
     seeds = list(range(n_seeds))
     groups = [(d, m) for d in datasets for m in methods]
-    settings = grid_settings(grid, refit, **fixed)
+    if select_by not in SELECTION_METRICS:  # before anything is checked or written
+        raise ValueError(f"select_by must be one of {SELECTION_METRICS}, got {select_by!r}")
+    settings = grid_settings(grid, refit, select_by, **fixed)
     check_settings(out, settings, groups)
     todo = [(d, m) for d, m in groups
             if any(_read_run(run_path(out, d, m, s)) is None for s in seeds)]
@@ -381,7 +441,7 @@ def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence
                 continue
             entry = {decoding: {metric: _metric_stat(runs, decoding, metric)
                                 for metric in METRICS}
-                     for decoding in ("test", "test_tuned")}
+                     for decoding in DECODED}
             if all("test_before_refit" in r for r in runs):
                 entry["test_before_refit"] = {
                     metric: _metric_stat(runs, "test_before_refit", metric)
@@ -417,13 +477,16 @@ def _write_markdown(path: pathlib.Path, result: dict[str, Any]) -> None:
               + ", ".join(map(str, result["seeds"])) + "; metrics in %.", "",
               "* Decoding (threshold rule): `round`: ŷ > 0.5; `tuned`: ŷ > t, with t in "
               "{0.05, 0.10, …, 0.95} maximizing example F1 (sklearn) on the validation "
-              "split with the search's model. Both tuned example-F1 columns use that one t.",
+              "split with the search's model. Both tuned example-F1 columns use that one t. "
+              "`expected F1`: each example's top m labels by ŷ, m maximizing the plug-in "
+              "estimate 2·(sum of the top m ŷ)/(m + sum of ŷ) of its expected F1 (no "
+              "parameter).",
               "* Example F1, two conventions for an example with no true and no predicted "
               "label: `sklearn` (scikit-learn's `f1_score(average=\"samples\")`, "
               "`zero_division=0`; DVN) scores it 0, `MULAN` (MULAN, SPEN, InfNet) scores "
               "it 1. Micro and macro F1 score an empty-vs-empty label 0."]
     if any(stat is None for methods in result["datasets"].values()
-           for entry in methods.values() for decoding in ("test", "test_tuned")
+           for entry in methods.values() for decoding in DECODED
            for stat in entry[decoding].values()):
         lines.append("* —: a run file of that row was written before the metric existed.")
     lines.append("")
@@ -431,18 +494,21 @@ def _write_markdown(path: pathlib.Path, result: dict[str, Any]) -> None:
              "example_f1_mulan": "example F1 MULAN", "micro_f1": "micro F1",
              "macro_f1": "macro F1", "subset_accuracy": "subset acc."}
     tuned = ("example_f1", "example_f1_mulan", "hamming_accuracy")
+    expected = ("example_f1", "example_f1_mulan")
     for dataset, methods in result["datasets"].items():
         lines += [f"## {dataset}", "",
                   "| method | " + " | ".join(f"{short.get(m, m)} (round)" for m in METRICS)
                   + " | " + " | ".join(f"{short[m]} (tuned)" for m in tuned)
+                  + " | " + " | ".join(f"{short[m]} (expected F1)" for m in expected)
                   + " | ms / example | config |",
-                  "|---" * (len(METRICS) + len(tuned) + 3) + "|"]
+                  "|---" * (len(METRICS) + len(tuned) + len(expected) + 3) + "|"]
         for name, entry in methods.items():
             config = entry["config"]
             cfg = (f"h={config['hidden']} lr={config['learning_rate']:g} "
                    f"wd={config['weight_decay']:g} λ={config['reg_scale']:g}")
             cells = [_cell(entry["test"].get(m)) for m in METRICS]
             cells += [_cell(entry["test_tuned"].get(m)) for m in tuned]
+            cells += [_cell(entry["test_expected_f1"].get(m)) for m in expected]
             cells += [f"{entry['inference_ms_per_example']['mean']:.3f}", cfg]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
@@ -507,6 +573,8 @@ def plot(out: str | os.PathLike, result: dict[str, Any],
     return written
 
 
-__all__ = ["DEFAULT_DATASETS", "DEFAULT_METHODS", "DEFAULT_GRID", "GRID_FIELDS",
-           "SETTING_FLAGS", "CONVENTIONS", "DatasetError", "method_grid", "grid_settings",
-           "check_settings", "run_grid", "run_path", "aggregate", "plot"]
+__all__ = ["DEFAULT_DATASETS", "DEFAULT_METHODS", "MINMIN_METHODS", "METHOD_GROUPS",
+           "DEFAULT_GRID", "GRID_FIELDS", "SETTING_FLAGS", "ADDED_SETTINGS", "DECODED",
+           "CONVENTIONS", "DatasetError",
+           "method_grid", "grid_settings", "check_settings", "run_grid", "run_path",
+           "aggregate", "plot"]

@@ -47,7 +47,8 @@ from tqdm.auto import tqdm
 
 from fenchel import maximizers as fy_max
 from fenchel.multilabel import metrics as ml_metrics
-from fenchel.multilabel.losses import Method, batch_loss_and_solutions, predict_relaxed
+from fenchel.multilabel.losses import (MINMIN_FIELDS, Method, batch_loss_and_solutions,
+                                       predict_relaxed)
 from fenchel.multilabel.models import EnergyNetwork, energy_spec
 from fenchel.training import DATA_AXIS, Checkpointer, epoch_permutation, replicate, to_host
 
@@ -84,6 +85,13 @@ class Config:
         model uses :func:`fenchel.energies.low_rank_pairwise` (``O(kr)`` per inner
         iteration, U never formed); with ``r ≥ k`` the dense pairwise energy.
         Only the concave pairwise energy has one; other methods ignore it.
+      dropout: dropout rate in [0, 1) of the feature map in training: on every hidden
+        activation (the input of the next layer), or on the input features of a
+        linear map (``hidden=0``); an epoch's step draws its masks from its key, and
+        prediction (validation, test) uses no dropout. 0 (the default): none.
+      depth: number of hidden layers of width ``hidden`` (≥ 1; ignored when
+        ``hidden=0``). The defaults (``dropout=0``, ``depth=1``) build the network
+        that runs made before these fields trained, with the same initialization.
 
     Example:
       >>> from fenchel.multilabel.train import Config
@@ -100,6 +108,8 @@ class Config:
     patience: int = 10
     warm_start: bool = True
     rank: int | None = None
+    dropout: float = 0.0
+    depth: int = 1
 
     def __post_init__(self):
         for name in ("learning_rate", "reg_scale"):
@@ -120,9 +130,16 @@ class Config:
                                       or self.rank < 1):
             raise ValueError(f"rank must be a positive integer or None (full rank), got "
                              f"{self.rank!r}")
+        if (isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float))
+                or not 0.0 <= self.dropout < 1.0):
+            raise ValueError(f"dropout must be a number in [0, 1) (the rate of dropped "
+                             f"hidden activations), got {self.dropout!r}")
+        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
+            raise ValueError(f"depth must be a positive integer (the number of hidden "
+                             f"layers), got {self.depth!r}")
 
 
-ADDED_CONFIG_FIELDS = {"warm_start": False, "rank": None}
+ADDED_CONFIG_FIELDS = {"warm_start": False, "rank": None, "dropout": 0.0, "depth": 1}
 """Config fields added after results and checkpoints were first recorded, with the
 value those records were made with (a record without the field used it)."""
 
@@ -133,7 +150,7 @@ def with_added_fields(config: dict[str, Any]) -> dict[str, Any]:
     Example:
       >>> from fenchel.multilabel.train import with_added_fields
       >>> with_added_fields({"hidden": 0})
-      {'warm_start': False, 'rank': None, 'hidden': 0}
+      {'warm_start': False, 'rank': None, 'dropout': 0.0, 'depth': 1, 'hidden': 0}
     """
     return {**ADDED_CONFIG_FIELDS, **config}
 
@@ -245,7 +262,10 @@ def _train_epoch(method: Method, graphdef, optimizer, params, opt_state, store, 
     """
 
     def loss_fn(p, x, y, k, init):
-        return batch_loss_and_solutions(method, energy_spec(nnx.merge(graphdef, p), x), y, k,
+        model = nnx.merge(graphdef, p)
+        # The dropout masks' key (a network with dropout only: the others are unchanged).
+        dropout_key = None if model.features.dropout is None else jax.random.fold_in(k, 1)
+        return batch_loss_and_solutions(method, energy_spec(model, x, dropout_key), y, k,
                                         reg_scale, init)
 
     def step(carry, batch):
@@ -373,7 +393,8 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
             f"{mesh.size} devices")
     start = time.perf_counter()
     model = EnergyNetwork(d, k, method.energy, hidden=config.hidden, concave=method.concave,
-                          rank=config.rank, rngs=nnx.Rngs(seed))
+                          rank=config.rank, depth=config.depth, dropout=config.dropout,
+                          log_partition=method.learns_log_partition, rngs=nnx.Rngs(seed))
     graphdef, params = nnx.split(model)
     optimizer = _ADAMW
     opt_state = optimizer.init(params)
@@ -506,8 +527,19 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
                         inner_iterations_max=[largest for _, largest in iterations])
 
 
-def evaluate(trained: TrainedModel, split, threshold: float = 0.5) -> dict[str, float]:
-    """Metrics of ``trained`` on ``split`` with predictions decoded at ``threshold``.
+def _decode(y_relaxed: np.ndarray, threshold: float | str) -> np.ndarray:
+    if threshold == "expected_f1":
+        return ml_metrics.decode_expected_f1(y_relaxed)
+    if isinstance(threshold, str):
+        raise ValueError(f"threshold must be a number in [0, 1) or 'expected_f1', got "
+                         f"{threshold!r}")
+    return ml_metrics.decode(y_relaxed, threshold)
+
+
+def evaluate(trained: TrainedModel, split, threshold: float | str = 0.5) -> dict[str, float]:
+    """Metrics of ``trained`` on ``split`` with predictions decoded at ``threshold``
+    (``ŷ > threshold``), or by the plug-in expected F1 with ``threshold="expected_f1"``
+    (:func:`~fenchel.multilabel.metrics.decode_expected_f1`).
 
     Returns:
       ``{metric: value}`` for every metric in
@@ -520,17 +552,38 @@ def evaluate(trained: TrainedModel, split, threshold: float = 0.5) -> dict[str, 
     start = time.perf_counter()
     y_relaxed = trained.predict_relaxed(split.x)
     elapsed = time.perf_counter() - start
-    y_pred = ml_metrics.decode(y_relaxed, threshold)
+    y_pred = _decode(y_relaxed, threshold)
     result = ml_metrics.all_metrics(split.y, y_pred)
     result["inference_ms_per_example"] = 1000.0 * elapsed / max(len(split.x), 1)
     return result
 
 
+def _selection_score(trained: TrainedModel, validation, select_by: str) -> float:
+    if select_by == "hamming_accuracy":
+        return trained.best_validation
+    y_val = trained.predict_relaxed(validation.x)
+    return ml_metrics.example_f1(validation.y, ml_metrics.decode_expected_f1(y_val))
+
+
+def _check_select_by(select_by: str) -> None:
+    if select_by not in ml_metrics.SELECTION_METRICS:
+        raise ValueError(f"select_by must be one of {ml_metrics.SELECTION_METRICS}, got "
+                         f"{select_by!r}")
+
+
 def search(method: Method, configs: Iterable[Config], train, validation, *, seed: int = 0,
            progress: bool = False, mesh: Mesh | None = None,
            checkpoint_dir: str | os.PathLike | None = None,
+           select_by: str = "hamming_accuracy",
            ) -> tuple[TrainedModel, list[dict[str, Any]]]:
-    """Train every configuration; keep the best by validation Hamming accuracy.
+    """Train every configuration; keep the best by ``select_by`` on validation.
+
+    ``select_by`` (:data:`~fenchel.multilabel.metrics.SELECTION_METRICS`):
+    ``"hamming_accuracy"``, the validation
+    Hamming accuracy of the early-stopping epoch, or ``"example_f1_expected"``, the
+    validation example F1 (scikit-learn's convention) of that epoch's model decoded by
+    :func:`~fenchel.multilabel.metrics.decode_expected_f1`. Early stopping itself
+    always uses validation Hamming accuracy.
 
     ``mesh`` is passed to :func:`fit` (data-parallel training). With
     ``checkpoint_dir``, configuration ``i`` checkpoints in
@@ -540,30 +593,53 @@ def search(method: Method, configs: Iterable[Config], train, validation, *, seed
     Returns:
       ``(best, table)``: the best :class:`TrainedModel` and one row per
       configuration (its fields, ``validation_hamming_accuracy``, ``best_epoch``,
-      ``epochs``, ``train_seconds``).
+      ``epochs``, ``train_seconds``; with ``select_by="example_f1_expected"`` also
+      ``validation_example_f1_expected``). A configuration whose training loss
+      becomes non-finite (:func:`fit` raises ``FloatingPointError``) is skipped and
+      its row holds ``validation_hamming_accuracy: None`` and ``diverged`` (the
+      message).
+
+    Raises:
+      FloatingPointError: every configuration diverged.
     """
+    _check_select_by(select_by)
     configs = list(configs)
     if not configs:
         raise ValueError("configs is empty: give at least one Config")
-    best, table = None, []
+    best, best_score, table = None, -math.inf, []
     for index, config in enumerate(tqdm(configs, desc=f"search {method.name}", leave=False,
                                         disable=not progress or len(configs) == 1)):
         run_dir = (None if checkpoint_dir is None
                    else os.path.join(os.fspath(checkpoint_dir), f"config_{index:03d}"))
-        trained = fit(method, config, train, validation, seed=seed, progress=progress,
-                      mesh=mesh, checkpoint_dir=run_dir)
-        table.append({**dataclasses.asdict(config),
-                      "validation_hamming_accuracy": trained.best_validation,
-                      "best_epoch": trained.best_epoch, "epochs": trained.epochs,
-                      "train_seconds": trained.train_seconds})
-        if best is None or trained.best_validation > best.best_validation:
-            best = trained
+        try:
+            trained = fit(method, config, train, validation, seed=seed, progress=progress,
+                          mesh=mesh, checkpoint_dir=run_dir)
+        except FloatingPointError as error:
+            # A configuration whose training loss is not finite is out of the running
+            # (recorded as such); the search fails only if every one diverges.
+            table.append({**dataclasses.asdict(config), "validation_hamming_accuracy": None,
+                          "diverged": str(error)})
+            continue
+        score = _selection_score(trained, validation, select_by)
+        row = {**dataclasses.asdict(config),
+               "validation_hamming_accuracy": trained.best_validation,
+               "best_epoch": trained.best_epoch, "epochs": trained.epochs,
+               "train_seconds": trained.train_seconds}
+        if select_by != "hamming_accuracy":
+            row[f"validation_{select_by}"] = score
+        table.append(row)
+        if best is None or score > best_score:
+            best, best_score = trained, score
+    if best is None:
+        raise FloatingPointError(f"{method.name}: the training loss of every configuration "
+                                 f"became non-finite: {table[-1]['diverged']}")
     return best, table
 
 
 def method_record(method: Method) -> dict[str, Any]:
     """The ``method`` entry of a result: its name and fields (λ aside, which the
-    configuration holds).
+    configuration holds; the min-min fields ``alpha`` and ``samples`` only for the
+    min-min loss, so that records of the other methods are those made before them).
 
     Example:
       >>> from fenchel.multilabel.losses import Method
@@ -571,14 +647,15 @@ def method_record(method: Method) -> dict[str, Any]:
       >>> method_record(Method("unary", "bce"))["name"]
       'unary-bce'
     """
-    return {"name": method.name, **{key: value for key, value in
-                                    dataclasses.asdict(method).items() if key != "reg_scale"}}
+    return {"name": method.name, **{
+        key: value for key, value in dataclasses.asdict(method).items()
+        if key != "reg_scale" and (method.loss == "minmin" or key not in MINMIN_FIELDS)}}
 
 
 def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: int = 0,
                    progress: bool = False, mesh: Mesh | None = None,
                    checkpoint_dir: str | os.PathLike | None = None,
-                   refit: bool = True) -> dict[str, Any]:
+                   refit: bool = True, select_by: str = "hamming_accuracy") -> dict[str, Any]:
     """Search ``configs`` on the validation split, then report test metrics.
 
     With ``refit`` (the default) the chosen configuration is then trained
@@ -589,7 +666,9 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
     validation split with the search's model, before the refit (the refit
     model has seen those rows), to maximize ``example_f1`` (scikit-learn's
     convention); ``test_tuned`` reports every metric, ``example_f1_mulan``
-    included, at that one threshold.
+    included, at that one threshold. ``test_expected_f1`` reports every metric with
+    each example decoded by the plug-in expected F1
+    (:func:`~fenchel.multilabel.metrics.decode_expected_f1`, no parameter to tune).
 
     Args:
       dataset: a :class:`fenchel.datasets.MultilabelDataset` (its validation
@@ -602,19 +681,23 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
       checkpoint_dir: resumable checkpoints of the search (see :func:`search`)
         and of the refit (``checkpoint_dir/refit``).
       refit: retrain the chosen configuration on train + validation.
+      select_by: the validation score that picks the configuration
+        (:data:`~fenchel.multilabel.metrics.SELECTION_METRICS`, see :func:`search`).
 
     Returns:
       A JSON-able dict: ``dataset``, ``method`` (name and fields), ``seed``,
       ``config`` (the chosen one), ``search`` (table), ``validation``,
       ``threshold`` (the tuned one), ``test`` (metrics with rounding at 0.5),
-      ``test_tuned`` (metrics at the tuned threshold), ``train_seconds``,
-      ``search_seconds``, ``refit``; with ``refit`` also ``refit_epochs``,
+      ``test_tuned`` (metrics at the tuned threshold), ``test_expected_f1`` (metrics
+      with the expected-F1 decoding), ``train_seconds``, ``search_seconds``,
+      ``refit``, ``select_by``; with ``refit`` also ``refit_epochs``,
       ``refit_seconds`` and the search model's ``test_before_refit`` /
-      ``test_tuned_before_refit``.
+      ``test_tuned_before_refit`` / ``test_expected_f1_before_refit``.
     """
     start = time.perf_counter()
     best, table = search(method, configs, dataset.train, dataset.validation, seed=seed,
-                         progress=progress, mesh=mesh, checkpoint_dir=checkpoint_dir)
+                         progress=progress, mesh=mesh, checkpoint_dir=checkpoint_dir,
+                         select_by=select_by)
     y_val = best.predict_relaxed(dataset.validation.x)
     threshold = ml_metrics.tune_threshold(dataset.validation.y, y_val, "example_f1")
     final = best
@@ -627,11 +710,13 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
                                     else os.path.join(os.fspath(checkpoint_dir), "refit")))
     test = evaluate(final, dataset.test, 0.5)
     test_tuned = evaluate(final, dataset.test, threshold)
+    test_expected_f1 = evaluate(final, dataset.test, "expected_f1")
     extra = {}
     if refit:
         extra = {"refit_epochs": final.epochs, "refit_seconds": final.train_seconds,
                  "test_before_refit": evaluate(best, dataset.test, 0.5),
-                 "test_tuned_before_refit": evaluate(best, dataset.test, threshold)}
+                 "test_tuned_before_refit": evaluate(best, dataset.test, threshold),
+                 "test_expected_f1_before_refit": evaluate(best, dataset.test, "expected_f1")}
     return {
         "dataset": dataset.name,
         "method": method_record(method),
@@ -642,6 +727,7 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
         "threshold": threshold,
         "test": test,
         "test_tuned": test_tuned,
+        "test_expected_f1": test_expected_f1,
         "best_epoch": best.best_epoch,
         "epochs": best.epochs,
         "train_seconds": best.train_seconds,
@@ -650,6 +736,7 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
         "n_validation": int(len(dataset.validation.x)),
         "n_test": int(len(dataset.test.x)),
         "refit": bool(refit),
+        "select_by": select_by,
         **extra,
     }
 

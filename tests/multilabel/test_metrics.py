@@ -167,3 +167,49 @@ def test_the_threshold_can_be_tuned_for_either_convention():
     assert best == 0.7
     assert metrics.example_f1_mulan(y, metrics.decode(relaxed, best)) == 1.0
     assert metrics.example_f1_mulan(y, metrics.decode(relaxed, 0.5)) == 0.5
+
+
+def _plug_in_estimate(scores: np.ndarray, chosen: np.ndarray) -> float:
+    """2 Σ_{chosen} ŷ / (|chosen| + Σ ŷ): the ratio-of-expectations estimate of E[F1]."""
+    return 2 * scores[chosen].sum() / (chosen.sum() + scores.sum())
+
+
+relaxed_rows = st.integers(1, 7).flatmap(lambda k: hnp.arrays(
+    np.float64, (3, k), elements=st.floats(0, 1, allow_subnormal=False)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(relaxed_rows)
+def test_expected_f1_decoding_maximizes_the_estimate_over_every_label_set(scores):
+    import itertools
+
+    decoded = metrics.decode_expected_f1(scores)
+    assert decoded.dtype == np.int8 and decoded.shape == scores.shape
+    for row, chosen in zip(scores, decoded.astype(bool)):
+        assert chosen.any()  # an empty prediction scores 0 under scikit-learn's convention
+        best = max(_plug_in_estimate(row, np.array(mask, bool))
+                   for mask in itertools.product((0, 1), repeat=len(row)) if any(mask))
+        assert _plug_in_estimate(row, chosen) == pytest.approx(best, rel=1e-12, abs=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(label_matrices, st.randoms(use_true_random=False))
+def test_expected_f1_decoding_of_certain_labels_is_the_labels(pair, rng):
+    labels, _ = pair
+    labels = labels.copy()
+    labels[~labels.any(axis=1), 0] = 1  # at least one label: the decoding never predicts none
+    np.testing.assert_array_equal(metrics.decode_expected_f1(labels.astype(float)), labels)
+    # Labels permuted with the scores come out permuted (distinct scores: no ties).
+    scores = np.linspace(0.01, 0.99, labels.size).reshape(labels.shape)
+    rng.shuffle(scores.reshape(-1))
+    order = list(range(labels.shape[1]))
+    rng.shuffle(order)
+    np.testing.assert_array_equal(metrics.decode_expected_f1(scores[:, order]),
+                                  metrics.decode_expected_f1(scores)[:, order])
+
+
+@pytest.mark.parametrize("bad", [[[0.5, 1.5]], [[np.nan, 0.2]], [[-0.1, 0.2]], [0.5, 0.2],
+                                 np.zeros((2, 0))])
+def test_expected_f1_decoding_refuses_what_is_not_relaxed_predictions(bad):
+    with pytest.raises(ValueError, match="y_relaxed"):
+        metrics.decode_expected_f1(bad)

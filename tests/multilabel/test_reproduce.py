@@ -205,8 +205,11 @@ def test_runs_written_before_a_metric_existed_aggregate_and_resume(tmp_path, mon
     assert "written before the metric existed" in markdown
     rows = {line.split(" | ")[0][2:]: line for line in markdown.splitlines()
             if line.startswith("| ") and not line.startswith("| method")}
-    assert rows["unary-bce"].count("—") == 2 and rows["unary-hinge"].count("—") == 2
-    assert "—" not in rows["pairwise-gfy-entropy"]
+    # The committed runs predate the expected-F1 decoding (2 columns), the stripped
+    # ones also the MULAN convention (2 more).
+    assert "example F1 sklearn (expected F1)" in header
+    assert rows["unary-bce"].count("—") == 4 and rows["unary-hinge"].count("—") == 4
+    assert rows["pairwise-gfy-entropy"].count("—") == 2
     columns = header.count("|")
     assert all(row.count("|") == columns for row in rows.values())
     for png in ("test_hamming_accuracy.png", "test_tuned_example_f1.png"):
@@ -271,23 +274,56 @@ def test_ctrl_c_stops_a_parallel_grid_within_seconds(data_dir, tmp_path):
     assert not [p for p in out.rglob("*") if p.name.startswith(".tmp-")]
 
 
-@pytest.mark.parametrize("recorded", ["absent", None, 16])
-def test_rank_is_a_recorded_setting(tmp_path, recorded):
-    """A folder whose records predate --rank (no ``rank`` in them) was made at full rank
-    (None); another rank than the recorded one is refused, naming --rank."""
+def _check_recorded_setting(folder, name, flag, recorded, made, other):
+    """A folder whose run file and settings.json hold ``recorded`` for ``name`` (absent:
+    made before the setting existed, with ``made``) resumes with ``made`` and refuses
+    ``other``, naming ``flag`` and both values."""
     settings = reproduce.grid_settings()
     if recorded == "absent":
-        del settings["rank"]
+        del settings[name]
     else:
-        settings["rank"] = recorded
-    run = tmp_path / "runs" / "yeast" / "pairwise-gfy-entropy" / "seed0.json"
+        settings[name] = recorded
+    run = folder / "runs" / "yeast" / "pairwise-gfy-entropy" / "seed0.json"
     run.parent.mkdir(parents=True)
     run.write_text(json.dumps({"config": {}, "settings": settings}))
-    (tmp_path / "settings.json").write_text(json.dumps(settings))
-    made = None if recorded == "absent" else recorded
-    reproduce.check_settings(tmp_path, reproduce.grid_settings(rank=made))
-    other = 8 if made is None else None
+    (folder / "settings.json").write_text(json.dumps(settings))
+    reproduce.check_settings(folder, reproduce.grid_settings(**{name: made}))
     with pytest.raises(ValueError) as refused:
-        reproduce.check_settings(tmp_path, reproduce.grid_settings(rank=other))
-    assert (f"rank (--rank): stored {json.dumps(made)} (in runs/yeast/pairwise-gfy-entropy/"
+        reproduce.check_settings(folder, reproduce.grid_settings(**{name: other}))
+    assert (f"{name} ({flag}): stored {json.dumps(made)} (in runs/yeast/pairwise-gfy-entropy/"
             f"seed0.json), now {json.dumps(other)}") in str(refused.value)
+
+
+@pytest.mark.parametrize("recorded", ["absent", None, 16])
+def test_rank_is_a_recorded_setting(tmp_path, recorded):
+    """Records made before --rank were made at full rank (None)."""
+    made = None if recorded == "absent" else recorded
+    _check_recorded_setting(tmp_path, "rank", "--rank", recorded, made,
+                            8 if made is None else None)
+
+
+@pytest.mark.parametrize("recorded", ["absent", "hamming_accuracy", "example_f1_expected"])
+def test_select_by_is_a_recorded_setting(tmp_path, recorded):
+    """Records made before --select-by selected by validation Hamming accuracy."""
+    made = "hamming_accuracy" if recorded == "absent" else recorded
+    other = ({"hamming_accuracy", "example_f1_expected"} - {made}).pop()
+    _check_recorded_setting(tmp_path, "select_by", "--select-by", recorded, made, other)
+    with pytest.raises(ValueError, match="select_by must be one of"):
+        reproduce.run_grid(tmp_path, ["yeast"], select_by="f1")
+
+
+def test_committed_large_dataset_results_resume_with_their_documented_settings():
+    """docs/results/multilabel_large (bibtex, delicious) was made by the command in
+    docs/multilabel.md; those settings resume it, the default ones are refused."""
+    out = REPO / "docs" / "results" / "multilabel_large"
+    if not (out / "runs").is_dir():
+        pytest.skip("no committed large-dataset results")
+    grid = {"hidden": [512], "learning_rate": [1e-3], "weight_decay": [1.0, 3.0],
+            "reg_scale": [1.0, 2.0], "dropout": [0.0, 0.5]}
+    documented = reproduce.grid_settings(grid, True, "example_f1_expected", rank=64)
+    methods = {path.name for path in out.glob("runs/*/*")}
+    groups = [(d, reproduce.Method.from_name(m)) for d in ("bibtex", "delicious")
+              for m in methods]
+    reproduce.check_settings(out, documented, groups)
+    with pytest.raises(ValueError, match=r"select_by \(--select-by\)"):
+        reproduce.check_settings(out, {**documented, "select_by": "hamming_accuracy"}, groups)

@@ -210,7 +210,7 @@ def test_a_warm_run_resumes_with_its_store(tmp_path):
 
 def test_records_without_warm_start_were_made_cold():
     assert with_added_fields({"hidden": 0}) == {"hidden": 0, "warm_start": False,
-                                                 "rank": None}
+                                                 "rank": None, "dropout": 0.0, "depth": 1}
     assert with_added_fields({"warm_start": True})["warm_start"] is True
     with pytest.raises(ValueError, match="warm_start must be a bool"):
         Config(warm_start=1)
@@ -263,3 +263,42 @@ def test_a_low_rank_epoch_never_forms_the_k_by_k_interaction(name):
             jnp.float32(1.0)).as_text()
     assert f"{k}x{k}" not in texts[3]
     assert f"{k}x{k}" in texts[None]
+
+
+def test_search_can_select_by_validation_f1_of_the_expected_f1_decoding(emotions_slice):
+    from fenchel.multilabel import metrics
+
+    train, validation = emotions_slice
+    configs = [dataclasses.replace(CONFIG, max_epochs=2, learning_rate=rate)
+               for rate in (1e-4, 3e-2)]
+    best, table = search(Method("unary", "bce"), configs, train, validation,
+                         select_by="example_f1_expected")
+    scores = [row["validation_example_f1_expected"] for row in table]
+    assert best.config == configs[int(np.argmax(scores))]
+    y_val = best.predict_relaxed(validation.x)
+    assert max(scores) == metrics.example_f1(validation.y, metrics.decode_expected_f1(y_val))
+    with pytest.raises(ValueError, match="select_by must be one of"):
+        search(Method("unary", "bce"), configs, train, validation, select_by="f1")
+
+
+def test_search_skips_a_diverged_configuration_and_fails_only_if_all_diverge(
+        emotions_slice, monkeypatch):
+    from fenchel.multilabel import train as ml_train
+
+    train, validation = emotions_slice
+    configs = [dataclasses.replace(CONFIG, max_epochs=1, learning_rate=rate)
+               for rate in (1e-2, 1e-3)]
+    real_fit = ml_train.fit
+
+    def fit(method, config, *args, **kwargs):
+        if config.learning_rate == 1e-2:
+            raise FloatingPointError("training loss became nan at epoch 1")
+        return real_fit(method, config, *args, **kwargs)
+
+    monkeypatch.setattr(ml_train, "fit", fit)
+    best, table = search(Method("unary", "bce"), configs, train, validation)
+    assert best.config == configs[1]
+    assert table[0]["validation_hamming_accuracy"] is None and "nan" in table[0]["diverged"]
+    assert table[1]["validation_hamming_accuracy"] == best.best_validation
+    with pytest.raises(FloatingPointError, match="every configuration"):
+        search(Method("unary", "bce"), configs[:1], train, validation)
