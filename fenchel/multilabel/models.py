@@ -231,10 +231,13 @@ class EnergyNetwork(nnx.Module):
       global_hidden: width h of the SPEN global MLP.
       depth: number of hidden layers of the feature map (when ``hidden > 0``).
       dropout: dropout rate of the feature map in training (see :class:`FeatureMap`).
-      log_partition: also learn a log-partition ``τ(x) = <w_τ, r(x)> + b_τ``, a scalar
-        head on the feature map's representation ``r(x)`` (its last hidden activation,
-        or x for a linear map), for the min-min loss; it is created after every other
-        parameter, so the others are initialized as without it.
+      log_partition: also learn a log-partition
+        ``τ(x) = <w_τ, r(x)> + b_τ + Σ_i softplus(u_i(x)) − k log 2``: a scalar head on
+        the feature map's representation ``r(x)`` (its last hidden activation, or x for
+        a linear map) plus the exact log-partition ``log E_q[e^{<u, y>}]`` of the
+        unaries under the uniform prior q, for the min-min loss (the head learns what
+        the rest of the energy adds); it is created after every other parameter, so
+        the others are initialized as without it.
       rngs: ``nnx.Rngs``.
 
     Example:
@@ -324,7 +327,15 @@ def energy_spec(model: EnergyNetwork, x: Array, key: Array | None = None) -> Ene
     log_partition = None
     head = getattr(model, "log_partition_head", None)  # absent in models pickled before it
     if head is not None:
-        log_partition = head(features)[..., 0]
+        # τ(x) = head + log E_q[e^{<u, y>}] (q uniform: Σ_i softplus(u_i) − k log 2), the
+        # exact log-partition of the unaries: the head learns only what the rest of the
+        # energy adds. τ is free in the min-min objective, so any parametrization is
+        # valid; this one keeps τ in step with u, where a head alone lags behind the
+        # O(k·|u|) growth of log Z and e^{Φ − τ} overflows (bibtex, cal500: a NaN loss in
+        # the first epoch at k = 159, 174).
+        unary_log_partition = (jnp.sum(jax.nn.softplus(unaries), axis=-1)
+                               - k * jnp.log(2.0).astype(unaries.dtype))
+        log_partition = head(features)[..., 0] + unary_log_partition
     if model.energy == "unary":
         return EnergySpec(fy_energies.bilinear, unaries, 0, k, log_partition)
     if model.energy == "pairwise":
