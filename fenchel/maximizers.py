@@ -811,6 +811,22 @@ class DerivativeFree(Maximizer):
         return y, _info(energy, reg, theta, y, self.iterations, final_noise, jnp.inf)
 
 
+def _interior_gradient(energy: Energy, reg: _regs.Regularizer, theta: Any):
+    """``ys: (n, k) -> (n, k)``: the gradient of ``Φ(θ, ·) − Ω`` at the nearest point of
+    ``dom Ω`` (inside it for an entropic Ω, whose gradient is infinite on the boundary).
+    Not taken through the clip, whose zero derivative would freeze chains on the
+    boundary. Shared by the Langevin samplers."""
+    eps = 1e-6 if reg.is_entropic else 0.0
+    grad_one = jax.grad(lambda y: objective(energy, reg, theta, y))
+    return jax.vmap(lambda y: grad_one(jnp.clip(y, reg.lower + eps, reg.upper - eps)))
+
+
+def _initial_chains(reg: _regs.Regularizer, key: Array, init: Array, num_chains: int) -> Array:
+    """``(num_chains, k)`` uniform draws on ``dom Ω``, chain 0 at ``init`` (projected)."""
+    chains = random_init(reg, key, (num_chains,) + init.shape, init.dtype)
+    return chains.at[0].set(reg.project(init))
+
+
 @dataclasses.dataclass(frozen=True)
 class Langevin(Maximizer):
     """Annealed projected Langevin ascent over a box, best of several chains.
@@ -846,14 +862,9 @@ class Langevin(Maximizer):
     def __call__(self, energy, reg, theta, init=None, key=None):
         key = jax.random.key(0) if key is None else key
         init = _resolve_init(energy, reg, theta, init)
-        eps = 1e-6 if reg.is_entropic else 0.0
-        # The gradient is taken at the nearest interior point (not through the
-        # clip, whose zero derivative would freeze chains on the boundary).
-        grad_interior = jax.vmap(jax.grad(lambda y: objective(energy, reg, theta, y)))
-        grad_f = lambda ys: grad_interior(jnp.clip(ys, reg.lower + eps, reg.upper - eps))
+        grad_f = _interior_gradient(energy, reg, theta)
         key, sub = jax.random.split(key)
-        chains = random_init(reg, sub, (self.num_chains,) + init.shape, init.dtype)
-        chains = chains.at[0].set(reg.project(init))
+        chains = _initial_chains(reg, sub, init, self.num_chains)
         temps = self.temperature * (1 - jnp.arange(self.maxiter) / max(self.maxiter - 1, 1))
 
         def step(carry, temp):

@@ -113,14 +113,9 @@ class IBCLangevin(fm.Maximizer):
     def __call__(self, energy, reg, theta, init=None, key=None):
         key = jax.random.key(0) if key is None else key
         init = _resolve_init(energy, reg, theta, init)
-        eps = 1e-6 if reg.is_entropic else 0.0
-        # The gradient is taken at the nearest (interior) point of the box, as in
-        # fenchel.maximizers.Langevin: through the clip it would be zero on the boundary.
-        grad_one = jax.grad(lambda y: fm.objective(energy, reg, theta, y))
-        grad_f = jax.vmap(lambda y: grad_one(jnp.clip(y, reg.lower + eps, reg.upper - eps)))
+        grad_f = fm._interior_gradient(energy, reg, theta)
         key, sub = jax.random.split(key)
-        chains = fm.random_init(reg, sub, (self.num_samples,) + init.shape, init.dtype)
-        chains = chains.at[0].set(reg.project(init))
+        chains = fm._initial_chains(reg, sub, init, self.num_samples)
         largest = self.max_move * 0.5 * (jnp.asarray(reg.upper) - jnp.asarray(reg.lower))
         steps = polynomial_step_sizes(self.step_size, self.final_step_size, self.power,
                                       self.maxiter).astype(init.dtype)
