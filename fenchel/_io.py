@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pathlib
 import tempfile
 from typing import Any, Iterator
 
@@ -68,3 +69,21 @@ def write_json_atomic(path: str | os.PathLike, data: Any, *, indent: int = 1,
     with atomic_text_file(path) as file:
         json.dump(data, file, indent=indent, sort_keys=sort_keys, allow_nan=True)
         file.write("\n")
+
+
+def read_json_record(path: str | os.PathLike, required_key: str) -> dict[str, Any] | None:
+    """The JSON object stored at ``path`` if it holds ``required_key``, else None (no
+    file, an unreadable or partial one, or another kind of record): a resumable run
+    treats all of these as "not done yet" and runs it again.
+
+    Example:
+      >>> from fenchel._io import read_json_record
+      >>> read_json_record("no/such/file.json", "config") is None
+      True
+    """
+    try:
+        record = json.loads(pathlib.Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and required_key in record else None
+

@@ -58,7 +58,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import math
 import os
 import pathlib
@@ -75,7 +74,8 @@ from fenchel import energies as fy_energies
 from fenchel import losses as fy_losses
 from fenchel import maximizers as fy_max
 from fenchel import regularizers as fy_regs
-from fenchel._io import atomic_path, write_json_atomic, write_text_atomic
+from fenchel._io import (atomic_path, read_json_record, write_json_atomic,
+                         write_text_atomic)
 from fenchel._settings import (SETTINGS_FILE, SettingsMismatchError, check_records,
                                normalized, read_settings_file, write_settings_file)
 
@@ -545,11 +545,7 @@ def run_path(out: str | os.PathLike, truth: str, method: str, n: int | None,
 
 def _read_run(path: pathlib.Path) -> dict[str, Any] | None:
     """A stored run, or None when there is none (or it is unreadable: run it again)."""
-    try:
-        run = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return run if isinstance(run, dict) and "excess" in run else None
+    return read_json_record(path, "excess")
 
 
 def check_settings(out: str | os.PathLike, settings: Settings) -> None:

@@ -25,6 +25,17 @@ Hamming accuracy with rounding at 0.5 (the early-stopping criterion), or validat
 example F1 (scikit-learn's convention) with :func:`decode_expected_f1`."""
 
 
+def check_select_by(select_by: str) -> None:
+    """Raise ``ValueError`` unless ``select_by`` is one of :data:`SELECTION_METRICS`.
+
+    Example:
+      >>> from fenchel.multilabel.metrics import check_select_by
+      >>> check_select_by("hamming_accuracy")
+    """
+    if select_by not in SELECTION_METRICS:
+        raise ValueError(f"select_by must be one of {SELECTION_METRICS}, got {select_by!r}")
+
+
 def _check(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
@@ -282,4 +293,5 @@ def tune_threshold(y_true, y_relaxed, metric: str = "example_f1",
 
 __all__ = ["METRICS", "hamming_accuracy", "example_f1", "example_f1_mulan", "micro_f1",
            "macro_f1", "subset_accuracy", "all_metrics", "decode", "decode_expected_f1",
-           "tune_threshold", "SELECTION_METRICS"]
+           "tune_threshold", "SELECTION_METRICS",
+           "check_select_by"]

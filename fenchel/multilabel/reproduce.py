@@ -51,13 +51,14 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from fenchel._io import atomic_path, write_json_atomic, write_text_atomic
+from fenchel._io import (atomic_path, read_json_record, write_json_atomic,
+                         write_text_atomic)
 from fenchel._pool import run_parallel
 from fenchel._settings import (SETTINGS_FILE, check_records, normalized, read_settings_file,
                                write_settings_file)
 from fenchel.multilabel.losses import Method
 from fenchel.multilabel.metrics import METRICS
-from fenchel.multilabel.metrics import SELECTION_METRICS
+from fenchel.multilabel.metrics import check_select_by
 from fenchel.multilabel.train import (ADDED_CONFIG_FIELDS, Config, config_grid, method_record,
                                       run_experiment, with_added_fields)
 
@@ -211,11 +212,7 @@ def grid_settings(grid: dict[str, Sequence[Any]] | None = None, refit: bool = Tr
 
 def _read_run(path: pathlib.Path) -> dict[str, Any] | None:
     """A stored run, or None when there is none (or it is unreadable: run it again)."""
-    try:
-        run = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return run if isinstance(run, dict) and "config" in run else None
+    return read_json_record(path, "config")
 
 
 def _legacy_settings(run: dict[str, Any]) -> dict[str, Any]:
@@ -373,8 +370,7 @@ def run_grid(out: str | os.PathLike, datasets: Iterable[str] = DEFAULT_DATASETS,
     datasets, methods = list(datasets), list(methods)
     seeds = list(range(n_seeds))
     groups = [(d, m) for d in datasets for m in methods]
-    if select_by not in SELECTION_METRICS:  # before anything is checked or written
-        raise ValueError(f"select_by must be one of {SELECTION_METRICS}, got {select_by!r}")
+    check_select_by(select_by)  # before anything is checked or written
     settings = grid_settings(grid, refit, select_by, **fixed)
     check_settings(out, settings, groups)
     todo = [(d, m) for d, m in groups

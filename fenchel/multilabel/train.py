@@ -565,12 +565,6 @@ def _selection_score(trained: TrainedModel, validation, select_by: str) -> float
     return ml_metrics.example_f1(validation.y, ml_metrics.decode_expected_f1(y_val))
 
 
-def _check_select_by(select_by: str) -> None:
-    if select_by not in ml_metrics.SELECTION_METRICS:
-        raise ValueError(f"select_by must be one of {ml_metrics.SELECTION_METRICS}, got "
-                         f"{select_by!r}")
-
-
 def search(method: Method, configs: Iterable[Config], train, validation, *, seed: int = 0,
            progress: bool = False, mesh: Mesh | None = None,
            checkpoint_dir: str | os.PathLike | None = None,
@@ -602,7 +596,7 @@ def search(method: Method, configs: Iterable[Config], train, validation, *, seed
     Raises:
       FloatingPointError: every configuration diverged.
     """
-    _check_select_by(select_by)
+    ml_metrics.check_select_by(select_by)
     configs = list(configs)
     if not configs:
         raise ValueError("configs is empty: give at least one Config")
