@@ -26,7 +26,7 @@ import sys
 
 from fenchel._cli_types import (add_argument, existing_file, non_negative_float,
                                 non_negative_int, output_dir, output_file, output_path_problem,
-                                positive_float, positive_int, seed_int)
+                                positive_float, positive_int, run_resumable, seed_int)
 from fenchel.imitation.demos import collect_demonstrations, save_demonstrations
 from fenchel.imitation.envs import ENV_NAMES, make_env_config
 from fenchel.imitation.locomotion import LOCOMOTION_ENV_IDS, LOCOMOTION_ENV_NAMES
@@ -368,7 +368,6 @@ def add_parser(subparsers) -> None:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from fenchel._settings import SettingsMismatchError
     from fenchel.imitation.reproduce import ReproduceConfig, run_grid
 
     fields = {"policy_config": _policy_config(args), "train_config": _train_config(args)}
@@ -385,16 +384,10 @@ def _reproduce(args: argparse.Namespace) -> int:
     if args.demos:
         fields["demos"] = ()
         fields["default_demos"] = tuple(args.demos)
-    try:
-        results = run_grid(ReproduceConfig(**fields), args.out, progress=not args.quiet)
-    except SettingsMismatchError as err:
-        print(f"fenchel reproduce imitation: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"fenchel reproduce imitation: interrupted; the finished runs are kept in "
-              f"{os.path.join(args.out, 'runs')}: run the same command again to resume",
-              file=sys.stderr)
-        return 130
+    code, results = run_resumable("fenchel reproduce imitation", args.out, lambda: run_grid(
+        ReproduceConfig(**fields), args.out, progress=not args.quiet))
+    if code is not None:
+        return code
     for row in results["summary"]:
         print(f"{row['env']:24s} {row['policy']:13s} N={row['demos']:<4d} "
               f"{'success' if row['metric'] == 'success_rate' else 'return/expert'}="

@@ -61,7 +61,6 @@ import functools
 import math
 import os
 import pathlib
-import sys
 import time
 from typing import Any, Iterable, Sequence
 
@@ -76,8 +75,8 @@ from fenchel import maximizers as fy_max
 from fenchel import regularizers as fy_regs
 from fenchel._io import (atomic_path, read_json_record, write_json_atomic,
                          write_text_atomic)
-from fenchel._settings import (SETTINGS_FILE, SettingsMismatchError, check_records,
-                               normalized, read_settings_file, write_settings_file)
+from fenchel._settings import (SETTINGS_FILE, check_records, normalized, read_settings_file,
+                               write_settings_file)
 
 Array = jax.Array
 
@@ -962,20 +961,17 @@ def plot(out: str | os.PathLike, aggregate_: dict[str, Any]) -> str | None:
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
+    from fenchel._cli_types import run_resumable
+
     prefix = "fenchel reproduce calibration"
     settings = Settings(steps=args.steps, learning_rate=args.learning_rate,
                         test_size=args.test_size)
     start = time.perf_counter()
-    try:
-        result = run_grid(args.out, args.truths, args.methods, args.sizes, args.seeds,
-                          settings=settings, jobs=args.jobs, progress=not args.quiet)
-    except SettingsMismatchError as err:
-        print(f"{prefix}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{prefix}: interrupted; the finished runs are kept in {args.out}/runs: run "
-              "the same command again to resume", file=sys.stderr)
-        return 130
+    code, result = run_resumable(prefix, args.out, lambda: run_grid(
+        args.out, args.truths, args.methods, args.sizes, args.seeds, settings=settings,
+        jobs=args.jobs, progress=not args.quiet))
+    if code is not None:
+        return code
     for truth, groups in result["results"].items():
         for method, group in groups.items():
             rates = group["rates"]

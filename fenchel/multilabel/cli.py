@@ -25,7 +25,8 @@ import sys
 import time
 
 from fenchel._cli_types import (add_argument, non_negative_float, non_negative_int, output_dir,
-                                output_file, positive_float, positive_int, seed_int)
+                                output_file, positive_float, positive_int, run_resumable,
+                               seed_int)
 from fenchel._io import write_json_atomic
 from fenchel.multilabel.losses import LOSSES, PROPOSALS, REGULARIZERS, Method
 from fenchel.multilabel.metrics import SELECTION_METRICS
@@ -299,7 +300,6 @@ def _parse_methods(text: str) -> list[Method]:
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
-    from fenchel._settings import SettingsMismatchError
     from fenchel.multilabel.reproduce import DEFAULT_METHODS, DatasetError, run_grid
 
     prefix = "fenchel reproduce multilabel"
@@ -308,19 +308,15 @@ def _run_reproduce(args: argparse.Namespace) -> int:
                if args.methods else list(DEFAULT_METHODS))
     start = time.perf_counter()
     try:
-        result = run_grid(args.out, args.datasets, methods, args.seeds, grid=_grid(args),
-                          data_dir=args.data_dir, jobs=args.jobs, progress=not args.quiet,
-                          refit=args.refit, select_by=args.select_by, **_fixed(args))
-    except SettingsMismatchError as err:
-        print(f"{prefix}: error: {err}", file=sys.stderr)
-        return 2
+        code, result = run_resumable(prefix, args.out, lambda: run_grid(
+            args.out, args.datasets, methods, args.seeds, grid=_grid(args),
+            data_dir=args.data_dir, jobs=args.jobs, progress=not args.quiet, refit=args.refit,
+            select_by=args.select_by, **_fixed(args)))
     except DatasetError as err:
         print(f"{prefix}: error: {err} ({_data_folder(args.data_dir)})", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{prefix}: interrupted; the finished runs are kept in {args.out}/runs: run "
-              "the same command again to resume", file=sys.stderr)
-        return 130
+    if code is not None:
+        return code
     elapsed = time.perf_counter() - start
     for dataset, entries in result["datasets"].items():
         for name, entry in entries.items():
