@@ -268,7 +268,8 @@ def _add_train_parser(subparsers) -> None:
     parser.add_argument("--policy", choices=POLICY_NAMES, required=True,
                         help="gfy (neural energy), gfy-softmax (neural energy, GFY loss over "
                              "sampled and solver-found candidates at --gfy-temperature), "
-                             "gfy-pairwise (concave energy), mse or ibc")
+                             "gfy-pairwise (concave energy), mse, ibc or minmin (the ibc model "
+                             "p ∝ exp E fitted by maximum likelihood with a learned log-partition)")
     parser.add_argument("--demos", type=positive_int, metavar="N",
                         help="number of demonstration episodes: collected from the oracle "
                              "with --seed, or the first N of --demos-file (default: all of it)")
@@ -367,6 +368,37 @@ def add_parser(subparsers) -> None:
         add(commands)
 
 
+def _demos_item(value: str) -> tuple[str | None, int]:
+    """``N`` (every task) or ``TASK=N`` (one task) of ``--demos``."""
+    task, sep, count = value.rpartition("=")
+    try:
+        n = positive_int(count)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected N or TASK=N with N a positive int, got {value!r}") from None
+    if sep and not task:
+        raise argparse.ArgumentTypeError(f"expected TASK=N, got {value!r}")
+    return (_env_name(task) if sep else None), n
+
+
+def _demos_fields(items: list[tuple[str | None, int]]) -> dict:
+    """``ReproduceConfig`` fields of ``--demos``: plain counts replace the defaults of every
+    task (the per-task defaults included), ``TASK=N`` items set that task's counts."""
+    from fenchel.imitation.reproduce import ReproduceConfig
+
+    every = tuple(n for task, n in items if task is None)
+    per_task: dict[str, tuple[int, ...]] = {}
+    for task, n in items:
+        if task is not None:
+            per_task[task] = per_task.get(task, ()) + (n,)
+    fields: dict = {"demos": tuple(per_task.items())}
+    if every:
+        fields["default_demos"] = every
+    else:  # only TASK=N: the other tasks keep their default counts
+        fields["demos"] = tuple({**dict(ReproduceConfig().demos), **per_task}.items())
+    return fields
+
+
 def _reproduce(args: argparse.Namespace) -> int:
     from fenchel.imitation.reproduce import ReproduceConfig, run_grid
 
@@ -382,8 +414,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     if args.jobs is not None:
         fields["jobs"] = args.jobs
     if args.demos:
-        fields["demos"] = ()
-        fields["default_demos"] = tuple(args.demos)
+        fields.update(_demos_fields(args.demos))
     code, results = run_resumable("fenchel reproduce imitation", args.out, lambda: run_grid(
         ReproduceConfig(**fields), args.out, progress=not args.quiet))
     if code is not None:
@@ -423,8 +454,9 @@ def add_reproduce_parser(subparsers) -> None:
     parser.add_argument("--policies", nargs="+", choices=POLICY_NAMES, metavar="POLICY",
                         help=f"policies among {', '.join(POLICY_NAMES)} (default "
                              f"{' '.join(defaults.policies)})")
-    parser.add_argument("--demos", nargs="+", type=positive_int, metavar="N",
-                        help="numbers of demonstration episodes, the same for every task "
+    parser.add_argument("--demos", nargs="+", type=_demos_item, metavar="N|TASK=N",
+                        help="numbers of demonstration episodes: N for every task, TASK=N for "
+                             "one task (e.g. 200 pointmaze-medium=300; both repeatable) "
                              "(default per task: "
                              + ", ".join(f"{env} {' '.join(map(str, n))}"
                                          for env, n in defaults.demos)

@@ -18,9 +18,11 @@ policy             training                                            acting
                    max, τ > 0: τ·InfoNCE with hard negatives
 ``gfy-pairwise``   GFY loss, ``Φ = <u(s), z> + ½<z, U(s) z>``,          exact (concave):
                    ``U = −V(s)V(s)ᵀ``, Ω = SquaredBox                  coordinate ascent
+``minmin``         learned log-partition ("min-min"), ``E(s, z)``       as ``gfy``, on E alone
+                   neural, ``τ(s)`` a second MLP, uniform samples      (box constraint)
 =================  ==================================================  ==========================
 
-``gfy``, ``gfy-softmax`` and ``ibc`` share the same energy network ``E(s, z) = MLP([s, z])``;
+``gfy``, ``gfy-softmax``, ``ibc`` and ``minmin`` share the same energy network ``E(s, z) = MLP([s, z])``;
 they differ only in the loss and in how they act. All use MLPs with the same hidden sizes.
 
 Every energy policy (all but ``mse``) can instead act by implicit BC's Langevin sampler
@@ -39,6 +41,12 @@ the GFY loss of the simplex over C with the entropy at temperature τ. At τ = 0
 max ``max_{c ∈ C} F(c) − F(z*)``, ``gfy``'s loss with the inner maximum taken over C; at
 τ > 0 it is τ times InfoNCE with negatives ``C ∖ {z*}``, so every candidate, not only the
 best, pushes the energy down, and the gradient does not vanish when no candidate beats z*.
+
+``minmin`` fits the same model as ``ibc``, ``p(z | s) ∝ exp E(s, z)`` on the box, by maximum
+likelihood without the partition function (:func:`fenchel.log_partition.min_min_loss`):
+``log Z = min_τ τ + e^{−τ} Z − 1`` with ``Z = E_q[e^{E(s, z')}/q(z')]``, q uniform on the box,
+and τ(s) learned by a second network, so its M samples give an unbiased estimate of an upper
+bound of the negative log-likelihood, tight where τ(s) = log Z(s).
 
 GFY-family learners also return ``diagnostics``: the share of a batch whose hard-max loss is
 zero (``gfy-softmax``: z* beats every candidate), where ``gfy``'s gradient vanishes.
@@ -67,10 +75,11 @@ from fenchel import maximizers as fm
 from fenchel import regularizers as fr
 from fenchel.imitation._observations import observation_batch
 from fenchel.imitation.langevin import IBCLangevin
+from fenchel.log_partition import min_min_loss
 
 Array = jax.Array
 
-POLICY_NAMES: tuple[str, ...] = ("gfy", "gfy-pairwise", "mse", "ibc", "gfy-softmax")
+POLICY_NAMES: tuple[str, ...] = ("gfy", "gfy-pairwise", "mse", "ibc", "gfy-softmax", "minmin")
 
 TRAIN_SOLVERS: tuple[str, ...] = ("train", "acting")
 """Values of :attr:`PolicyConfig.train_solver`."""
@@ -148,8 +157,8 @@ class PolicyConfig:
       act_samples: samples when acting (GFY neural and IBC).
       act_rounds: resampling rounds when acting.
       act_refine: projected-gradient iterations when acting (GFY neural energy).
-      negatives: uniform counter-examples per example: in InfoNCE (IBC) and in the candidate
-        set of ``gfy-softmax`` (M).
+      negatives: uniform counter-examples per example: in InfoNCE (IBC), in the candidate
+        set of ``gfy-softmax`` (M), and the samples of ``minmin``'s partition estimate.
       temperature: InfoNCE temperature (IBC), also its sampling temperature when acting.
       pairwise_sweeps: coordinate-ascent sweeps (GFY pairwise; exact when converged).
       train_solver: the inner solver of ``gfy`` and ``gfy-softmax`` in training:
@@ -521,6 +530,60 @@ def _ibc_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
                    _batched_act(energy, reg, act_solver, k))
 
 
+MINMIN_LOCAL_FRACTION = 0.25
+"""Share of ``minmin``'s samples drawn near the demonstrated action (the rest uniform)."""
+
+MINMIN_LOCAL_RADIUS = 0.1
+"""Half-width of that neighbourhood in the unit box ``[-1, 1]^k``."""
+
+
+def _defensive_box_samples(key: Array, num: int, y: Array) -> tuple[Array, Array]:
+    """``num`` samples of the box ``[-1, 1]^k`` and their log-density under the mixture
+    ``q = (1 − ε) Uniform(box) + ε Uniform(box ∩ [y − r, y + r])`` (ε =
+    ``MINMIN_LOCAL_FRACTION``, r = ``MINMIN_LOCAL_RADIUS``).
+
+    A fixed ``round(ε num)`` of them come from the local part, the rest from the uniform
+    one; weighting every sample by the mixture density keeps ``mean(e^E / q)`` an unbiased
+    estimate of ``Z = ∫ e^E`` (deterministic-mixture importance sampling), and q may depend
+    on y since it does not depend on the samples. Uniform samples alone almost never land
+    on a sharp peak at y, so Z, hence the loss, is underestimated there and E(s, y) grows
+    without check; the local part sees the peak.
+    """
+    k = y.shape[-1]
+    local = max(1, round(MINMIN_LOCAL_FRACTION * num)) if num > 1 else 0
+    weight = local / num
+    low, high = jnp.maximum(y - MINMIN_LOCAL_RADIUS, -1.0), jnp.minimum(y + MINMIN_LOCAL_RADIUS, 1.0)
+    uniform_key, local_key = jax.random.split(key)
+    wide = jax.random.uniform(uniform_key, (num - local, k), y.dtype, -1.0, 1.0)
+    near = jax.random.uniform(local_key, (local, k), y.dtype, low, high)
+    samples = jnp.concatenate([wide, near])
+    inside = jnp.all((samples >= low) & (samples <= high), axis=-1)
+    local_density = jnp.where(inside, jnp.exp(-jnp.sum(jnp.log(high - low))), 0.0)
+    log_q = jnp.log((1.0 - weight) * 0.5 ** k + weight * local_density)
+    return samples, log_q
+
+
+def _minmin_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
+    energy, init_energy = _energy_functions(spec, config)
+    init_tau, log_partition = _module_functions(
+        lambda rngs: MLP(spec.observation_dim, config.hidden, 1, rngs))
+    k = spec.action_dim
+    # p(z | s) ∝ exp E(s, z) on the box, as for ibc: act by maximizing E alone.
+    reg = fr.BoxIndicator(lower=-1.0, upper=1.0)
+
+    def init(seed: int):
+        return {"energy": init_energy(seed), "log_partition": init_tau(seed + 1)}
+
+    def one(params, s, y, kk):
+        samples, log_q = _defensive_box_samples(kk, config.negatives, y)
+        return min_min_loss(energy, (params["energy"], s),
+                            log_partition(params["log_partition"], s)[0], y, samples, log_q)
+
+    energy_act = _batched_act(energy, reg, _act_with(config, _acting_solver(config)), k)
+    return Learner("minmin", spec, config, init, _mean(_per_example(one)),
+                   lambda params, obs, key: energy_act(params["energy"], obs, key))
+
+
 def _pairwise_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
     init, apply = _module_functions(
         lambda rngs: PairwiseHead(spec.observation_dim, spec.action_dim, config.hidden, rngs))
@@ -546,7 +609,8 @@ def _pairwise_learner(spec: PolicySpec, config: PolicyConfig) -> Learner:
 
 
 _BUILDERS = {"gfy": _gfy_learner, "gfy-pairwise": _pairwise_learner, "mse": _mse_learner,
-             "ibc": _ibc_learner, "gfy-softmax": _gfy_softmax_learner}
+             "ibc": _ibc_learner, "gfy-softmax": _gfy_softmax_learner,
+             "minmin": _minmin_learner}
 
 
 @functools.lru_cache(maxsize=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -9,11 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fenchel.imitation.policies import (
+    MINMIN_LOCAL_RADIUS,
     Normalizer,
     PairwiseHead,
     Policy,
     PolicyConfig,
     PolicySpec,
+    _defensive_box_samples,
     make_learner,
 )
 from fenchel.imitation.train import TrainConfig, train_policy
@@ -73,7 +76,8 @@ def test_normalizer_standardizes_and_floors_constant_features():
 
 
 @pytest.mark.parametrize("kind, box", [("gfy", (0.0, 1.0)), ("ibc", (-2.0, 3.0)),
-                                       ("gfy-pairwise", (-2.0, 3.0)), ("mse", (0.0, 1.0))])
+                                       ("gfy-pairwise", (-2.0, 3.0)), ("mse", (0.0, 1.0)),
+                                       ("gfy-softmax", (-2.0, 3.0)), ("minmin", (0.0, 1.0))])
 def test_each_policy_trains_and_acts_within_the_box(kind, box):
     rng = np.random.default_rng(0)
     spec = PolicySpec(10, 2, *box)
@@ -121,3 +125,35 @@ def test_train_policy_rejects_mismatched_data():
         train_policy("mse", np.zeros((8, 4)), np.zeros((7, 2)), spec, TINY, TrainConfig(steps=1))
     with pytest.raises(ValueError, match="kind"):
         train_policy("bc", np.zeros((8, 4)), np.zeros((8, 2)), spec, TINY, TrainConfig(steps=1))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 3), st.integers(0, 2**31 - 1), st.floats(-1.0, 1.0), st.floats(-3.0, 3.0))
+def test_minmin_samples_estimate_the_partition_without_bias(k, seed, center, slope):
+    # mean(e^E / q) estimates Z = ∫_{[-1,1]^k} e^E for the mixture q of minmin's samples,
+    # y anywhere in the box (at a face the local part is cut by the box).
+    y = jnp.full((k,), center, jnp.float32)
+    keys = jax.random.split(jax.random.key(seed), 400)
+    samples, log_q = jax.vmap(lambda kk: _defensive_box_samples(kk, 64, y))(keys)
+    assert samples.shape == (400, 64, k) and log_q.shape == (400, 64)
+    assert bool(jnp.all(jnp.abs(samples) <= 1.0))
+    near = jnp.all(jnp.abs(samples[:, -16:] - y) <= MINMIN_LOCAL_RADIUS + 1e-6, axis=-1)
+    assert bool(jnp.all(near))  # the last quarter lies in the neighbourhood of y
+    energy = slope * samples.sum(-1) + 2.0 * jnp.exp(-50.0 * jnp.sum((samples - y) ** 2, -1))
+    estimates = jnp.mean(jnp.exp(energy - log_q), axis=1)
+    # Exact Z: the separable part in closed form plus the peak's share by quadrature.
+    linear = (2.0 * np.sinh(slope) / slope if slope else 2.0) ** k
+    exact = linear + _peak_correction(k, slope, float(center))
+    mean, stderr = float(estimates.mean()), float(estimates.std() / np.sqrt(len(estimates)))
+    assert abs(mean - exact) < 5 * stderr + 1e-3 * exact
+
+
+def _peak_correction(k, slope, center):
+    """∫ e^{slope Σ z} (e^{2 e^{−50‖z − y‖²}} − 1) dz over [-1, 1]^k, by quadrature."""
+    coarse = np.linspace(-1.0, 1.0, {1: 20001, 2: 801, 3: 161}[k])
+    mesh = np.stack(np.meshgrid(*([coarse] * k), indexing="ij"), -1)
+    values = np.exp(slope * mesh.sum(-1)) * (
+        np.exp(2.0 * np.exp(-50.0 * ((mesh - center) ** 2).sum(-1))) - 1.0)
+    for _ in range(k):
+        values = np.trapezoid(values, coarse, axis=0)
+    return float(values)

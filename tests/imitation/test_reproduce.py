@@ -126,3 +126,30 @@ def test_committed_results_resume_with_their_settings():
     longer = dataclasses.replace(ReproduceConfig(), train_config=TrainConfig(steps=6000))
     with pytest.raises(SettingsMismatchError, match=r"stored 1500 .*, now 6000"):
         check_settings(longer, out)
+
+
+def test_demos_per_task_on_the_command_line(tmp_path, capsys):
+    # "N" sets every task's counts, "TASK=N" one task's; runs are named by their count.
+    out = tmp_path / "out"
+    code = main(["reproduce", "imitation", "--out", str(out), "--envs", "particle-2d-multimodal",
+                 "particle-1d", "--policies", "mse", "--demos", "2", "particle-1d=3",
+                 "particle-1d=4", "--seeds", "1", "--eval-episodes", "2", "--steps", "2",
+                 "--batch-size", "16", "--hidden-sizes", "16", "--quiet"])
+    assert code == 0
+    runs = sorted(os.listdir(out / "runs"))
+    assert "particle-2d-multimodal__mse__n2__s0.json" in runs
+    assert {"particle-1d__mse__n3__s0.json", "particle-1d__mse__n4__s0.json"} <= set(runs)
+    assert not any(name.startswith("particle-1d__mse__n2") for name in runs)
+    settings = json.loads((out / "results.json").read_text())
+    assert settings["config"]["demos"] == {"particle-2d-multimodal": [2], "particle-1d": [3, 4]}
+
+
+@pytest.mark.parametrize("item, message", [("particle-9z=3", "unknown environment name"),
+                                           ("=3", "expected TASK=N"),
+                                           ("particle-1d=0", "positive int"),
+                                           ("three", "positive int")])
+def test_demos_items_are_checked(item, message, capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "imitation", "--demos", item])
+    err = capsys.readouterr().err
+    assert "--demos" in err and message in err
