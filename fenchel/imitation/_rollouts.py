@@ -6,10 +6,14 @@ called once per step on all ``n`` observations.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import gymnasium
 import numpy as np
+
+#: Episodes per lockstep batch when collecting demonstrations on a MuJoCo task (one
+#: environment per episode of a batch).
+MUJOCO_BATCH = 100
 
 
 def episode_seeds(seed: int | np.random.SeedSequence, n_episodes: int) -> np.ndarray:
@@ -37,7 +41,7 @@ def policy_actions(policy: Callable[[np.ndarray], Any], observation: np.ndarray,
 class EpisodeBatch(NamedTuple):
     """Lockstep rollout of ``n`` episodes over at most ``T`` steps.
 
-    Field-compatible with :class:`fenchel.imitation.envs.Rollout` (without ``visit_step``).
+    Field-compatible with :class:`fenchel.imitation.particle_task.Rollout` (without ``visit_step``).
 
     Attributes:
       observations: (T, n, obs_dim) float32 observation before each step (None if not recorded).
@@ -125,6 +129,16 @@ def lockstep_rollout(policy: Callable[[np.ndarray], Any], envs: Sequence[gymnasi
                         episode_return)
 
 
+def seeded_batches(rollout: Callable[[np.ndarray], EpisodeBatch], n_episodes: int,
+                   seed: int | np.random.SeedSequence,
+                   batch_size: int = MUJOCO_BATCH) -> Iterator[EpisodeBatch]:
+    """``rollout(seeds)`` of the episodes ``episode_seeds(seed, n_episodes)``, ``batch_size``
+    at a time, one batch per iteration."""
+    seeds = episode_seeds(seed, n_episodes)
+    for start in range(0, n_episodes, batch_size):
+        yield rollout(seeds[start:start + batch_size])
+
+
 def run_in_batches(rollout: Callable[[np.ndarray], EpisodeBatch], n_episodes: int, seed: int,
                    batch_size: int | None) -> dict[str, np.ndarray]:
     """Episodes ``episode_seeds(seed, n_episodes)`` run ``batch_size`` at a time.
@@ -148,8 +162,6 @@ def run_in_batches(rollout: Callable[[np.ndarray], EpisodeBatch], n_episodes: in
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    seeds = episode_seeds(seed, n_episodes)
-    batches = [rollout(seeds[start:start + batch_size])
-               for start in range(0, n_episodes, batch_size)]
+    batches = list(seeded_batches(rollout, n_episodes, seed, batch_size))
     return {field: np.concatenate([getattr(b, field) for b in batches])
             for field in ("success", "episode_length", "episode_return")}

@@ -1,10 +1,12 @@
 """Demonstration datasets: scripted-oracle rollouts flattened into (observation, action) pairs.
 
-Particle tasks roll out :class:`~fenchel.imitation.oracles.ParticleOracle` (IBC's particle
-task :class:`~fenchel.imitation.particle_ibc.IBCParticleOracle`); PointMaze tasks
-:class:`~fenchel.imitation.pointmaze.PointMazeOracle` and locomotion tasks their SAC expert
-(:func:`~fenchel.imitation.locomotion.task_expert`), both in batches of ``MUJOCO_BATCH``
-episodes, each batch one MuJoCo environment per episode.
+Every task family (:mod:`fenchel.imitation.tasks`) provides its demonstrator (``oracle``) and
+how its episodes are rolled out (``collect``): particle tasks roll out
+:class:`~fenchel.imitation.oracles.ParticleOracle` (IBC's particle task
+:class:`~fenchel.imitation.particle_ibc.IBCParticleOracle`) on all episodes at once; PointMaze
+tasks :class:`~fenchel.imitation.pointmaze.PointMazeOracle` and locomotion tasks their SAC
+expert (:func:`~fenchel.imitation.locomotion.task_expert`), both in batches of
+``MUJOCO_BATCH`` episodes, each batch one MuJoCo environment per episode.
 """
 
 from __future__ import annotations
@@ -17,31 +19,18 @@ from typing import Any
 import numpy as np
 
 from fenchel._io import atomic_file
-from fenchel.imitation._rollouts import episode_seeds
-from fenchel.imitation.envs import (
-    EnvConfig,
+from fenchel.imitation import _rollouts
+from fenchel.imitation.tasks import (
+    TaskFamily,
     config_from_dict,
     env_name,
+    family_of,
     make_env_config,
-    rollout_from_state,
-)
-from fenchel.imitation.locomotion import LocomotionConfig, locomotion_rollout, task_expert
-from fenchel.imitation.oracles import ParticleOracle
-from fenchel.imitation.particle import ParticleConfig, particle_reset
-from fenchel.imitation.particle_ibc import (
-    IBCParticleConfig,
-    IBCParticleOracle,
-    particle_ibc_reset,
-    particle_ibc_rollout,
-)
-from fenchel.imitation.pointmaze import (
-    PointMazeConfig,
-    PointMazeOracle,
-    pointmaze_rollout,
 )
 
 FORMAT_VERSION = 1
-MUJOCO_BATCH = 100
+#: Episodes per lockstep batch of the MuJoCo tasks' collectors (one environment each).
+MUJOCO_BATCH = _rollouts.MUJOCO_BATCH
 _ARRAYS = ("observations", "actions", "episode_index", "episode_starts", "episode_lengths",
            "episode_returns", "episode_success")
 
@@ -83,19 +72,20 @@ class Demonstrations:
         return int(self.episode_starts.shape[0])
 
     @property
-    def config(self) -> EnvConfig:
+    def config(self) -> Any:
         """The task the demonstrations were collected on."""
         return config_from_dict(self.metadata["config"])
 
 
-def _resolve_config(env: str | EnvConfig) -> tuple[str | None, EnvConfig]:
+def _resolve_config(env: Any) -> tuple[str | None, Any, TaskFamily]:
+    """``(name or None, config, family)`` of a task name or config; the name is None for a
+    config that is not the one its name parses to."""
     if isinstance(env, str):
-        return env, make_env_config(env)
-    if isinstance(env, (ParticleConfig, PointMazeConfig, LocomotionConfig, IBCParticleConfig)):
-        name = env_name(env)
-        return (name if make_env_config(name) == env else None), env
-    raise TypeError(f"env must be an environment name, a ParticleConfig, PointMazeConfig, "
-                    f"LocomotionConfig or IBCParticleConfig, got {type(env)}")
+        config = make_env_config(env)
+        return env, config, family_of(config)
+    family = family_of(env)
+    name = env_name(env)
+    return (name if make_env_config(name) == env else None), env, family
 
 
 def _episode_major(result) -> dict[str, np.ndarray]:
@@ -110,36 +100,21 @@ def _episode_major(result) -> dict[str, np.ndarray]:
     }
 
 
-def _mujoco_episodes(config: PointMazeConfig | LocomotionConfig, n_episodes: int, reset_seed,
-                    oracle_seed, bar) -> tuple[dict[str, np.ndarray], Any]:
-    seeds = episode_seeds(reset_seed, n_episodes)
-    if isinstance(config, PointMazeConfig):
-        oracle, rollout = PointMazeOracle(config, seed=np.random.default_rng(oracle_seed)), \
-            pointmaze_rollout
-    else:  # the SAC expert is deterministic: the reset seeds alone vary its episodes
-        oracle, rollout = task_expert(config), locomotion_rollout
-    parts = []
-    for start in range(0, n_episodes, MUJOCO_BATCH):
-        batch = seeds[start:start + MUJOCO_BATCH]
-        parts.append(_episode_major(rollout(oracle, config, batch)))
-        bar.update(len(batch))
-    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}, oracle
-
-
-def collect_demonstrations(env: str | EnvConfig, n_episodes: int,
+def collect_demonstrations(env: Any, n_episodes: int,
                            seed: int = 0, progress: bool = False) -> Demonstrations:
     """Rolls out the task's scripted oracle for ``n_episodes`` episodes.
 
     Reproducible: the same ``(env, n_episodes, seed)`` gives identical arrays. Each episode
     contributes its steps up to and including the one at which it succeeds (all
     ``max_steps`` if it never does; locomotion: up to the time limit or the fall). The oracle
-    is :class:`ParticleOracle` for particle tasks, :class:`PointMazeOracle` (random choice
-    among equally short routes) for PointMaze and the task's SAC expert for locomotion
-    (success = did not fall).
+    is the task family's: :class:`~fenchel.imitation.oracles.ParticleOracle` for particle
+    tasks, :class:`~fenchel.imitation.pointmaze.PointMazeOracle` (random choice among equally
+    short routes) for PointMaze and the task's SAC expert for locomotion (success = did not
+    fall).
 
     Args:
-      env: a name from ``fenchel.imitation.envs.ENV_NAMES``, a ``ParticleConfig``,
-        ``PointMazeConfig`` or ``LocomotionConfig``.
+      env: a name from ``fenchel.imitation.envs.ENV_NAMES`` or a task config
+        (``ParticleConfig``, ``PointMazeConfig``, ``LocomotionConfig``, ...).
       n_episodes: number of episodes, at least 1.
       seed: seed of the initial states and of the oracle's goal order.
       progress: show a tqdm bar of the episodes collected (on stderr; PointMaze and
@@ -155,7 +130,7 @@ def collect_demonstrations(env: str | EnvConfig, n_episodes: int,
       >>> demos.observations.shape[1], demos.actions.shape[1]
       (10, 2)
     """
-    name, config = _resolve_config(env)
+    name, config, family = _resolve_config(env)
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) \
             or n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive int, got {n_episodes!r}")
@@ -164,19 +139,12 @@ def collect_demonstrations(env: str | EnvConfig, n_episodes: int,
     reset_seed, oracle_seed = np.random.SeedSequence(seed).spawn(2)
     with tqdm(total=n_episodes, desc=f"collect {name or 'demonstrations'}", unit="episode",
               disable=not progress) as bar:
-        if isinstance(config, (PointMazeConfig, LocomotionConfig)):
-            episodes, oracle = _mujoco_episodes(config, n_episodes, reset_seed, oracle_seed,
-                                                bar)
-        elif isinstance(config, IBCParticleConfig):  # IBC's oracle is deterministic
-            initial = particle_ibc_reset(np.random.default_rng(reset_seed), n_episodes, config)
-            oracle = IBCParticleOracle(config)
-            episodes = _episode_major(particle_ibc_rollout(oracle, config, initial))
-            bar.update(n_episodes)
-        else:
-            initial = particle_reset(np.random.default_rng(reset_seed), n_episodes, config)
-            oracle = ParticleOracle(config, seed=np.random.default_rng(oracle_seed))
-            episodes = _episode_major(rollout_from_state(oracle, config, initial, record=True))
-            bar.update(n_episodes)
+        oracle = family.oracle(config, np.random.default_rng(oracle_seed))
+        parts = []
+        for batch in family.collect(oracle, config, n_episodes, reset_seed):
+            parts.append(_episode_major(batch))
+            bar.update(batch.success.shape[0])
+        episodes = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
         bar.set_postfix(success=f"{episodes['episode_success'].mean():.2f}", refresh=False)
     lengths = episodes["episode_lengths"]
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
@@ -190,7 +158,7 @@ def collect_demonstrations(env: str | EnvConfig, n_episodes: int,
         "success_rate": float(episodes["episode_success"].mean()),
         "mean_return": float(episodes["episode_returns"].mean()),
     }
-    if isinstance(config, LocomotionConfig):  # how the expert was trained, and its return
+    if hasattr(oracle, "metadata"):  # a trained expert: how it was trained, and its return
         metadata["expert"] = oracle.metadata
     return Demonstrations(
         episode_index=np.repeat(np.arange(n_episodes, dtype=np.int64), lengths),

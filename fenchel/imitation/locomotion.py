@@ -25,8 +25,14 @@ from typing import Any, Callable, Sequence
 import gymnasium
 import numpy as np
 
-from fenchel.imitation._rollouts import EpisodeBatch, lockstep_rollout, run_in_batches
+from fenchel.imitation._rollouts import (
+    EpisodeBatch,
+    lockstep_rollout,
+    run_in_batches,
+    seeded_batches,
+)
 from fenchel.imitation.experts import MLPExpert, expert_path, load_expert, make_mujoco_env
+from fenchel.imitation.tasks import TaskFamily
 
 #: Task name -> gymnasium id.
 LOCOMOTION_ENV_IDS: dict[str, str] = {
@@ -203,6 +209,22 @@ def evaluate_locomotion(policy: Callable[[np.ndarray], Any], env: LocomotionConf
     }
 
 
+#: The locomotion task family: ``hopper``, ``halfcheetah``, ``walker2d``, scored by return.
+#: The oracle is the task's SAC expert (deterministic: the reset seeds alone vary its
+#: episodes); demonstrations run in batches of ``MUJOCO_BATCH`` episodes.
+TASK_FAMILY = TaskFamily(
+    name="locomotion",
+    names=LOCOMOTION_ENV_NAMES,
+    parse=parse_locomotion_name,
+    config_class=LocomotionConfig,
+    oracle=lambda config, seed: task_expert(config),
+    collect=lambda policy, config, n_episodes, seed: seeded_batches(
+        lambda seeds: locomotion_rollout(policy, config, seeds), n_episodes, seed),
+    evaluate=evaluate_locomotion,
+    metric="mean_return",
+)
+
+
 __all__ = ["LOCOMOTION_ENV_IDS", "LOCOMOTION_ENV_NAMES", "LocomotionConfig",
            "parse_locomotion_name", "make_locomotion_env", "task_expert", "locomotion_rollout",
-           "evaluate_locomotion"]
+           "evaluate_locomotion", "TASK_FAMILY"]

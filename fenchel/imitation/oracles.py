@@ -15,7 +15,7 @@ class ParticleOracle:
     one, so demonstrations from the same initial observation go either way. The goal choice is
     the only memory; everything else is read from the observation's visited flags.
 
-    Follows the policy protocol of :func:`fenchel.imitation.envs.evaluate_policy`: call
+    Follows the policy protocol of :func:`fenchel.imitation.tasks.evaluate_policy`: call
     ``reset(n)`` at the start of a batch of ``n`` episodes (it is called implicitly when a batch
     of another size arrives), then ``oracle(observations)`` each step.
 

@@ -4,7 +4,7 @@ A point in the unit box ``[0, 1]^N`` is driven by a PD controller toward a posit
 (the action) and must visit two goals within ``max_steps`` control steps: goal 1 then goal 2
 (ordered task) or both in either order (multimodal task). Everything here is pure numpy on
 batches of ``n`` episodes, so thousands of episodes evaluate at once; the gymnasium
-environment in :mod:`fenchel.imitation.envs` calls the same functions with ``n = 1``.
+environment in :mod:`fenchel.imitation.particle_task` calls the same functions with ``n = 1``.
 
 Dynamics, per substep of length ``dt`` (``substeps`` of them per control step), with the
 set-point ``a`` clipped to the box::
@@ -99,6 +99,11 @@ class ParticleConfig:
                 f"dim={self.dim}, got {self.min_goal_distance!r}")
 
     @property
+    def name(self) -> str:
+        """The task name ``particle-<N>d[-multimodal]`` (of the default parameters)."""
+        return f"particle-{self.dim}d" + ("-multimodal" if self.multimodal else "")
+
+    @property
     def observation_dim(self) -> int:
         """Length of an observation: ``4 * dim + 2``."""
         return 4 * self.dim + NUM_GOALS
@@ -107,6 +112,9 @@ class ParticleConfig:
     def action_dim(self) -> int:
         """Length of an action (a position set-point): ``dim``."""
         return self.dim
+
+    action_low = 0.0
+    action_high = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serializable dictionary; ``ParticleConfig(**d)`` rebuilds the config."""

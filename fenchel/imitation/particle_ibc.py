@@ -59,6 +59,7 @@ from gymnasium import spaces
 from fenchel.imitation._observations import observation_batch
 from fenchel.imitation._rollouts import EpisodeBatch, policy_actions
 from fenchel.imitation.particle import MAX_DIM
+from fenchel.imitation.tasks import TaskFamily
 
 # --- IBC's constants, each with its source in google-research/ibc --------------------------
 #: Control steps per episode: ``ParticleEnv.__init__(n_steps=50)``.
@@ -400,6 +401,15 @@ def particle_ibc_rollout(policy: Callable[[np.ndarray], Any], config: IBCParticl
                         episode_return)
 
 
+def collect_particle_ibc(policy: Callable[[np.ndarray], Any], config: IBCParticleConfig,
+                         n_episodes: int, seed: int | np.random.SeedSequence
+                         ) -> tuple[EpisodeBatch]:
+    """The recorded rollout of ``n_episodes`` episodes drawn from ``seed``, all in one batch
+    (the family's ``collect``)."""
+    initial = particle_ibc_reset(np.random.default_rng(seed), n_episodes, config)
+    return (particle_ibc_rollout(policy, config, initial),)
+
+
 def _check_count(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -494,10 +504,24 @@ if GYMNASIUM_ID not in gymnasium.registry:
     gymnasium.register(id=GYMNASIUM_ID, entry_point="fenchel.imitation.particle_ibc:IBCParticleEnv")
 
 
+#: IBC's particle task family: ``particle-ibc-<N>d``, N in 1..16, scored by IBC's success.
+#: The oracle (:class:`IBCParticleOracle`) is deterministic.
+TASK_FAMILY = TaskFamily(
+    name="particle-ibc",
+    names=PARTICLE_IBC_ENV_NAMES,
+    parse=parse_particle_ibc_name,
+    config_class=IBCParticleConfig,
+    oracle=lambda config, seed: IBCParticleOracle(config),
+    collect=collect_particle_ibc,
+    evaluate=evaluate_particle_ibc,
+)
+
+
 __all__ = [
     "N_STEPS", "DT", "REPEAT_ACTIONS", "K_P", "K_V", "GOAL_DISTANCE", "ORACLE_GOAL_THRESHOLD",
     "ORACLE_WAIT_AT_FIRST_GOAL", "HISTORY", "IBC_PROTOCOL", "PARTICLE_IBC_ENV_NAMES",
     "IBCParticleConfig", "parse_particle_ibc_name", "IBCParticleState", "particle_ibc_reset",
     "particle_ibc_observation", "particle_ibc_step", "particle_ibc_success",
-    "IBCParticleOracle", "particle_ibc_rollout", "evaluate_particle_ibc", "IBCParticleEnv",
+    "IBCParticleOracle", "particle_ibc_rollout", "collect_particle_ibc", "evaluate_particle_ibc",
+    "IBCParticleEnv", "TASK_FAMILY",
 ]

@@ -38,7 +38,13 @@ import numpy as np
 from gymnasium import spaces
 
 from fenchel.imitation._observations import observation_batch
-from fenchel.imitation._rollouts import EpisodeBatch, lockstep_rollout, run_in_batches
+from fenchel.imitation._rollouts import (
+    EpisodeBatch,
+    lockstep_rollout,
+    run_in_batches,
+    seeded_batches,
+)
+from fenchel.imitation.tasks import TaskFamily
 
 MAZE_NAMES: tuple[str, ...] = ("umaze", "medium", "large")
 POINTMAZE_ENV_NAMES: tuple[str, ...] = tuple(f"pointmaze-{maze}" for maze in MAZE_NAMES)
@@ -646,3 +652,18 @@ class PointMazeOracle:
         action = self.kp * (waypoint - position) - self.kd * velocity
         action = np.clip(action, -1.0, 1.0).astype(np.float32)
         return action[0] if single else action
+
+
+#: The PointMaze task family: ``pointmaze-<maze>``, scored by success. Its demonstrations
+#: run :class:`PointMazeOracle` (random choice among equally short routes) in batches of
+#: ``MUJOCO_BATCH`` episodes.
+TASK_FAMILY = TaskFamily(
+    name="pointmaze",
+    names=POINTMAZE_ENV_NAMES,
+    parse=parse_pointmaze_name,
+    config_class=PointMazeConfig,
+    oracle=lambda config, seed: PointMazeOracle(config, seed=seed),
+    collect=lambda policy, config, n_episodes, seed: seeded_batches(
+        lambda seeds: pointmaze_rollout(policy, config, seeds), n_episodes, seed),
+    evaluate=evaluate_pointmaze,
+)

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from fenchel._io import atomic_path
-from fenchel.imitation.envs import env_name, make_env_config, rollout_from_state
 from fenchel.imitation.particle import ParticleConfig, particle_reset
+from fenchel.imitation.particle_task import rollout_from_state
+from fenchel.imitation.tasks import env_name, make_env_config
 
 _GOAL_COLORS = ("tab:orange", "tab:green")
 

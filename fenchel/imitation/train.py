@@ -2,8 +2,9 @@
 
 A :class:`Task` gathers what training needs of an environment (sizes, action box, scripted
 demonstrations, batched evaluation, the oracle); :func:`make_task` builds it from any name of
-``fenchel.imitation.envs.ENV_NAMES`` (particle and PointMaze tasks), so nothing below is
-specific to one environment. :func:`train_policy` fits one policy kind on ``(observation, action)``
+``fenchel.imitation.envs.ENV_NAMES`` through the task's family
+(:class:`~fenchel.imitation.tasks.TaskFamily`), so nothing below is specific to one
+environment. :func:`train_policy` fits one policy kind on ``(observation, action)``
 pairs; :func:`run_experiment` does demonstrations -> training -> evaluation -> latency, the
 unit of ``fenchel imitation train`` and of ``fenchel reproduce imitation``.
 """
@@ -78,37 +79,25 @@ def make_task(name: str) -> Task:
       2
     """
     from fenchel.imitation import demos as _demos
-    from fenchel.imitation import envs as _envs
+    from fenchel.imitation import tasks as _tasks
 
     if not isinstance(name, str):
         raise TypeError(f"task name must be a str, got {type(name).__name__}")
-    config = _envs.make_env_config(name)
-    low, high = _envs.action_bounds(config)
+    config = _tasks.make_env_config(name)
+    family = _tasks.family_of(config)
+    low, high = _tasks.action_bounds(config)
 
     def demonstrations(n_episodes: int, seed: int):
         data = _demos.collect_demonstrations(config, n_episodes, seed)
         return data.observations, data.actions, data.metadata
 
-    def oracle(seed: int):
-        if isinstance(config, _envs.LocomotionConfig):
-            from fenchel.imitation.locomotion import task_expert
-            return task_expert(config)
-        if name.startswith("pointmaze-"):
-            from fenchel.imitation.pointmaze import PointMazeOracle
-            return PointMazeOracle(config, seed=seed)
-        if isinstance(config, _envs.IBCParticleConfig):  # deterministic: no seed
-            from fenchel.imitation.particle_ibc import IBCParticleOracle
-            return IBCParticleOracle(config)
-        from fenchel.imitation.oracles import ParticleOracle
-        return ParticleOracle(config, seed=seed)
-
     return Task(
         name=name,
         spec=PolicySpec(config.observation_dim, config.action_dim, low, high),
         demonstrations=demonstrations,
-        evaluate=lambda policy, n, seed: _envs.evaluate_policy(policy, config, n, seed),
-        oracle=oracle,
-        metric="mean_return" if isinstance(config, _envs.LocomotionConfig) else "success_rate")
+        evaluate=lambda policy, n, seed: family.evaluate(policy, config, n, seed, None),
+        oracle=lambda seed: family.oracle(config, seed),
+        metric=family.metric)
 
 
 @dataclasses.dataclass(frozen=True)
