@@ -110,7 +110,10 @@ CASES = [
     ([*RIM, "--jobs", "0"], 2, f"argument --jobs: {COUNT} '0'"),
     ([*RIM, "--seeds", "0"], 2, f"argument --seeds: {COUNT} '0'"),
     ([*RIM, "--eval-episodes", "-1"], 2, f"argument --eval-episodes: {COUNT} '-1'"),
-    ([*RIM, "--demos", "50", "0"], 2, f"argument --demos: {COUNT} '0'"),
+    ([*RIM, "--demos", "50", "0"], 2,
+     "argument --demos: expected N or TASK=N with N an integer >= 1, got '0'"),
+    ([*RIM, "--demos", "pointmaze-medium=-3"], 2,
+     "argument --demos: expected N or TASK=N with N an integer >= 1, got 'pointmaze-medium=-3'"),
     ([*RIM, "--learning-rate", "-1"], 2, f"argument --learning-rate: {POSITIVE} '-1'"),
     # fenchel bench
     (["bench", "--reps", "0"], 2, f"argument --reps: {COUNT} '0'"),

@@ -375,7 +375,7 @@ def _demos_item(value: str) -> tuple[str | None, int]:
         n = positive_int(count)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"expected N or TASK=N with N a positive int, got {value!r}") from None
+            f"expected N or TASK=N with N an integer >= 1, got {value!r}") from None
     if sep and not task:
         raise argparse.ArgumentTypeError(f"expected TASK=N, got {value!r}")
     return (_env_name(task) if sep else None), n

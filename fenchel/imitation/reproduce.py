@@ -34,6 +34,7 @@ from fenchel._settings import (SETTINGS_FILE, check_records, read_settings_file,
                                write_settings_file)
 from fenchel.imitation.policies import POLICY_NAMES, PolicyConfig
 from fenchel.imitation.train import (
+    OFF_TARGET_RADIUS,
     TrainConfig,
     evaluate_oracle,
     make_task,
@@ -319,6 +320,10 @@ def render_gifs(config: ReproduceConfig, out: str) -> list[str]:
     return paths
 
 
+def _mean_or_none(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
 def aggregate(config: ReproduceConfig, runs: list[dict[str, Any]],
               oracles: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean and standard deviation over seeds of each (env, policy, demos) cell.
@@ -355,6 +360,9 @@ def aggregate(config: ReproduceConfig, runs: list[dict[str, Any]],
                     "train_seconds": float(np.mean([r["train_seconds"] for r in cell])),
                     "eval_seconds": float(np.mean([r["eval_seconds"] for r in cell])),
                     "transitions": float(np.mean([r["transitions"] for r in cell])),
+                    # Diagnostics (None where the runs predate them or the policy has none).
+                    **{key: _mean_or_none([r[key] for r in cell if key in r])
+                       for key in ("off_target_rate", "zero_loss_fraction")},
                 })
     oracle_summary = {}
     for env in config.envs:
@@ -407,6 +415,19 @@ def results_markdown(results: dict[str, Any]) -> str:
                     cells.append("—")
             lat = f"{np.median(latency):.2f}" if latency else "—"
             lines.append(f"| {policy} | " + " | ".join(cells) + f" | {lat} |")
+        lines += ["", "Diagnostics (mean over seeds): off-target rate (share of demonstration "
+                  "states where the action lands more than "
+                  f"{OFF_TARGET_RADIUS} from the demonstrated one in the unit box; for an "
+                  "energy policy, the spurious-peak rate), zero-loss fraction (GFY family), "
+                  "training and evaluation seconds per run.", "",
+                  "| policy | N | off-target rate | zero-loss fraction | train (s) | eval (s) |",
+                  "|---|---|---|---|---|---|"]
+        for row in rows:
+            rate, zero = (row.get(key) for key in ("off_target_rate", "zero_loss_fraction"))
+            lines.append(f"| {row['policy']} | {row['demos']} | "
+                         + ("—" if rate is None else f"{rate:.3f}") + " | "
+                         + ("—" if zero is None else f"{zero:.3f}")
+                         + f" | {row['train_seconds']:.1f} | {row['eval_seconds']:.1f} |")
         lines.append("")
     lines += ["Latency: median wall time of one policy call on a single observation (batch of "
               "one), after compilation, on the machine below.", "",

@@ -266,6 +266,42 @@ def measure_latency(policy: Any, observations: np.ndarray, repeats: int = 20) ->
     return 1000.0 * float(np.median(times))
 
 
+OFF_TARGET_RADIUS = 0.1
+"""Distance in the unit action box ``[-1, 1]^k`` beyond which an action is off target in
+:func:`off_target_rate`: IBC's goal distance (0.05 on its ``[0, 1]`` box), 0.7 of the goal
+radius of ``particle-2d`` (``0.05·√2``)."""
+
+OFF_TARGET_PROBE = 1000
+"""Demonstration pairs read by :func:`off_target_rate` (a fixed subset when there are more)."""
+
+
+def off_target_rate(policy: Policy, observations: np.ndarray, actions: np.ndarray,
+                    radius: float = OFF_TARGET_RADIUS) -> float:
+    """Share of demonstration states where the policy's action is more than ``radius`` from
+    the demonstrated one, both mapped to the unit box ``[-1, 1]^k``.
+
+    For an energy policy this is the spurious-peak rate: the states where the acting
+    solver lands on a peak of the learned energy away from the demonstrated action. Read on
+    the first ``OFF_TARGET_PROBE`` pairs of a fixed permutation (seed 0) of the pairs given.
+    In a multimodal task the other mode counts as off target too, so compare policies on the
+    same task, not with zero.
+
+    Example:
+      >>> import numpy as np
+      >>> from fenchel.imitation.train import off_target_rate
+      >>> class Half:
+      ...     spec = type("Spec", (), {"to_unit": staticmethod(lambda a: 2 * a - 1)})
+      ...     def __call__(self, obs): return np.full((len(obs), 1), 0.5, np.float32)
+      >>> off_target_rate(Half(), np.zeros((4, 3)), np.array([[0.5], [0.5], [0.52], [0.9]]))
+      0.25
+    """
+    order = np.random.default_rng(0).permutation(len(observations))[:OFF_TARGET_PROBE]
+    taken = policy(np.asarray(observations)[order])
+    distance = np.linalg.norm(policy.spec.to_unit(taken)
+                              - policy.spec.to_unit(np.asarray(actions)[order]), axis=-1)
+    return float(np.mean(distance > radius))
+
+
 def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
                    config: PolicyConfig = PolicyConfig(),
                    train_config: TrainConfig = TrainConfig(), eval_episodes: int = 100,
@@ -299,7 +335,8 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
       A JSON-serializable dict: env, policy, demos, seed, transitions, metric (the task's),
       success_rate,
       success_stderr, mean_return, latency_ms, train_seconds, eval_seconds, final_loss,
-      demo_success_rate, policy_config, train_config; for the GFY family also
+      demo_success_rate, off_target_rate (:func:`off_target_rate` on the demonstrations),
+      policy_config, train_config; for the GFY family also
       zero_loss_fraction, the last reading of that diagnostic (:func:`train_policy`).
     """
     if isinstance(n_demos, bool) or not isinstance(n_demos, int) or n_demos < 1:
@@ -330,6 +367,7 @@ def run_experiment(env: str, kind: str, n_demos: int, seed: int = 0,
         "mean_return": float(metrics["mean_return"]),
         "eval_episodes": int(eval_episodes),
         "latency_ms": measure_latency(policy, observations),
+        "off_target_rate": off_target_rate(policy, observations, actions),
         "train_seconds": history["train_seconds"],
         "eval_seconds": eval_seconds,
         "final_loss": history["loss"][-1],
@@ -351,6 +389,8 @@ def evaluate_oracle(env: str, eval_episodes: int = 100, seed: int = 0) -> dict[s
 
 __all__ = [
     "EVAL_SEED_OFFSET",
+    "OFF_TARGET_RADIUS",
+    "off_target_rate",
     "DIAGNOSTIC_EVERY",
     "Task",
     "make_task",

@@ -146,8 +146,8 @@ def test_demos_per_task_on_the_command_line(tmp_path, capsys):
 
 @pytest.mark.parametrize("item, message", [("particle-9z=3", "unknown environment name"),
                                            ("=3", "expected TASK=N"),
-                                           ("particle-1d=0", "positive int"),
-                                           ("three", "positive int")])
+                                           ("particle-1d=0", "integer >= 1"),
+                                           ("three", "integer >= 1")])
 def test_demos_items_are_checked(item, message, capsys):
     with pytest.raises(SystemExit):
         main(["reproduce", "imitation", "--demos", item])
