@@ -226,3 +226,31 @@ def test_train_expert_writes_to_the_working_directory_by_default(tmp_path, monke
                  str(tmp_path / "w.npz"), "--quiet"]) == 0
     assert calls[-1][:2] == ("Walker2d-v5", str(tmp_path / "w.npz"))
     assert "--env-id is deprecated" in capsys.readouterr().err
+
+
+class _LookupPolicy:
+    """Answers each probe observation (row index in column 0) with a stored action."""
+
+    def __init__(self, answers, spec):
+        self.answers, self.spec = answers, spec
+
+    def __call__(self, observations):
+        return self.answers[observations[:, 0].astype(int)]
+
+
+@pytest.mark.parametrize("shift, expected", [(0.0, 0.0), (0.04, 0.0), (0.06, 1.0)])
+def test_off_target_rate_counts_actions_beyond_the_radius(shift, expected):
+    # Box [0, 1]: radius 0.1 in the unit box is 0.05 in action units.
+    from fenchel.imitation.policies import PolicySpec
+    from fenchel.imitation.train import off_target_rate
+    spec = PolicySpec(2, 2, 0.0, 1.0)
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(0.2, 0.8, size=(1500, 2))
+    observations = np.stack([np.arange(1500), np.zeros(1500)], axis=1)
+    answers = actions + np.array([shift, 0.0])
+    assert off_target_rate(_LookupPolicy(answers, spec), observations, actions) == expected
+    # Half of the states off target: the rate reads a fixed subset of 1000 of them.
+    answers = actions.copy()
+    answers[::2] += 0.15
+    rate = off_target_rate(_LookupPolicy(answers, spec), observations, actions)
+    assert 0.45 < rate < 0.55
