@@ -395,7 +395,7 @@ def _demos_fields(items: list[tuple[str | None, int]]) -> dict:
     if every:
         fields["default_demos"] = every
     else:  # only TASK=N: the other tasks keep their default counts
-        fields["demos"] = tuple({**dict(ReproduceConfig().demos), **per_task}.items())
+        fields["demos"] = tuple({**dict(ReproduceConfig.demos), **per_task}.items())
     return fields
 
 

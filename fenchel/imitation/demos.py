@@ -22,9 +22,9 @@ from fenchel._io import atomic_file
 from fenchel.imitation import _rollouts
 from fenchel.imitation.tasks import (
     TaskFamily,
+    _resolve,
     config_from_dict,
     env_name,
-    family_of,
     make_env_config,
 )
 
@@ -80,12 +80,11 @@ class Demonstrations:
 def _resolve_config(env: Any) -> tuple[str | None, Any, TaskFamily]:
     """``(name or None, config, family)`` of a task name or config; the name is None for a
     config that is not the one its name parses to."""
+    config, family = _resolve(env, "env")
     if isinstance(env, str):
-        config = make_env_config(env)
-        return env, config, family_of(config)
-    family = family_of(env)
-    name = env_name(env)
-    return (name if make_env_config(name) == env else None), env, family
+        return env, config, family
+    name = env_name(config)
+    return (name if make_env_config(name) == config else None), config, family
 
 
 def _episode_major(result) -> dict[str, np.ndarray]:

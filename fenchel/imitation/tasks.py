@@ -139,6 +139,12 @@ def _config_family(config: Any, argument: str, or_name: bool = False) -> TaskFam
     raise TypeError(f"{argument} must be {expected} ({classes}), got {type(config).__name__}")
 
 
+def _resolve(env: Any, argument: str) -> tuple[Any, TaskFamily]:
+    """``(config, family)`` of a task name or config; errors name ``argument``."""
+    config = make_env_config(env) if isinstance(env, str) else env
+    return config, _config_family(config, argument, or_name=True)
+
+
 def family_of(env: Any) -> TaskFamily:
     """The :class:`TaskFamily` of a task name or config.
 
@@ -152,7 +158,7 @@ def family_of(env: Any) -> TaskFamily:
       >>> family_of("particle-ibc-2d").name, family_of(ParticleConfig(dim=3)).name
       ('particle-ibc', 'particle')
     """
-    return _config_family(make_env_config(env) if isinstance(env, str) else env, "env", True)
+    return _resolve(env, "env")[1]
 
 
 def env_name(config: Any) -> str:
@@ -233,8 +239,7 @@ def evaluate_policy(policy: Policy, env_config: Any, n_episodes: int, seed: int 
       >>> evaluate_policy(center, config, 10)["success_rate"] <= 1.0
       True
     """
-    config = make_env_config(env_config) if isinstance(env_config, str) else env_config
-    family = _config_family(config, "env_config", or_name=True)
+    config, family = _resolve(env_config, "env_config")
     return family.evaluate(policy, config, n_episodes, seed, batch_size)
 
 

@@ -83,8 +83,7 @@ def make_task(name: str) -> Task:
 
     if not isinstance(name, str):
         raise TypeError(f"task name must be a str, got {type(name).__name__}")
-    config = _tasks.make_env_config(name)
-    family = _tasks.family_of(config)
+    config, family = _tasks._resolve(name, "name")
     low, high = _tasks.action_bounds(config)
 
     def demonstrations(n_episodes: int, seed: int):
