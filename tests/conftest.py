@@ -212,10 +212,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-# CI replays a fixed set of hypothesis examples so that a red run can be
-# reproduced exactly; locally, examples stay random and keep exploring.
+# Hypothesis budgets: one registry of profiles, picked by HYPOTHESIS_PROFILE (default "ci").
+# "ci": 100 examples where a test sets none, and n where it sets examples(n)
+# (tests/budget.py); with CI set, a fixed set of examples is replayed so that a red run
+# can be reproduced exactly, while locally examples stay random and keep exploring.
+# "nightly": ten times every budget, random examples (HYPOTHESIS_PROFILE=nightly).
 from hypothesis import settings as _settings  # noqa: E402
 
-_settings.register_profile("ci", derandomize=True)
-if os.environ.get("CI"):
-    _settings.load_profile("ci")
+_settings.register_profile("ci", max_examples=100, derandomize=bool(os.environ.get("CI")))
+_settings.register_profile("nightly", max_examples=1000, derandomize=False, print_blob=True)
+_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+_register("fenchel_test_budget", "budget.py")
+

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel import energies as E
 from fenchel import losses as L
@@ -21,7 +22,7 @@ import fenchel_test_references as ref  # registered by tests/conftest.py
 
 
 SEEDS = st.integers(0, 2**31 - 1)
-FEW = settings(max_examples=15, deadline=None)
+FEW = settings(max_examples=examples(15), deadline=None)
 
 # (regularizer, iterative solver) pairs checked against the closed form.
 BILINEAR_CASES = [
@@ -90,7 +91,7 @@ PAIRWISE_CASES = [
 ]
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=examples(5), deadline=None)
 @given(seed=SEEDS)
 @pytest.mark.parametrize("case", PAIRWISE_CASES, ids=lambda c: type(c[0]).__name__)
 def test_solvers_agree_with_scipy_on_concave_pairwise(solve, concave_pairwise, pairwise_reference,
@@ -131,7 +132,7 @@ CONDITIONING_CASES = [R.SquaredBox(), R.BinaryEntropy(), R.BoxIndicator(), R.Squ
                       R.SquaredSimplex(), R.ShannonSimplex()]
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 @given(seed=SEEDS, log_scale=st.floats(-4.0, 3.0), k=st.integers(1, 9))
 @pytest.mark.parametrize("reg", CONDITIONING_CASES, ids=lambda r: type(r).__name__)
 def test_default_solvers_converge_at_every_conditioning(solve, reg, seed, log_scale, k):
@@ -209,7 +210,7 @@ def test_sampling_and_wrapper_solvers_get_close(solve, concave_pairwise, pairwis
     assert bool(reg.contains(y))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(st.integers(0, 2**31 - 1), st.integers(0, 3))
 def test_derivative_free_never_returns_worse_than_its_best_sample(seed, iterations):
     # A bumpy (non-concave) energy whose peak near the warm start is narrow: resampling
@@ -388,7 +389,7 @@ def _strong_solvers(reg):
     return solvers
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=examples(6), deadline=None)
 @given(seed=SEEDS, k=st.integers(1, 6), rank=st.integers(1, 8), u_scale=LOW_RANK_SCALES,
        v_scale=LOW_RANK_SCALES)
 @pytest.mark.parametrize("reg", LOW_RANK_REGS, ids=lambda r: type(r).__name__)
