@@ -228,9 +228,11 @@ _register("fenchel_test_budget", "budget.py")
 # JAX's persistent compilation cache: each program is compiled once and then read from disk
 # (after jax.clear_caches() in a later module, in the other pytest-xdist worker, in the
 # worker subprocesses, which inherit the variables, and in the next run). It lives in the
-# git-ignored .pytest_cache/ (pytest --cache-clear empties it); JAX_COMPILATION_CACHE_DIR
-# moves it, JAX_COMPILATION_CACHE_DIR= (empty) turns it off.
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(_REPO, ".pytest_cache", "jax"))
+# git-ignored .pytest_cache/d/jax, where config.cache.mkdir("jax") would put it, so that
+# pytest --cache-clear empties it; JAX_COMPILATION_CACHE_DIR moves it, and
+# JAX_COMPILATION_CACHE_DIR= (empty) turns it off.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      os.path.join(_REPO, ".pytest_cache", "d", "jax"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"] or None)
