@@ -4,7 +4,9 @@ A regularizer is a small frozen dataclass. Every one offers
 
 * ``value(y)``: Ω(y) (``+inf`` is never returned: callers check the domain
   with ``contains`` instead, so that values stay finite under ``jit``);
-* ``contains(y)`` and ``project(y)``: the domain ``dom Ω``;
+* ``domain``: ``dom Ω``, a :class:`~fenchel.domains.Domain` (box, simplex, R^k...)
+  that projects, checks membership, samples and describes itself; ``contains(y)``
+  and ``project(y)`` ask it;
 * ``strong_convexity``: μ such that Ω is μ-strongly convex w.r.t. ‖·‖₂ on
   its domain (0 when it is not strongly convex);
 * ``linear_maximizer(theta)``: the closed form of
@@ -42,26 +44,14 @@ import numpy as np
 import optax
 
 from fenchel import _pytree
+from fenchel import domains as _domains
+from fenchel.domains import domain_tolerance, projection_simplex
 
 Array = jax.Array
 
 # Entropic mirror maps are evaluated at clip(y, eps, 1 - eps) so that
 # y ∈ {0, 1} maps to finite logits in float32.
 _BOUNDARY_EPS = 1e-6
-
-
-def domain_tolerance(dtype) -> float:
-    """How far a ``y`` of ``dtype`` may lie outside ``dom Ω`` (absolute, per entry
-    and on the simplex sum) and still count as inside: ``max(1e-5, 4·eps)``. It
-    does not grow with k.
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> from fenchel.regularizers import domain_tolerance
-      >>> domain_tolerance(jnp.float32)
-      1e-05
-    """
-    return max(1e-5, 4.0 * float(jnp.finfo(dtype).eps))
 
 
 @jax.custom_jvp
@@ -120,66 +110,96 @@ def _check_scale(scale) -> None:
         raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
 
 
-def _check_bounds(lower: float, upper: float) -> None:
-    for name, bound in (("lower", lower), ("upper", upper)):
-        if not isinstance(bound, (int, float)) or not math.isfinite(bound):
-            raise ValueError(f"{name} must be a finite number, got {bound!r}")
-    if not lower < upper:
-        raise ValueError(f"need lower < upper, got lower={lower!r}, upper={upper!r}")
-
-
-def projection_simplex(v: Array) -> Array:
-    """Euclidean projection onto the probability simplex over the last axis.
-
-    .. math:: \\operatorname{argmin}_{p \\in \\triangle^k} \\|p - v\\|^2 =
-              \\operatorname{sparsemax}(v)
-
-    Args:
-      v: ``(..., k)`` scores.
-
-    Returns:
-      ``(..., k)`` probabilities.
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> from fenchel.regularizers import projection_simplex
-      >>> projection_simplex(jnp.array([2.0, 0.0])).tolist()
-      [1.0, 0.0]
-    """
-    # Shift-invariant: subtracting the max keeps the sort and cumsum accurate for huge v.
-    v = v - jax.lax.stop_gradient(jnp.max(v, axis=-1, keepdims=True))
-    if v.ndim == 1:
-        return optax.projections.projection_simplex(v)
-    flat = v.reshape(-1, v.shape[-1])
-    return jax.vmap(optax.projections.projection_simplex)(flat).reshape(v.shape)
+# The optional capabilities a regularizer may offer, each detected from the methods a
+# subclass defines (so a user's regularizer needs nothing but ``domain`` and ``value``):
+# flag -> the methods any of which provides it.
+_CAPABILITIES = {
+    "has_linear_maximizer": ("linear_maximizer", "_maximizer_unscaled"),
+    "has_prox": ("prox",),
+    "has_mirror_map": ("mirror_map",),
+    "has_coordinate_maximizer": ("coordinate_maximizer",),
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class Regularizer:
-    """Base class: a convex Ω = λΩ₀; subclasses fill in the Ω₀ pieces.
+    """Base class: a convex Ω on a domain; subclass it for your own.
 
-    A regularizer is a pytree whose leaf is ``scale`` (the domain, e.g. a box's
-    ``lower`` and ``upper``, is static): it can be passed to ``jax.jit`` as an
+    A regularizer needs a :attr:`domain` (a :class:`~fenchel.domains.Domain`, as a
+    class attribute or a property) and :meth:`value`, ``Ω(y)`` for ``y: (..., k)``
+    summed over the last axis. Everything else has a default, and each optional
+    capability is detected from the methods a subclass defines:
+
+    * ``linear_maximizer(θ)`` (``has_linear_maximizer``): the closed form of
+      ``argmax_{y ∈ dom Ω} <θ, y> − Ω(y) = ∇Ω*(θ)``, used by
+      :class:`~fenchel.maximizers.ClosedForm`;
+    * ``prox(v, step)`` (``has_prox``): ``argmin_y step·Ω(y) + ½‖y − v‖²``, used by
+      :class:`~fenchel.maximizers.ProjectedGradient` (without one, it steps on
+      ``Φ − Ω`` and projects with the domain, which needs Ω differentiable on it);
+    * ``mirror_map(y)`` and ``mirror_inverse(z)`` (``has_mirror_map``): ∇ψ and ∇ψ*
+      of an entropic Ω = λψ, used by :class:`~fenchel.maximizers.MirrorAscent`;
+    * ``coordinate_maximizer(s, d)`` (``has_coordinate_maximizer``): for a
+      separable Ω on a box, ``argmax_t s·t + ½ d t² − Ω_i(t)``, used by
+      :class:`~fenchel.maximizers.CoordinateAscent`.
+
+    ``strong_convexity_unscaled`` (μ of Ω at λ = 1, default 0: unknown) lets the
+    solvers tell a concave inner problem from one that may not be. ``is_entropic``
+    marks an Ω whose gradient is infinite on the boundary of its domain.
+
+    A regularizer is a pytree whose leaves are ``scale`` and any array-valued
+    field (other fields are static): it can be passed to ``jax.jit`` as an
     argument, and ``jax.grad`` can differentiate with respect to λ.
+
+    Example:
+      >>> import dataclasses
+      >>> import jax.numpy as jnp
+      >>> import fenchel as fy
+      >>> @dataclasses.dataclass(frozen=True)
+      ... class WeightedSquaredBox(fy.regularizers.Regularizer):
+      ...     weights: tuple = (1.0, 2.0)
+      ...     domain = fy.domains.Box(0.0, 1.0)
+      ...     def value(self, y):
+      ...         return 0.5 * jnp.sum(jnp.asarray(self.weights) * y ** 2, axis=-1)
+      >>> reg = WeightedSquaredBox()
+      >>> y_hat, _ = fy.maximize(fy.energies.bilinear, reg, jnp.array([0.5, 1.0]))
+      >>> [round(v, 4) for v in y_hat.tolist()]  # clip(θ / w, 0, 1)
+      [0.5, 0.5]
     """
 
     scale: float = 1.0
 
     _leaf_fields: ClassVar[tuple[str, ...]] = ("scale",)
 
+    has_linear_maximizer: ClassVar[bool] = False
+    has_prox: ClassVar[bool] = False
+    has_mirror_map: ClassVar[bool] = False
+    has_coordinate_maximizer: ClassVar[bool] = False
+    is_entropic: ClassVar[bool] = False
+    strong_convexity_unscaled: ClassVar[float] = 0.0
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        for flag, methods in _CAPABILITIES.items():
+            if flag not in cls.__dict__:
+                provided = any(getattr(cls, m) is not getattr(Regularizer, m) for m in methods)
+                setattr(cls, flag, provided)
         _pytree.register(cls)
-
-    # Class-level facts the solvers dispatch on.
-    has_linear_maximizer: ClassVar[bool] = True
-    has_prox: ClassVar[bool] = True
-    is_entropic: ClassVar[bool] = False
-    is_box: ClassVar[bool] = False  # domain is a box [lower, upper]^k
-    strong_convexity_unscaled: ClassVar[float] = 1.0
 
     def __post_init__(self):
         _check_scale(self.scale)
+
+    @property
+    def domain(self) -> _domains.Domain:
+        """``dom Ω``, a :class:`~fenchel.domains.Domain`."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must define a domain (e.g. the class attribute "
+            "domain = fenchel.domains.Box(0.0, 1.0))")
+
+    @property
+    def is_box(self) -> bool:
+        """Deprecated: whether ``domain`` is a :class:`~fenchel.domains.Box` (ask
+        ``reg.domain`` instead)."""
+        return isinstance(self.domain, _domains.Box)
 
     @property
     def strong_convexity(self) -> float:
@@ -191,8 +211,11 @@ class Regularizer:
         return self.scale * jnp.sum(self._elementwise_unscaled(y), axis=-1)
 
     def value_difference(self, a: Array, b: Array) -> Array:
-        """Ω(a) − Ω(b), entry by entry before the sum (no cancellation between
-        the large totals of nearby points). ``(..., k)`` → ``(...)``."""
+        """Ω(a) − Ω(b), entry by entry before the sum when Ω is separable (no
+        cancellation between the large totals of nearby points). ``(..., k)`` →
+        ``(...)``."""
+        if type(self)._elementwise_unscaled is Regularizer._elementwise_unscaled:
+            return self.value(a) - self.value(b)
         return self.scale * jnp.sum(self._elementwise_unscaled(a)
                                     - self._elementwise_unscaled(b), axis=-1)
 
@@ -201,11 +224,11 @@ class Regularizer:
 
         .. math:: L(θ; y) = Ω^*(θ) + Ω(y) − \\langle θ, y \\rangle ≥ 0
 
-        Subclasses write it as a sum of non-negative terms (a Bregman divergence
-        or a product of residuals); its gradient in θ is ``ŷ − y`` with
+        Built-in subclasses write it as a sum of non-negative terms (a Bregman
+        divergence or a product of residuals); its gradient in θ is ``ŷ − y`` with
         ``ŷ = ∇Ω*(θ)``. ``theta, y: (..., k)`` → ``(...)``, y in ``dom Ω``.
         """
-        return self.conjugate(theta) + self.value(y) - jnp.sum(theta * y, axis=-1)
+        return _fenchel_young_default(self, theta, y)
 
     def linear_maximizer(self, theta: Array) -> Array:
         """``argmax_{y ∈ dom Ω} <θ, y> − Ω(y) = ∇Ω*(θ)``, same shape as θ."""
@@ -213,9 +236,7 @@ class Regularizer:
 
     def conjugate(self, theta: Array) -> Array:
         """Ω*(θ) = max_{y ∈ dom Ω} <θ, y> − Ω(y), reduced over the last axis."""
-        y = jax.lax.stop_gradient(self.linear_maximizer(theta))
-        # Danskin: ∇Ω*(θ) = ŷ, which this expression has as its gradient.
-        return jnp.sum(theta * y, axis=-1) - self.value(y)
+        return _conjugate_default(self, theta)
 
     def gradient(self, y: Array) -> Array:
         """∇Ω(y) in the interior of the domain."""
@@ -223,8 +244,8 @@ class Regularizer:
 
     # Pieces for subclasses.
     def _elementwise_unscaled(self, y: Array) -> Array:
-        """The entries of Ω₀(y) before the sum over the last axis."""
-        raise NotImplementedError
+        """The entries of Ω₀(y) before the sum over the last axis (separable Ω)."""
+        raise NotImplementedError(f"{type(self).__name__} must define value(y)")
 
     def _maximizer_unscaled(self, theta: Array) -> Array:
         raise NotImplementedError(
@@ -233,15 +254,15 @@ class Regularizer:
     def contains(self, y: Array, atol: float | None = None) -> Array:
         """Whether every ``y`` in the batch lies in ``dom Ω`` up to ``atol``
         (default :func:`domain_tolerance` of y's dtype). NaN is never inside."""
-        return jnp.all(self.contains_each(y, atol))
+        return self.domain.contains(y, atol)
 
     def contains_each(self, y: Array, atol: float | None = None) -> Array:
         """:meth:`contains` for each example: ``(..., k)`` → ``(...)`` booleans."""
-        raise NotImplementedError
+        return self.domain.contains_each(y, atol)
 
     def project(self, y: Array) -> Array:
         """Euclidean projection onto ``dom Ω``."""
-        raise NotImplementedError
+        return self.domain.project(y)
 
     def prox(self, v: Array, step: float | Array) -> Array:
         """``argmin_{y ∈ dom Ω} step·Ω(y) + ½‖y − v‖²``."""
@@ -255,8 +276,59 @@ class Regularizer:
     def mirror_inverse(self, z: Array) -> Array:
         raise NotImplementedError(f"{type(self).__name__} has no mirror map")
 
+    def coordinate_maximizer(self, s: Array, d: Array) -> Array:
+        """``argmax_{t ∈ [l, u]} s·t + ½ d t² − Ω_i(t)`` for a separable Ω on a box
+        (one coordinate of the pairwise problem, ``d = S_ii``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no coordinate maximizer")
+
 
 _pytree.register(Regularizer)
+
+
+def _value_jvp_in_reg(reg, dreg, y):
+    """The change of Ω(y) when the regularizer's leaves (λ, array fields) move by dreg."""
+    return jax.jvp(lambda r: r.value(y), (reg,), (dreg,))[1]
+
+
+@jax.custom_jvp
+def _conjugate_default(reg, theta):
+    y_hat = reg.linear_maximizer(theta)
+    return jnp.sum(theta * y_hat, axis=-1) - reg.value(y_hat)
+
+
+@_conjugate_default.defjvp
+def _conjugate_default_jvp(primals, tangents):
+    # Danskin: ∇Ω*(θ) = ŷ(θ), and ∂_λ Ω*(θ) = −∂_λ Ω(ŷ) at fixed ŷ. ŷ is left
+    # differentiable here, so second derivatives are ŷ's Jacobian, not zero.
+    reg, theta = primals
+    dreg, dtheta = tangents
+    y_hat = reg.linear_maximizer(theta)
+    value = jnp.sum(theta * y_hat, axis=-1) - reg.value(y_hat)
+    fixed = jax.lax.stop_gradient(y_hat)
+    tangent = jnp.sum(dtheta * y_hat, axis=-1) - _value_jvp_in_reg(reg, dreg, fixed)
+    return value, tangent
+
+
+@jax.custom_jvp
+def _fenchel_young_default(reg, theta, y):
+    y_hat = reg.linear_maximizer(theta)
+    # Σ θ(ŷ − y) − (Ω(ŷ) − Ω(y)), with Ω's difference formed before its sum.
+    return jnp.sum(theta * (y_hat - y), axis=-1) - reg.value_difference(y_hat, y)
+
+
+@_fenchel_young_default.defjvp
+def _fenchel_young_default_jvp(primals, tangents):
+    # ∇_θ L = ŷ(θ) − y, ∇_y L = ∇Ω(y) − θ, ∂_λ L = ∂_λ(Ω(y) − Ω(ŷ)) at fixed ŷ; ŷ stays
+    # differentiable, so second derivatives (∂ŷ/∂θ) are exact.
+    reg, theta, y = primals
+    dreg, dtheta, dy = tangents
+    value = _fenchel_young_default(reg, theta, y)
+    y_hat = reg.linear_maximizer(theta)
+    fixed = jax.lax.stop_gradient(y_hat)
+    d_omega_y = jax.jvp(reg.value, (y,), (dy,))[1]
+    tangent = (jnp.sum(dtheta * (y_hat - y), axis=-1) - jnp.sum(theta * dy, axis=-1) + d_omega_y
+               + _value_jvp_in_reg(reg, dreg, y) - _value_jvp_in_reg(reg, dreg, fixed))
+    return value, tangent
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,19 +337,22 @@ class _Box(Regularizer):
 
     lower: float = 0.0
     upper: float = 1.0
-    is_box: ClassVar[bool] = True
 
     def __post_init__(self):
         super().__post_init__()
-        _check_bounds(self.lower, self.upper)
+        _domains.Box(self.lower, self.upper)  # checks the bounds
 
-    def contains_each(self, y, atol=None):
-        y = jnp.asarray(y)
-        atol = domain_tolerance(y.dtype) if atol is None else atol
-        return jnp.all((y >= self.lower - atol) & (y <= self.upper + atol), axis=-1)
+    @property
+    def domain(self):
+        return _domains.Box(self.lower, self.upper)
 
-    def project(self, y):
-        return jnp.clip(y, self.lower, self.upper)
+    def _quadratic_coordinate(self, s, d, lam):
+        """``argmax_{t ∈ [l, u]} s t − ½ (λ − d) t²``: interior or the better end."""
+        curvature = lam - d
+        interior = jnp.clip(s / jnp.where(curvature > 0, curvature, 1.0), self.lower, self.upper)
+        value = lambda t: s * t - 0.5 * curvature * t * t
+        end = jnp.where(value(self.upper) >= value(self.lower), self.upper, self.lower)
+        return jnp.where(curvature > 0, interior, end).astype(s.dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,7 +373,6 @@ class BinaryEntropy(_Box):
       [0.5]
     """
 
-    has_prox: ClassVar[bool] = False
     is_entropic: ClassVar[bool] = True
     strong_convexity_unscaled: ClassVar[float] = 4.0
 
@@ -335,6 +409,22 @@ class BinaryEntropy(_Box):
     def mirror_inverse(self, z):
         return jax.nn.sigmoid(z)
 
+    def coordinate_maximizer(self, s, d):
+        # σ(s/λ) when d = 0; otherwise the root of s + d σ(z) = λ z, by bisection on
+        # the logit z (the left side is monotone in z; the root lies in the bracket).
+        lam = self.scale
+        lo = (s + jnp.minimum(d, 0.0)) / lam
+        hi = (s + jnp.maximum(d, 0.0)) / lam
+
+        def bisect(_, bounds):
+            lo, hi = bounds
+            mid = 0.5 * (lo + hi)
+            above = s + d * jax.nn.sigmoid(mid) - lam * mid > 0
+            return jnp.where(above, mid, lo), jnp.where(above, hi, mid)
+
+        lo, hi = jax.lax.fori_loop(0, 30, bisect, (lo, hi))
+        return jax.nn.sigmoid(0.5 * (lo + hi))
+
 
 @dataclasses.dataclass(frozen=True)
 class SquaredBox(_Box):
@@ -350,6 +440,8 @@ class SquaredBox(_Box):
       >>> SquaredBox().linear_maximizer(jnp.array([0.5, 2.0])).tolist()
       [0.5, 1.0]
     """
+
+    strong_convexity_unscaled: ClassVar[float] = 1.0
 
     def _elementwise_unscaled(self, y):
         return 0.5 * jnp.square(y)
@@ -370,6 +462,9 @@ class SquaredBox(_Box):
 
     def prox(self, v, step):
         return jnp.clip(v / (1.0 + step * self.scale), self.lower, self.upper)
+
+    def coordinate_maximizer(self, s, d):
+        return self._quadratic_coordinate(s, d, self.scale)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -408,6 +503,9 @@ class BoxIndicator(_Box):
     def prox(self, v, step):
         return jnp.clip(v, self.lower, self.upper)
 
+    def coordinate_maximizer(self, s, d):
+        return self._quadratic_coordinate(s, d, 0.0)
+
 
 @dataclasses.dataclass(frozen=True)
 class Squared(Regularizer):
@@ -425,6 +523,9 @@ class Squared(Regularizer):
       [2.0]
     """
 
+    domain = _domains.Reals()
+    strong_convexity_unscaled: ClassVar[float] = 1.0
+
     def _elementwise_unscaled(self, y):
         return 0.5 * jnp.square(y)
 
@@ -438,12 +539,6 @@ class Squared(Regularizer):
         # (λ/2) ‖θ/λ − y‖²: the residual itself, not ‖θ‖²/2λ + λ‖y‖²/2 − <θ, y>.
         return 0.5 * self.scale * jnp.sum(jnp.square(theta / self.scale - y), axis=-1)
 
-    def contains_each(self, y, atol=None):
-        return jnp.all(jnp.isfinite(jnp.asarray(y)), axis=-1)
-
-    def project(self, y):
-        return y
-
     def prox(self, v, step):
         return v / (1.0 + step * self.scale)
 
@@ -452,14 +547,8 @@ class Squared(Regularizer):
 class _Simplex(Regularizer):
     """Shared simplex-domain machinery (last axis)."""
 
-    def contains_each(self, y, atol=None):
-        y = jnp.asarray(y)
-        atol = domain_tolerance(y.dtype) if atol is None else atol
-        return (jnp.all((y >= -atol) & (y <= 1 + atol), axis=-1)
-                & (jnp.abs(jnp.sum(y, axis=-1) - 1) <= atol))
-
-    def project(self, y):
-        return projection_simplex(y)
+    domain = _domains.Simplex()
+    strong_convexity_unscaled: ClassVar[float] = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -549,14 +638,43 @@ class SquaredSimplex(_Simplex):
         return projection_simplex(v / (1.0 + step * self.scale))
 
 
+#: The built-in regularizers, registered once: name -> the instances that the property
+#: tests check (``tests/`` and :mod:`fenchel.testing` derive their catalogues from it).
+#: A new built-in is its class plus one :func:`register_builtin` line.
+BUILT_INS: dict[str, tuple[Regularizer, ...]] = {}
+
+
+def register_builtin(name: str, *examples: Regularizer) -> None:
+    """Add a built-in regularizer to :data:`BUILT_INS` with example instances
+    (the first one at default settings)."""
+    if not examples:
+        raise ValueError(f"register_builtin({name!r}) needs at least one example instance")
+    BUILT_INS[name] = tuple(examples)
+
+
+register_builtin("BinaryEntropy", BinaryEntropy(), BinaryEntropy(scale=0.5))
+register_builtin("SquaredBox", SquaredBox(), SquaredBox(lower=-1.0, upper=2.0, scale=0.5))
+register_builtin("BoxIndicator", BoxIndicator(), BoxIndicator(lower=-1.0, upper=2.0))
+register_builtin("Squared", Squared(), Squared(scale=2.0))
+register_builtin("SquaredSimplex", SquaredSimplex(), SquaredSimplex(scale=0.5))
+register_builtin("ShannonSimplex", ShannonSimplex(), ShannonSimplex(scale=2.0))
+
+from fenchel._tsallis import Tsallis, entmax  # noqa: E402 (built on the classes above)
+
+register_builtin("Tsallis", Tsallis(alpha=1.5), Tsallis(alpha=1.25, scale=0.5))
+
 __all__ = [
     "Regularizer",
+    "BUILT_INS",
+    "register_builtin",
     "BinaryEntropy",
     "SquaredBox",
     "Squared",
     "ShannonSimplex",
     "SquaredSimplex",
     "BoxIndicator",
+    "Tsallis",
+    "entmax",
     "projection_simplex",
     "domain_tolerance",
     "xlogx",

@@ -467,7 +467,7 @@ def test_bad_inputs_give_clear_errors(concave_pairwise):
         L.gfy_loss(E.bilinear, R.BinaryEntropy(), u.at[1].set(jnp.nan), jnp.zeros(3))
     with pytest.raises(ValueError, match="non-finite"):
         L.gfy_loss(E.pairwise, R.SquaredBox(), (u, U.at[1, 1].set(jnp.inf)), jnp.zeros(3))
-    with pytest.raises(TypeError, match="ClosedForm needs energy=fenchel.energies.bilinear"):
+    with pytest.raises(TypeError, match="ClosedForm needs an energy linear in y"):
         L.gfy_loss(E.pairwise, R.SquaredBox(), (u, U), jnp.zeros(3), solver=M.ClosedForm())
     with pytest.raises(TypeError, match="prox"):
         L.gfy_loss(E.pairwise, R.BinaryEntropy(), (u, U), jnp.zeros(3), solver=M.ProjectedGradient())
