@@ -24,16 +24,17 @@ Array = jax.Array
 def _entmax_threshold_bisection(z: Array, alpha: float) -> Array:
     """p = [(α−1)z − τ]₊^{1/(α−1)} with τ such that Σp = 1, by bisection on τ.
 
-    τ lies in [max((α−1)z) − 1, max((α−1)z) − k^{1−α}]: at the left end the largest
-    entry alone is 1, at the right end every entry is at most 1/k. Each step halves
+    With the largest (α−1)z shifted to 0, τ lies in [−1, −k^{1−α}]: at the left end
+    the largest entry alone is 1, at the right end every entry is at most 1/k. Each step halves
     the bracket, so ``nmant + 2`` steps reach the dtype's resolution; the result is
     renormalised (as the entmax package does) so that it sums to 1 exactly.
     """
     k = z.shape[-1]
-    scaled = (alpha - 1.0) * z
-    top = jnp.max(scaled, axis=-1, keepdims=True)
-    lo = top - 1.0
-    hi = top - (1.0 / k) ** (alpha - 1.0)
+    # Shift-invariant: with the max at 0 the bracket [−1, −k^{1−α}] is resolved in any
+    # dtype, however large |z| (at 1e8, top − 1 would round back to top).
+    scaled = (alpha - 1.0) * (z - jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True)))
+    lo = jnp.full(scaled.shape[:-1] + (1,), -1.0, scaled.dtype)
+    hi = jnp.full_like(lo, -((1.0 / k) ** (alpha - 1.0)))
     power = 1.0 / (alpha - 1.0)
 
     def mass(tau):

@@ -165,8 +165,9 @@ def test_the_checks_fail_on_broken_components():
 
         T.check_energy(WrongGradient(), jnp.ones(3), jnp.array([0.1, 0.2, 0.3]))
     with pytest.raises(AssertionError, match="reference"):
+        coupled = jnp.array([[-5.0, 2.0, 0.0], [2.0, -5.0, 2.0], [0.0, 2.0, -5.0]])  # ⪯ 0
         T.check_maximizer(M.ProjectedGradient(maxiter=1), E.pairwise, R.SquaredBox(),
-                          (jnp.array([3.0, -2.0, 1.0]), -5.0 * jnp.eye(3)))
+                          (jnp.array([3.0, -2.0, 1.0]), coupled))
 
 
 def test_a_users_energy_and_solver_plug_in():
