@@ -339,7 +339,8 @@ def write_all_or_nothing(files: Mapping[str | os.PathLike, Writer]) -> None:
                     shutil.copy2(path, backup)
                 backups[path] = backup
         for path in targets:
-            os.replace(temporaries.pop(path), path)
+            os.replace(temporaries[path], path)
+            del temporaries[path]
             replaced.append(path)
     except BaseException as err:
         for done in reversed(replaced):
@@ -437,8 +438,8 @@ def describe_holder(holder: Mapping[str, Any]) -> str:
     if not holder.get("pid"):
         return "a process that has not written its record yet"
     command = str(holder.get("command", "?"))
-    if len(command) > 300:
-        command = command[:297] + "..."
+    if len(command) > 2000:
+        command = command[:1000] + " ... " + command[-995:]
     return (f"pid {holder.get('pid')} on host {holder.get('host', '?')}, started "
             f"{holder.get('started', '?')}, running: {command}")
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 from typing import Any, Iterable, Iterator
 
 import jax
@@ -69,9 +70,37 @@ def _summary(error: BaseException) -> str:
     return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
+def _advice(directory: str, step: int) -> str:
+    return (f"; delete {os.path.join(directory, str(step))} (or the whole folder) to train that "
+            "part again, or use another checkpoint folder")
+
+
+def _quiet_closed_loops() -> None:
+    """Silence the reports of tensorstore reads that end after a failed orbax restore
+    (installed before each read of a checkpoint, once per process).
+
+    When one array of a restore cannot be read, orbax's event loop closes while other
+    reads are still in flight; each then reports ``RuntimeError: Event loop is closed``
+    through ``sys.unraisablehook``, a screen of tracebacks around the one-line refusal.
+    Only those reports are dropped; any other goes to the previous hook."""
+    previous = sys.unraisablehook
+    if getattr(previous, "_fenchel_quiet", False):
+        return
+
+    def hook(unraisable):
+        error = unraisable.exc_value
+        if isinstance(error, RuntimeError) and str(error) == "Event loop is closed":
+            return
+        previous(unraisable)
+
+    hook._fenchel_quiet = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
+
+
 @contextlib.contextmanager
 def _readable(directory: str, step: int | None) -> Iterator[None]:
     """Turn any error of reading a checkpoint into a one-line :class:`CheckpointError`."""
+    _quiet_closed_loops()
     try:
         yield
     except (CheckpointError, KeyboardInterrupt):
@@ -80,22 +109,20 @@ def _readable(directory: str, step: int | None) -> Iterator[None]:
         if step is None:
             raise CheckpointError(f"the checkpoints in {directory} cannot be listed "
                                   f"({_summary(error)}); use another checkpoint folder") from error
-        raise CheckpointError(
-            f"checkpoint step {step} in {directory} cannot be read ({_summary(error)}); delete "
-            f"{os.path.join(directory, str(step))} (or the whole folder) to train that part "
-            "again, or use another checkpoint folder") from error
+        raise CheckpointError(f"checkpoint step {step} in {directory} cannot be read "
+                              f"({_summary(error)})" + _advice(directory, step)) from error
 
 
-def _check_meta(meta: Any, required: Iterable[str], where: str) -> dict[str, Any]:
+def _check_meta(meta: Any, required: Iterable[str], directory: str, step: int) -> dict[str, Any]:
     """``meta`` as a dict holding every ``required`` key, else :class:`CheckpointError`."""
+    where = f"checkpoint step {step} in {directory} cannot be read"
     if not isinstance(meta, dict):
-        raise CheckpointError(f"{where} cannot be read: its meta is a "
-                              f"{type(meta).__name__}, expected a JSON object")
+        raise CheckpointError(f"{where}: its meta is a {type(meta).__name__}, expected a JSON "
+                              "object" + _advice(directory, step))
     missing = [key for key in required if key not in meta]
     if missing:
-        raise CheckpointError(f"{where} cannot be read: its meta lacks "
-                              f"{', '.join(map(repr, missing))} (written by another program, "
-                              "or damaged); delete it or use another checkpoint folder")
+        raise CheckpointError(f"{where}: its meta lacks {', '.join(map(repr, missing))} "
+                              "(written by another program, or damaged)" + _advice(directory, step))
     return dict(meta)
 
 
@@ -267,10 +294,8 @@ class Checkpointer:
             metadata = self._manager.item_metadata(step)["arrays"]
             if metadata is None:
                 raise CheckpointError(
-                    f"checkpoint step {step} in {self.directory} holds no arrays: expected an "
-                    "'arrays' item, got none (an incomplete checkpoint?); delete "
-                    f"{os.path.join(self.directory, str(step))} or use another checkpoint "
-                    "folder")
+                    f"checkpoint step {step} in {self.directory} cannot be read: it holds no "
+                    "arrays (an incomplete checkpoint?)" + _advice(self.directory, step))
             return dict(getattr(metadata, "tree", metadata))
 
     def _where(self, step: int) -> str:
@@ -297,7 +322,7 @@ class Checkpointer:
             restored = self._manager.restore(step, args=ocp.args.Composite(
                 meta=ocp.args.JsonRestore()))
             meta = restored.meta
-        return _check_meta(meta, required, self._where(step))
+        return _check_meta(meta, required, self.directory, step)
 
     def restore(self, step: int, like: dict[str, PyTree], required: Iterable[str] = ()
                 ) -> tuple[dict[str, PyTree], dict]:
@@ -330,7 +355,7 @@ class Checkpointer:
                 ),
             )
             trees = {name: _unflat(name, like[name], restored.arrays[name]) for name in like}
-        return trees, _check_meta(restored.meta, required, self._where(step))
+        return trees, _check_meta(restored.meta, required, self.directory, step)
 
     def close(self) -> None:
         """Release orbax's resources (waits for pending work) and the folder's lock."""
