@@ -350,9 +350,8 @@ def write_all_or_nothing(files: Mapping[str | os.PathLike, Writer]) -> None:
                 else:
                     os.unlink(done)
         _unlink_all([*temporaries.values(), *backups.values()])
-        if isinstance(err, OSError):
-            failed = next((p for p in targets if p not in replaced), "")
-            raise NotWritableError(f"cannot write {failed}: {err.strerror or err}; none of "
+        if isinstance(err, OSError):  # ``path``: the file being kept or replaced
+            raise NotWritableError(f"cannot write {path}: {err.strerror or err}; none of "
                                    f"{names} was changed") from err
         raise
     _unlink_all(backups.values())

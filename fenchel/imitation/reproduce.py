@@ -501,5 +501,5 @@ def plot_success(results: dict[str, Any], path: str) -> None:
 
 
 __all__ = ["GIF_ENV", "GRID_POLICIES", "SETTING_FLAGS", "ReproduceConfig", "check_settings",
-           "run_grid", "AGGREGATE_FILES", "render_gifs", "aggregate", "results_markdown", "plot_success",
-           "write_json_atomic"]
+           "run_grid", "AGGREGATE_FILES", "render_gifs", "aggregate", "results_markdown",
+           "plot_success", "write_json_atomic"]
