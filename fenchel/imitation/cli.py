@@ -149,6 +149,26 @@ def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
                              "IBC's)")
 
 
+def _non_finite(name: str, values) -> str | None:
+    """``3 non-finite values (NaN, inf) in its 'actions' array, the first at index (5, 2)``,
+    or None."""
+    import numpy as np
+
+    values = np.asarray(values)
+    if values.dtype.kind not in "fc":
+        return None
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return None
+    wrong = values[bad]
+    kinds = [kind for kind, present in (("NaN", np.isnan(wrong).any()),
+                                        ("inf", np.isposinf(wrong).any()),
+                                        ("-inf", np.isneginf(wrong).any())) if present]
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    return (f"{int(bad.sum())} non-finite value{'s' if bad.sum() > 1 else ''} "
+            f"({', '.join(kinds)}) in its {name!r} array, the first at index {first}")
+
+
 def _demos_file_problem(demos, env: str, path: str, n_demos: int | None) -> str | None:
     """Why the demonstrations loaded from ``path`` cannot train a policy for ``env`` (or
     provide ``n_demos`` episodes), or None."""
@@ -170,6 +190,10 @@ def _demos_file_problem(demos, env: str, path: str, n_demos: int | None) -> str 
     if actions.shape != (observations.shape[0], spec.action_dim):
         return (f"{path!r} has actions of shape {actions.shape}, but {env} needs "
                 f"({observations.shape[0]}, {spec.action_dim})")
+    for name in ("observations", "actions", "episode_returns"):
+        problem = _non_finite(name, getattr(demos, name))
+        if problem:
+            return f"{path!r} has {problem}: a damaged file (collect it again)"
     lengths = demos.episode_lengths
     if demos.num_episodes < 1 or lengths.ndim != 1 or int(lengths.sum()) != observations.shape[0]:
         return f"{path!r} has inconsistent episodes ({lengths.size} episodes of " \
