@@ -43,6 +43,12 @@ from fenchel import regularizers as _regs
 
 Array = jax.Array
 
+# jax.enable_x64 is JAX ≥ 0.8; the lower bound (0.7.2) has it in jax.experimental.
+if hasattr(jax, "enable_x64"):
+    _enable_x64 = jax.enable_x64
+else:  # pragma: no cover (older JAX)
+    from jax.experimental import enable_x64 as _enable_x64
+
 __all__ = ["check_domain", "check_regularizer", "check_energy", "check_maximizer"]
 
 
@@ -191,7 +197,7 @@ def check_regularizer(reg: _regs.Regularizer, *, k: int = 4, seed: int = 0, num:
     half = _losses.gfy_loss(bilinear, reg, theta.astype(jnp.bfloat16), ys.astype(jnp.bfloat16))
     if half.dtype != jnp.bfloat16:
         raise _fail("the caller's dtype is kept", reg, f"bfloat16 in, {half.dtype} out")
-    with jax.enable_x64(True):
+    with _enable_x64(True):
         wide = _losses.gfy_loss(bilinear, reg, np.asarray(theta, np.float64),
                                 np.asarray(ys, np.float64))
         if wide.dtype != jnp.float64:

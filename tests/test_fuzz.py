@@ -1191,7 +1191,7 @@ def _rejections():
             ("CoordinateAscent on a simplex (low rank)", E.low_rank_pairwise, simplex,
              M.CoordinateAscent()),
             ("ClosedForm on low rank", E.low_rank_pairwise, box, M.ClosedForm()),
-            ("DerivativeFree on a simplex", E.bilinear, simplex, M.DerivativeFree()),
+            ("DerivativeFree on R^k", E.bilinear, R.Squared(), M.DerivativeFree()),
             ("Langevin on Squared", E.bilinear, R.Squared(), M.Langevin()),
             ("Restarts of a mismatch", E.bilinear, box, M.Restarts(M.MirrorAscent())),
             ("Sequential with a mismatch", E.bilinear, box, M.Sequential((M.ProjectedGradient(), M.MirrorAscent())))]:

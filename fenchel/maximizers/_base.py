@@ -270,8 +270,8 @@ class Maximizer:
 def is_maximizer(obj) -> bool:
     """Whether ``obj`` follows the maximizer protocol: callable, with ``check`` and
     ``fixed_point_map`` (a :class:`Maximizer` subclass always does)."""
-    return callable(obj) and all(callable(getattr(obj, name, None))
-                                 for name in ("check", "fixed_point_map"))
+    return (callable(obj) and not isinstance(obj, type)  # an instance, not the class
+            and all(callable(getattr(obj, name, None)) for name in ("check", "fixed_point_map")))
 
 
 def default_fixed_point_map(energy, reg, theta, y):
