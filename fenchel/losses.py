@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fenchel import _inputs
+from fenchel import _closed_forms, _inputs
 from fenchel import energies as _energies
 from fenchel.energies import _vdot
 from fenchel import maximizers as _max
@@ -113,6 +113,9 @@ def gfy_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
     atol = _regs.domain_tolerance(result)  # of the caller's dtype, before any cast up
     _max.check_output(reg, y, atol=atol)
     if isinstance(solver, _max.ClosedForm):
+        fast = _closed_forms.guarded_loss(reg, theta, y, atol)  # the classic losses
+        if fast is not None:
+            return fast.astype(result)
         y_inside, inside = _inputs.onto_domain(reg, y, atol)
         return _inputs.nan_outside(inside, reg.fenchel_young_loss(theta, y_inside)).astype(result)
     one = functools.partial(_gfy_one, energy, reg, solver, key, atol)
