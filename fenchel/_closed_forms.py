@@ -54,9 +54,11 @@ def _xlogx_jvp(primals, tangents):
 
 @custom_vmap
 def _batch_any_positive(x: Array) -> Array:
-    """Whether any entry of ``x`` is > 0 or NaN: one boolean for the whole array, and for
-    the whole batch under ``jax.vmap`` (then unbatched, so that a ``lax.cond`` on it stays
-    a branch: a batched predicate turns it into a select that computes both branches)."""
+    """Whether any entry of ``x`` is > 0: one boolean for the whole array, and for the
+    whole batch under ``jax.vmap`` (then unbatched, so that a ``lax.cond`` on it stays a
+    branch: a batched predicate turns it into a select that computes both branches).
+    NaN entries may be skipped (XLA's CPU max reduction does): a NaN target makes the
+    loss NaN through its other terms anyway."""
     return jnp.logical_not(jnp.max(x) <= 0)
 
 
@@ -72,7 +74,7 @@ def _softness(y: Array) -> Array:
 
 
 def _any_soft(y: Array) -> Array:
-    """Whether any entry of the batch ``y`` is neither 0 nor 1 (NaN counts)."""
+    """Whether any entry of the batch ``y`` is neither 0 nor 1."""
     return _batch_any_positive(jnp.sum(_softness(jax.lax.stop_gradient(y)), axis=-1))
 
 
