@@ -116,9 +116,7 @@ def gfy_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
     _max.check_output(reg, y, atol=atol)
     if getattr(solver, "closed_form", False):
         def closed(theta_, y):
-            y_inside, inside = _inputs.onto_domain(reg, y, atol)
-            return _inputs.nan_outside(
-                inside, reg.fenchel_young_loss(energy.scores(theta_), y_inside))
+            return reg.fenchel_young_loss_or_nan(energy.scores(theta_), y, atol)
         if energy.batching(theta) is not None:  # Ω's forms take leading batch axes
             return closed(theta, y).astype(result)
         return _inputs.map_examples(closed, energy, batch, theta, {"y": y}).astype(result)

@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fenchel import _pytree
+from fenchel import _closed_forms, _pytree
 from fenchel import domains as _domains
 from fenchel.domains import domain_tolerance, projection_simplex
 
@@ -230,6 +230,14 @@ class Regularizer:
         """
         return _fenchel_young_default(self, theta, y)
 
+    def fenchel_young_loss_or_nan(self, theta: Array, y: Array, atol: float) -> Array:
+        """:meth:`fenchel_young_loss` of y moved onto the domain (its ``snap``), NaN for
+        the examples whose y lies outside by more than ``atol``: what ``gfy_loss``
+        returns for a closed form. The classic losses fuse the check into their own
+        passes over y."""
+        y_inside, inside = self.domain.snap(y, atol)
+        return jnp.where(inside, self.fenchel_young_loss(theta, y_inside), jnp.nan)
+
     def linear_maximizer(self, theta: Array) -> Array:
         """``argmax_{y ∈ dom Ω} <θ, y> − Ω(y) = ∇Ω*(θ)``, same shape as θ."""
         return self._maximizer_unscaled(theta / self.scale)
@@ -398,9 +406,13 @@ class BinaryEntropy(_Box):
         # λ Σ KL(Bernoulli(y) ‖ Bernoulli(σ(t))), t = θ/λ, with log σ(±t) = −softplus(∓t):
         # KL = y log y + (1 − y) log(1 − y) + y softplus(−t) + (1 − y) softplus(t), terms
         # without cancellation between large numbers; the BCE for y ∈ {0, 1}.
-        t = theta / self.scale
-        kl = (xlogx(y) + xlogx(1 - y) + y * jax.nn.softplus(-t) + (1 - y) * jax.nn.softplus(t))
-        return self.scale * _nonnegative(jnp.sum(kl, axis=-1))
+        # Computed by _closed_forms.binary_entropy_loss (one exp and one log1p per entry;
+        # the entropy terms skipped when every target is 0 or 1), whose custom JVP gives
+        # σ(t) − y in θ and ∇Ω(y) − θ in y directly.
+        return self.scale * _closed_forms.binary_entropy_loss(theta / self.scale, y)
+
+    def fenchel_young_loss_or_nan(self, theta, y, atol):
+        return _closed_forms.guarded_binary_entropy_loss(self.scale, theta, y, atol)
 
     def mirror_map(self, y):
         y = jnp.clip(y, _BOUNDARY_EPS, 1 - _BOUNDARY_EPS)
@@ -582,10 +594,13 @@ class ShannonSimplex(_Simplex):
     def fenchel_young_loss(self, theta, y):
         # λ KL(y ‖ softmax(t)) = λ Σ y_i (log y_i − log_softmax(t)_i): shift-invariant
         # in t and term-wise ≥ 0 up to the normalisation; the cross-entropy for one-hot y.
-        t = theta / self.scale
-        log_p = jax.nn.log_softmax(t, axis=-1)
-        kl = jnp.sum(xlogx(y) - y * log_p + _zero_along_y(y, t - log_p), axis=-1)
-        return self.scale * _nonnegative(kl)
+        # Computed by _closed_forms.shannon_loss (log_softmax from t − max t; the entropy
+        # term skipped when every target is 0 or 1), whose custom JVP gives softmax(t) − y
+        # in θ and ∇Ω(y) − θ in y directly.
+        return self.scale * _closed_forms.shannon_loss(theta / self.scale, y)
+
+    def fenchel_young_loss_or_nan(self, theta, y, atol):
+        return _closed_forms.guarded_simplex_loss(self.scale, theta, y, atol, shannon=True)
 
     def mirror_map(self, y):
         return jnp.log(jnp.clip(y, _BOUNDARY_EPS, None))
@@ -622,17 +637,12 @@ class SquaredSimplex(_Simplex):
     def fenchel_young_loss(self, theta, y):
         # With p = sparsemax(t) = max(t − τ, 0) and s = t − τ (shift invariance):
         # λ Σ (p_i − y_i)(s_i − (p_i + y_i)/2), which is (p_i − y_i)²/2 on the support
-        # (where s_i = p_i) and y_i (y_i/2 − s_i) ≥ 0 off it.
-        t = theta / self.scale
-        top = jax.lax.stop_gradient(jnp.max(t, axis=-1, keepdims=True))
-        t = t - top
-        p = projection_simplex(t)
-        support = p > 0
-        count = jnp.sum(support, axis=-1, keepdims=True)
-        tau = (jnp.sum(jnp.where(support, t, 0), axis=-1, keepdims=True) - 1) / count
-        s = jnp.where(support, p, t - tau)
-        terms = _nonnegative((p - y) * (s - 0.5 * (p + y))) + _zero_along_y(y, top + tau)
-        return self.scale * jnp.sum(terms, axis=-1)
+        # (where s_i = p_i) and y_i (y_i/2 − s_i) ≥ 0 off it; _closed_forms.sparsemax_loss,
+        # whose custom JVP gives p − y in θ and ∇Ω(y) − θ in y directly.
+        return self.scale * _closed_forms.sparsemax_loss(theta / self.scale, y)
+
+    def fenchel_young_loss_or_nan(self, theta, y, atol):
+        return _closed_forms.guarded_simplex_loss(self.scale, theta, y, atol, shannon=False)
 
     def prox(self, v, step):
         return projection_simplex(v / (1.0 + step * self.scale))
