@@ -2,7 +2,7 @@
 
 Written as a user would write a regularizer (a ``domain``, ``value`` through the
 separable entries, a closed-form maximizer), and registered in
-:mod:`fenchel.regularizers` by one line.
+:mod:`fenchel.regularizers` by one line (``register_builtin``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fenchel import domains as _domains
-from fenchel.regularizers import Regularizer, _nonnegative
+from fenchel._regularizer import Regularizer, _nonnegative
 
 Array = jax.Array
 

@@ -37,7 +37,7 @@ linear in V (the loss is convex in ``(u, VVᵀ)``, not in V).
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 
-from fenchel import energies as _energies
 from fenchel import regularizers as _regs
 from fenchel.maximizers._base import (Maximizer, check_int, check_real, make_info, objective,
                                       random_init, require_bounded, resolve_init)
