@@ -144,8 +144,14 @@ class Tsallis(Regularizer):
         return entmax(theta, self.alpha)
 
     def fenchel_young_loss(self, theta, y):
-        # Σθ(ŷ − y) − (Ω(ŷ) − Ω(y)) with Ω's difference entry by entry; ≥ 0 up to rounding.
-        return _nonnegative(super().fenchel_young_loss(theta, y))
+        # Σθ(ŷ − y) − (Ω(ŷ) − Ω(y)) with Ω's difference entry by entry, from θ − max θ
+        # (ŷ and y both sum to 1: the same value, without |θ|·eps of cancellation for
+        # huge scores); the last term is 0 in value and gives back the y-derivative
+        # ∇Ω(y) − θ that the shift would move by max θ.
+        top = jax.lax.stop_gradient(jnp.max(theta, axis=-1, keepdims=True))
+        total = jnp.sum(y, axis=-1)
+        value = super().fenchel_young_loss(theta - top, y)
+        return _nonnegative(value - top[..., 0] * (total - jax.lax.stop_gradient(total)))
 
 
 __all__ = ["Tsallis", "entmax"]
