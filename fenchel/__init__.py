@@ -9,12 +9,14 @@ and is trained with the generalized Fenchel-Young loss
     L(θ; y) = Ω^Φ(θ) + Ω(y) − Φ(θ, y),   Ω^Φ(θ) = max_y Φ(θ, y) − Ω(y),
 
 whose gradient ∇_θ Φ(θ, ŷ) − ∇_θ Φ(θ, y) needs no differentiation through the
-argmax. Modules, from the bottom up: :mod:`fenchel.regularizers` (Ω),
+argmax. Modules, from the bottom up: :mod:`fenchel.domains` (dom Ω),
+:mod:`fenchel.regularizers` (Ω),
 :mod:`fenchel.energies` (Φ), :mod:`fenchel.maximizers` (inner solvers),
 :mod:`fenchel.losses` (GFY and baseline losses), and two losses built on them:
 :mod:`fenchel.candidates` (the GFY loss over a finite candidate set, from the
 hard max to InfoNCE) and :mod:`fenchel.log_partition` (maximum likelihood with a
-learned log-partition, the "min-min" loss).
+learned log-partition, the "min-min" loss); :mod:`fenchel.testing` checks
+users' components with the properties the project's tests check.
 
 Example:
   >>> import jax.numpy as jnp
@@ -24,7 +26,8 @@ Example:
   >>> loss = fy.gfy_loss(fy.energies.pairwise, fy.regularizers.SquaredBox(), theta, y)
 """
 
-from fenchel import candidates, energies, log_partition, losses, maximizers, regularizers
+from fenchel import (candidates, domains, energies, log_partition, losses, maximizers,
+                     regularizers, testing)
 from fenchel.candidates import candidate_set_loss
 from fenchel.log_partition import min_min_loss
 from fenchel.losses import gfy_loss, make_gfy_loss
@@ -33,6 +36,8 @@ from fenchel.maximizers import MaximizerInfo, conjugate, maximize
 __version__ = "0.1.0"
 
 __all__ = [
+    "domains",
+    "testing",
     "energies",
     "regularizers",
     "maximizers",

@@ -153,47 +153,19 @@ def existing_file(value: str) -> str:
     return value
 
 
-def _nearest_existing(path: str) -> str:
-    """``path`` or its nearest ancestor that exists."""
-    current = path
-    while not os.path.lexists(current):
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
-    return current
-
-
-def _folder_problem(folder: str) -> str | None:
-    """Why files cannot be created in ``folder`` (created first if missing), or None."""
-    existing = _nearest_existing(folder)
-    if not os.path.isdir(existing):
-        return f"{existing!r} is not a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"folder {existing!r} is not writable"
-    return None
-
-
 def output_path_problem(path: str | os.PathLike, folder: bool = False) -> str | None:
     """Why ``path`` cannot be written as a file (or, with ``folder``, used as an output
-    folder), or None if it can. Creates nothing.
+    folder), or None if it can. Creates nothing (it tries to create a file in the nearest
+    existing folder and removes it: :func:`fenchel._io.write_problem`).
 
     Example:
       >>> from fenchel._cli_types import output_path_problem
       >>> output_path_problem("/")
       'it is an existing folder, a file name is needed'
     """
-    text = os.fspath(path)
-    if not text.strip():
-        return "empty path"
-    absolute = os.path.abspath(text)
-    if folder:
-        if os.path.lexists(absolute) and not os.path.isdir(absolute):
-            return "it is an existing file, a folder is needed"
-        return _folder_problem(absolute)
-    if os.path.isdir(absolute):
-        return "it is an existing folder, a file name is needed"
-    return _folder_problem(os.path.dirname(absolute))
+    from fenchel._io import write_problem
+
+    return write_problem(path, folder)
 
 
 def output_file(value: str) -> str:
@@ -290,16 +262,20 @@ def run_resumable(prefix: str, out: str | os.PathLike, call: Callable[[], Any]
     """Run a resumable grid, ``call()``, for the command ``prefix`` writing to ``out``.
 
     Returns:
-      ``(None, result)`` when it finished; ``(2, None)`` when ``out`` holds runs made
-      with other settings (:class:`fenchel._settings.SettingsMismatchError`, printed);
+      ``(None, result)`` when it finished; ``(2, None)`` when it was refused
+      (:class:`fenchel._io.Refusal`, printed as ``PREFIX: error: MESSAGE``): ``out``
+      holds runs made with other settings
+      (:class:`fenchel._settings.SettingsMismatchError`), another run holds ``out``
+      (:class:`fenchel._io.OutputLockedError`), an output cannot be written
+      (:class:`fenchel._io.NotWritableError`), an input cannot be used;
       ``(130, None)`` on Ctrl-C, after saying that the finished runs in ``out/runs``
       are kept and the same command resumes. Other errors propagate.
     """
-    from fenchel._settings import SettingsMismatchError
+    from fenchel._io import Refusal
 
     try:
         return None, call()
-    except SettingsMismatchError as err:
+    except Refusal as err:
         print(f"{prefix}: error: {err}", file=sys.stderr)
         return 2, None
     except KeyboardInterrupt:
@@ -307,4 +283,3 @@ def run_resumable(prefix: str, out: str | os.PathLike, call: Callable[[], Any]
               f"{os.path.join(os.fspath(out), 'runs')}: run the same command again to resume",
               file=sys.stderr)
         return 130, None
-

@@ -4,17 +4,19 @@ Every public loss, :func:`~fenchel.maximizers.maximize` and
 :func:`~fenchel.maximizers.conjugate` follows the same rules:
 
 * **One example per call, or a broadcast batch.** One example has ``y: (k,)``.
-  For the built-in energies the per-example shapes of θ are known
-  (:func:`~fenchel.energies.bilinear`: ``(k,)``; :func:`~fenchel.energies.pairwise`:
-  ``u: (k,)``, ``U: (k, k)``; :func:`~fenchel.energies.low_rank_pairwise`:
-  ``u: (k,)``, ``V: (k, r)``), so any leading axes of ``y``, ``init`` and the θ
-  leaves are batch axes: they broadcast against each other and the result is
-  exactly ``jax.vmap`` of the single-example call. A custom energy takes one
-  example per call: a ``y`` with leading axes is refused (batch with ``jax.vmap``).
+  An energy whose :meth:`~fenchel.energies.Energy.batching` states the
+  per-example shapes of θ (the built-ins: :data:`~fenchel.energies.bilinear`:
+  ``(k,)``; :data:`~fenchel.energies.pairwise`: ``u: (k,)``, ``U: (k, k)``;
+  :data:`~fenchel.energies.low_rank_pairwise`: ``u: (k,)``, ``V: (k, r)``) takes
+  any leading axes of ``y``, ``init`` and the θ leaves as batch axes: they
+  broadcast against each other and the result is exactly ``jax.vmap`` of the
+  single-example call. Any other energy takes one example per call: a ``y`` with
+  leading axes is refused (batch with ``jax.vmap``).
 * **Half precision is computed in float32** and returned in the input dtype.
 * **Domains.** A concrete ``y`` outside ``dom Ω`` by more than
-  :func:`domain_tolerance` raises ``ValueError``; one within the tolerance is
-  moved onto the domain before use (so its value is finite). A traced ``y``
+  :func:`domain_tolerance` raises ``ValueError`` (worded by the domain's
+  ``describe``); one within the tolerance is moved onto the domain before use
+  (the domain's ``snap``, so its value is finite). A traced ``y``
   (inside ``jit``/``vmap``) cannot be checked by value: where it lies outside
   the domain the loss is NaN, never a plausible number.
 """
@@ -27,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fenchel import domains as _domains
 from fenchel import energies as _energies
 from fenchel import regularizers as _regs
 
@@ -38,7 +41,7 @@ def is_concrete(tree) -> bool:
     return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
 
 
-domain_tolerance = _regs.domain_tolerance
+domain_tolerance = _domains.domain_tolerance
 
 
 def check_theta(theta: Any, name: str = "theta") -> None:
@@ -60,12 +63,14 @@ def check_theta(theta: Any, name: str = "theta") -> None:
 
 
 def check_scalar_energy(energy, theta, y) -> None:
-    """Raise ``ValueError`` unless a custom ``energy(theta, y)`` is one scalar."""
-    if energy in _BUILT_IN:
+    """Raise ``ValueError`` unless a custom ``energy(theta, y)`` is one scalar
+    (energies that state their batching are trusted to be)."""
+    energy = _energies.as_energy(energy)
+    if energy.batching(theta) is not None:
         return
     shape = jax.eval_shape(energy, theta, y).shape
     if shape != ():
-        name = getattr(energy, "__name__", type(energy).__name__)
+        name = energy.__name__
         raise ValueError(f"energy {name!r} must return a scalar for one example "
                          f"(y of shape {tuple(jnp.shape(y))}), got shape {shape}; "
                          "batch with jax.vmap")
@@ -86,29 +91,7 @@ def check_output(reg: _regs.Regularizer, y: Array, name: str = "y",
     if inside:
         return
     raise ValueError(f"{name} lies outside the domain of {type(reg).__name__}: "
-                     f"{_describe_domain(reg, atol)}; got {_describe_violation(reg, y)}")
-
-
-def _describe_domain(reg, atol):
-    if reg.is_box:
-        return f"expected finite values in [{reg.lower}, {reg.upper}] (±{atol:g})"
-    if isinstance(reg, _regs._Simplex):
-        return (f"expected finite entries ≥ 0 summing to 1 over the last axis "
-                f"(±{atol:g})")
-    return "expected finite values"
-
-
-def _describe_violation(reg, y):
-    y = np.asarray(y, np.float64)
-    if not np.all(np.isfinite(y)):
-        return f"a non-finite value {y[~np.isfinite(y)].ravel()[0]}"
-    if reg.is_box:
-        return f"values in [{y.min():.9g}, {y.max():.9g}]"
-    if isinstance(reg, _regs._Simplex):
-        sums = y.sum(axis=-1)
-        return (f"smallest entry {y.min():.9g}, sums over the last axis in "
-                f"[{np.min(sums):.9g}, {np.max(sums):.9g}]")
-    return "values outside the domain"
+                     f"{reg.domain.describe(atol)}; got {reg.domain.describe_violation(y)}")
 
 
 def onto_domain(reg: _regs.Regularizer, y: Array,
@@ -116,19 +99,8 @@ def onto_domain(reg: _regs.Regularizer, y: Array,
     """``(y_inside, inside)``: ``y`` moved onto ``dom Ω`` where it lies (slightly)
     outside, unchanged with its identity derivative where it lies inside; and, per
     example (``(...)``), whether it was within ``atol`` (default
-    :func:`domain_tolerance` of y's dtype)."""
-    atol = domain_tolerance(y.dtype) if atol is None else atol
-    if reg.is_box:
-        inside = jnp.all((y >= reg.lower - atol) & (y <= reg.upper + atol), axis=-1)
-        # where, not clip: clip's derivative is ½ at the bounds, where binary targets sit.
-        return jnp.where(y < reg.lower, reg.lower, jnp.where(y > reg.upper, reg.upper, y)), inside
-    if isinstance(reg, _regs._Simplex):
-        # Negatives within the tolerance are set to 0 (no renormalisation: a sum off by
-        # at most the tolerance moves the loss by as little).
-        inside = (jnp.all((y >= -atol) & (y <= 1 + atol), axis=-1)
-                  & (jnp.abs(jnp.sum(y, axis=-1) - 1) <= atol))
-        return jnp.where(y < 0, 0, y), inside
-    return y, reg.contains_each(y)
+    :func:`domain_tolerance` of y's dtype). The domain's ``snap``."""
+    return reg.domain.snap(y, atol)
 
 
 def nan_outside(inside: Array, value: Array) -> Array:
@@ -173,26 +145,42 @@ def as_output(y: Any, dtype, name: str = "y") -> Array | None:
 
 # --------------------------------------------------------------------------- batch axes
 
-# The energies whose per-example θ shapes are known: (u, second leaf) for the pairs.
-_BUILT_IN = (_energies.bilinear, _energies.pairwise, _energies.low_rank_pairwise)
-_PAIRS = {
-    _energies.pairwise: ("pairwise", "theta=(u, U) with u: (k,) and U: (k, k)",
-                         "((k,), (k, k))"),
-    _energies.low_rank_pairwise: ("low_rank_pairwise", "theta=(u, V) with u: (k,) and "
-                                  "V: (k, r)", "((k,), (k, r))"),
-}
+def _per_leaf(ndims, theta, fn, other=None):
+    """``fn(leaf, nd, other_part)`` over θ's leaves, with ``ndims`` an int for a whole
+    subtree or a tuple/list/dict matching θ's containers (a prefix of θ's
+    structure), and ``other`` (e.g. the k axes) zipped along with ``ndims``;
+    returns θ's structure."""
+    if isinstance(ndims, int):
+        return jax.tree.map(lambda leaf: fn(leaf, ndims, other), theta)
+    if other is None:
+        other = jax.tree.map(lambda _: None, ndims)
+    if isinstance(ndims, dict):
+        return {key: _per_leaf(ndims[key], theta[key], fn, other[key]) for key in ndims}
+    return type(theta)(_per_leaf(nd, part, fn, extra)
+                       for nd, part, extra in zip(ndims, theta, other))
 
 
-def _example_ndims(energy, theta):
-    """Per-example ndim of each θ leaf for the built-in energies, else None."""
-    if energy is _energies.bilinear:
-        return 1
-    if energy in _PAIRS:
-        name, takes, _ = _PAIRS[energy]
-        if not (isinstance(theta, (tuple, list)) and len(theta) == 2):
-            raise TypeError(f"the {name} energy takes {takes}; got {type(theta).__name__}")
-        return (1, 2)
-    return None
+def _batching(energy, theta):
+    """The energy's :class:`~fenchel.energies.Batching` for θ, with θ's containers
+    checked against it (``TypeError`` naming the expected θ), or ``None``."""
+    batching = _energies.as_energy(energy).batching(theta)
+    if batching is None:
+        return None
+
+    def fits(spec, tree):
+        if isinstance(spec, int):
+            return True
+        if isinstance(spec, dict):
+            return isinstance(tree, dict) and set(tree) == set(spec) and all(
+                fits(spec[key], tree[key]) for key in spec)
+        return (isinstance(tree, (tuple, list)) and len(tree) == len(spec)
+                and all(fits(a, b) for a, b in zip(spec, tree)))
+
+    if not fits(batching.ndims, theta):
+        raise TypeError(f"the {_energies.as_energy(energy).__name__} energy takes theta with "
+                        f"per-example shapes {batching.expected}; got {type(theta).__name__} "
+                        f"of shapes {_shape_text(theta)}")
+    return batching
 
 
 def _shape_text(theta) -> str:
@@ -219,36 +207,35 @@ def batch_shape(energy, theta, outputs: dict[str, Array | None],
         if jnp.ndim(array) == 0:
             raise ValueError(f"{name} must have shape (k,) (or (..., k) for a batch), "
                              "got a scalar")
-    ndims = _example_ndims(energy, theta)
-    if ndims is None:
+    batching = _batching(energy, theta)
+    if batching is None:
+        ename = _energies.as_energy(energy).__name__
         for name, array in present.items():
             if jnp.ndim(array) != 1:
-                ename = getattr(energy, "__name__", type(energy).__name__)
                 raise ValueError(
                     f"{name} has shape {tuple(jnp.shape(array))}; a custom energy "
                     f"({ename!r}) takes one example per call, {name} of shape (k,): "
                     "batch with jax.vmap")
         for name, (array, nd) in extra.items():
             if jnp.ndim(array) != nd:
-                ename = getattr(energy, "__name__", type(energy).__name__)
                 raise ValueError(
                     f"{name} has shape {tuple(jnp.shape(array))}; a custom energy "
                     f"({ename!r}) takes one example per call, {name} with {nd} axes: "
                     "batch with jax.vmap")
         return ()
-    theta_leaves = jax.tree.leaves(theta) if energy is _energies.bilinear else list(theta)
-    example_ndims = [ndims] if energy is _energies.bilinear else list(ndims)
-    expected = "(k,)" if energy is _energies.bilinear else _PAIRS[energy][2]
+    expected = batching.expected
+    leaves = []
+    _per_leaf(batching.ndims, theta, lambda leaf, nd, axes: leaves.append((leaf, nd, axes)),
+              batching.k_axes)
     batches, k_values = [], []
-    for leaf, nd in zip(theta_leaves, example_ndims):
+    for leaf, nd, axes in leaves:
         shape = tuple(jnp.shape(leaf))
         if len(shape) < nd:
             raise ValueError(f"theta has shapes {_shape_text(theta)}; expected {expected}"
                              " per example, with optional leading batch axes")
         batches.append(shape[:len(shape) - nd])
         example = shape[len(shape) - nd:]
-        # V: (k, r) of the low-rank energy: only its first axis is k.
-        k_values.extend(example[:1] if energy is _energies.low_rank_pairwise else example)
+        k_values.extend(example[axis] for axis in axes)
     for name, array in present.items():
         batches.append(tuple(jnp.shape(array))[:-1])
         k_values.append(jnp.shape(array)[-1])
@@ -262,9 +249,8 @@ def batch_shape(energy, theta, outputs: dict[str, Array | None],
                 raise ValueError(f"{name} has shape {tuple(jnp.shape(array))}, expected "
                                  f"({k},) (or (..., {k}) for a batch) for theta of shapes "
                                  f"{_shape_text(theta)}")
-        why = ("their axes of length k differ: expected u: (..., k), V: (..., k, r) and "
-               "outputs (..., k)" if energy is _energies.low_rank_pairwise
-               else "their last axes (k) differ")
+        why = (f"their axes of length k differ: expected {expected} per example and "
+               "outputs (..., k)")
         raise ValueError(_mismatch(theta, present, extra, why))
     try:
         return tuple(np.broadcast_shapes(*batches))
@@ -298,11 +284,9 @@ def map_examples(fn: Callable, energy, batch: tuple[int, ...], theta, outputs: d
             return array, None
         return jnp.broadcast_to(array, batch + shape[len(shape) - nd:]), 0
 
-    if energy is _energies.bilinear:
-        theta_args, theta_axes = spread(theta, 1)
-    else:
-        (u, u_axis), (interactions, i_axis) = spread(theta[0], 1), spread(theta[1], 2)
-        theta_args, theta_axes = (u, interactions), (u_axis, i_axis)
+    ndims = _batching(energy, theta).ndims
+    theta_args = _per_leaf(ndims, theta, lambda leaf, nd, _: spread(leaf, nd)[0])
+    theta_axes = _per_leaf(ndims, theta, lambda leaf, nd, _: spread(leaf, nd)[1])
     named = {name: spread(a, 1) for name, a in outputs.items()}
     named.update({name: spread(a, nd) for name, (a, nd) in extra.items()})
     args = {name: pair[0] for name, pair in named.items()}

@@ -16,14 +16,14 @@ import json
 import os
 from typing import Any, Iterable, Mapping
 
-from fenchel._io import write_json_atomic
+from fenchel._io import Refusal, write_json_atomic
 
 SETTINGS_FILE = "settings.json"
 
 _ABSENT = "(not recorded)"
 
 
-class SettingsMismatchError(ValueError):
+class SettingsMismatchError(Refusal, ValueError):
     """An output folder holds results made with other settings than the current call's."""
 
 

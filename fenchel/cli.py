@@ -115,13 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the sub-command; returns the exit code.
 
-    Bad flags and unusable output paths exit with code 2 (argparse) before any work;
-    Ctrl-C exits with code 130 and a one-line message instead of a traceback.
+    Bad flags and unusable output paths exit with code 2 (argparse) before any work; so
+    does every refusal of a sub-command (:class:`fenchel._io.Refusal`: an output folder
+    in use by another run or not writable, a checkpoint or an input it cannot use), with
+    ``fenchel COMMAND: error: MESSAGE``. Ctrl-C exits with code 130 and a one-line message
+    instead of a traceback.
     """
+    from fenchel._io import Refusal
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except Refusal as err:
+        print(f"{_command_words(args)}: error: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
@@ -132,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         command = " ".join(filter(None, (args.command, getattr(args, "experiment", None))))
         return _missing_extra(command, extra, err.name)(args)
+
+
+def _command_words(args) -> str:
+    """``fenchel multilabel``, ``fenchel reproduce imitation``, ``fenchel imitation train``."""
+    return " ".join(filter(None, ("fenchel", args.command, getattr(args, "experiment", None),
+                                  getattr(args, "imitation_command", None))))
 
 
 def _extra_of(args) -> str | None:

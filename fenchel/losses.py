@@ -30,6 +30,7 @@ import numpy as np
 import optax
 
 from fenchel import _inputs
+from fenchel import domains as _domains
 from fenchel import energies as _energies
 from fenchel.energies import _vdot
 from fenchel import maximizers as _max
@@ -107,17 +108,21 @@ def gfy_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
       Losses. NeurIPS 2022.
     """
     _max.check_on_failure(on_failure)
-    solver = _max.resolve_solver(energy, reg, theta, solver)
+    energy = _energies.as_energy(energy)
+    solver, not_concave = _max._policy._resolve(energy, reg, theta, solver)
     theta, arrays, _, batch, result = _max.read_inputs(energy, theta, ("y", y), ("init", init))
     y = arrays["y"]
     atol = _regs.domain_tolerance(result)  # of the caller's dtype, before any cast up
     _max.check_output(reg, y, atol=atol)
-    if isinstance(solver, _max.ClosedForm):
-        y_inside, inside = _inputs.onto_domain(reg, y, atol)
-        return _inputs.nan_outside(inside, reg.fenchel_young_loss(theta, y_inside)).astype(result)
+    if getattr(solver, "closed_form", False):
+        def closed(theta_, y):
+            return reg.fenchel_young_loss_or_nan(energy.scores(theta_), y, atol)
+        if energy.batching(theta) is not None:  # Ω's forms take leading batch axes
+            return closed(theta, y).astype(result)
+        return _inputs.map_examples(closed, energy, batch, theta, {"y": y}).astype(result)
     one = functools.partial(_gfy_one, energy, reg, solver, key, atol)
     value, info = _inputs.map_examples(one, energy, batch, theta, arrays)
-    _max.report(info, on_failure)
+    _max.report(_max.mark_not_concave(info, not_concave), on_failure)
     return value.astype(result)
 
 
@@ -192,14 +197,15 @@ def _check_binary(y: Array, atol: float) -> None:
 
 def _hinge_one(energy, reg, solver, key, theta, y, init):
     cost = 1.0 - 2.0 * y  # Δ(y, y') = <1 − 2y, y'> + Σ y for binary y
-    # Loss-augmented inference: for the built-in energies the cost shifts the unaries,
-    # which keeps the structure the solvers dispatch on (e.g. CoordinateAscent).
-    if energy is _energies.bilinear:
-        augmented, theta_aug = energy, theta + cost
-    elif energy is _energies.pairwise or energy is _energies.low_rank_pairwise:
-        augmented, theta_aug = energy, (theta[0] + cost, theta[1])
+    # Loss-augmented inference: where the energy can absorb <cost, y'> into θ (the
+    # built-ins shift their unaries), it keeps the structure the solvers use (e.g.
+    # CoordinateAscent); otherwise the cost is added to a generic energy.
+    theta_aug = energy.add_linear(theta, cost)
+    if theta_aug is not None:
+        augmented = energy
     else:
-        augmented = lambda theta_, y_: energy(theta_, y_) + _vdot(cost, y_)
+        augmented = _energies.FunctionEnergy(
+            lambda theta_, y_: energy(theta_, y_) + _vdot(cost, y_))
         theta_aug = theta
     if init is None:
         init = _max.default_init(reg, jnp.shape(y), y.dtype)
@@ -247,13 +253,13 @@ def hinge_loss(energy: Energy, theta: Any, y: Array, *,
       1.0
     """
     _max.check_on_failure(on_failure)
+    energy = _energies.as_energy(energy)
     reg = _regs.BoxIndicator() if reg is None else reg
     solver = _max.resolve_solver(energy, reg, theta, solver)
-    if not (reg.is_box and (reg.lower, reg.upper) == (0.0, 1.0)):
-        where = (f"lower={reg.lower!r}, upper={reg.upper!r}" if reg.is_box
-                 else "a domain that is not a box")
+    if reg.domain != _domains.Box(0.0, 1.0):
         raise ValueError("hinge_loss needs reg on the box [0, 1]^k, where the Hamming cost "
-                         f"Σ|y − y'| is linear in y'; got {type(reg).__name__} with {where}")
+                         f"Σ|y − y'| is linear in y'; got {type(reg).__name__} with the domain "
+                         f"{reg.domain!r}")
     theta, arrays, _, batch, result = _max.read_inputs(energy, theta, ("y", y), ("init", init))
     y = arrays["y"]
     atol = _regs.domain_tolerance(result)
@@ -261,9 +267,9 @@ def hinge_loss(energy: Energy, theta: Any, y: Array, *,
     _check_binary(y, atol)
     rounded = jnp.round(y)
     arrays["y"] = rounded
-    if isinstance(solver, _max.ClosedForm):
+    if getattr(solver, "closed_form", False):
         # Augmenting a bilinear energy shifts θ by the cost, which keeps the closed form.
-        value = reg.fenchel_young_loss(theta + (1.0 - 2.0 * rounded), rounded)
+        value = reg.fenchel_young_loss(energy.scores(theta) + (1.0 - 2.0 * rounded), rounded)
     else:
         one = functools.partial(_hinge_one, energy, reg, solver, key)
         value, info = _inputs.map_examples(one, energy, batch, theta, arrays)
@@ -347,7 +353,7 @@ def unrolled_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, 
     task = _task_loss(task_loss)
     _check_steps(num_steps)
     solver = _max.resolve_solver(energy, reg, theta, solver)
-    if not isinstance(solver, _max.ClosedForm):
+    if not getattr(solver, "closed_form", False):
         if "unroll" not in {f.name for f in dataclasses.fields(solver)}:
             raise TypeError(f"{type(solver).__name__} cannot be unrolled; use "
                             "ProjectedGradient, MirrorAscent or CoordinateAscent")
@@ -355,8 +361,8 @@ def unrolled_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, 
     theta, arrays, _, batch, result = _max.read_inputs(energy, theta, ("y", y), ("init", init))
 
     def one(theta_, y, init):
-        if isinstance(solver, _max.ClosedForm):
-            y_hat = reg.linear_maximizer(theta_)  # nothing to unroll
+        if getattr(solver, "closed_form", False):
+            y_hat = reg.linear_maximizer(_energies.as_energy(energy).scores(theta_))
         else:
             if init is None:
                 init = _max.default_init(reg, jnp.shape(y), y.dtype)

@@ -1,8 +1,9 @@
 """Independent references for tests/test_fuzz.py, in numpy float64 and exact fractions.
 
-Nothing here calls fenchel's numerics. A regularizer is read only for its class name
-and its parameters (``scale``, ``lower``, ``upper``); every value, maximizer, conjugate
-and loss is written out again from its definition:
+Nothing here calls fenchel's numerics. A regularizer is read only for its class name,
+the kind of its domain, and its parameters (``scale``, ``lower``, ``upper``,
+``alpha``); every value, maximizer, conjugate and loss is written out again from its
+definition:
 
 * the regularizers with rational closed forms (Squared, SquaredBox, BoxIndicator,
   SquaredSimplex) are evaluated **exactly** with :class:`fractions.Fraction` (the float32
@@ -12,6 +13,8 @@ and loss is written out again from its definition:
   compared with them relative to its own size, whatever |θ|;
 * the entropic ones (BinaryEntropy, ShannonSimplex) in float64, as a Bernoulli KL with
   ``logaddexp`` and as ``KL(y ‖ softmax)`` with ``scipy.special.log_softmax``;
+* the Tsallis α-entropy in float64: α-entmax by bisection on its threshold to the
+  last bit, and the loss from its definition ``Ω*(θ) + Ω(y) − <θ, y>``;
 * the inner objective ``F(y) = Φ(θ, y) − Ω(y)`` of the fuzzed energies (bilinear,
   pairwise, low-rank pairwise ``<u, y> − ½‖Vᵀy‖²``, the custom quartic) in float64,
   and how large its terms are (``magnitude``),
@@ -28,8 +31,15 @@ from fractions import Fraction
 import numpy as np
 import scipy.special
 
-BOX = ("BinaryEntropy", "SquaredBox", "BoxIndicator")
-SIMPLEX = ("SquaredSimplex", "ShannonSimplex")
+import fenchel_test_references as _references  # registered by tests/conftest.py
+from fenchel import domains as _domains
+from fenchel import regularizers as _regs
+
+# The registered built-ins by the kind of their domain (the registry is the catalogue).
+BOX = tuple(type(regs[0]).__name__ for regs in _regs.BUILT_INS.values()
+            if isinstance(regs[0].domain, _domains.Box))
+SIMPLEX = tuple(type(regs[0]).__name__ for regs in _regs.BUILT_INS.values()
+                if isinstance(regs[0].domain, _domains.Simplex))
 RATIONAL = ("Squared", "SquaredBox", "BoxIndicator", "SquaredSimplex")
 
 
@@ -160,6 +170,8 @@ def maximizer(reg, theta) -> np.ndarray:
         return np.where(theta > 0, hi, lo)
     if name == "SquaredSimplex":
         return sparsemax(t)
+    if name == "Tsallis":
+        return _references.entmax(t, float(reg.alpha))
     raise ValueError(name)
 
 
@@ -179,6 +191,13 @@ def fy_loss(reg, theta, y) -> np.ndarray:
     if name == "ShannonSimplex":
         log_p = scipy.special.log_softmax(theta / lam, axis=-1)
         return lam * np.sum(scipy.special.xlogy(y, y) - np.where(y > 0, y * log_p, 0.0), axis=-1)
+    if name == "Tsallis":
+        # Ω*(θ) + Ω(y) − <θ, y> = <θ, ŷ − y> − (Ω(ŷ) − Ω(y)), with θ shifted by its max
+        # (both points sum to 1) so the float64 sum stays accurate for huge |θ|.
+        shifted = theta - np.max(theta, axis=-1, keepdims=True)
+        y_hat = maximizer(reg, theta)
+        return (np.sum(shifted * (y_hat - y), axis=-1)
+                - np.sum(omega_entries(reg, y_hat) - omega_entries(reg, y), axis=-1))
     flat_t, flat_y = theta.reshape(-1, theta.shape[-1]), y.reshape(-1, y.shape[-1])
     out = [exact_loss_and_conjugate(reg, a, b)[0] for a, b in zip(flat_t, flat_y)]
     return np.asarray(out, np.float64).reshape(theta.shape[:-1])
@@ -193,6 +212,9 @@ def conjugate(reg, theta) -> np.ndarray:
         return lam * np.sum(np.logaddexp(0.0, theta / lam), axis=-1)
     if name == "ShannonSimplex":
         return lam * scipy.special.logsumexp(theta / lam, axis=-1)
+    if name == "Tsallis":
+        y_hat = maximizer(reg, theta)
+        return np.sum(theta * y_hat, axis=-1) - omega(reg, y_hat)
     flat = theta.reshape(-1, theta.shape[-1])
     out = [exact_loss_and_conjugate(reg, a, a * 0)[1] for a in flat]  # y = 0 is unused
     return np.asarray(out, np.float64).reshape(theta.shape[:-1])
@@ -220,6 +242,10 @@ def omega_entries(reg, y) -> np.ndarray:
         return lam * scipy.special.xlogy(np.clip(y, 0.0, None), np.clip(y, 0.0, None))
     if name == "BoxIndicator":
         return np.zeros(y.shape)
+    if name == "Tsallis":
+        a = reg.alpha
+        yc = np.clip(y, 0.0, None)
+        return lam * (yc ** a - yc) / (a * (a - 1.0))
     return 0.5 * lam * y * y
 
 

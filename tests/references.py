@@ -82,7 +82,7 @@ def simplex_projection_kkt(v, p, atol: float) -> list[str]:
 # --------------------------------------------------------------------------- regularizers
 
 _BOX = ("BinaryEntropy", "SquaredBox", "BoxIndicator")
-_SIMPLEX = ("ShannonSimplex", "SquaredSimplex")
+_SIMPLEX = ("ShannonSimplex", "SquaredSimplex", "Tsallis")
 _QUADRATIC = ("SquaredBox", "Squared", "SquaredSimplex")
 
 
@@ -119,6 +119,9 @@ def value(reg, y) -> np.ndarray:
         return lam * np.sum(scipy.special.xlogy(y, y), axis=-1)
     if name == "BoxIndicator":
         return np.zeros(y.shape[:-1])
+    if name == "Tsallis":
+        a, yc = float(reg.alpha), np.clip(y, 0.0, None)
+        return lam * np.sum(yc ** a - yc, axis=-1) / (a * (a - 1.0))
     return 0.5 * lam * np.sum(y * y, axis=-1)
 
 
@@ -137,7 +140,26 @@ def linear_maximizer(reg, theta) -> np.ndarray:
         return t
     if name == "ShannonSimplex":
         return scipy.special.softmax(t, axis=-1)
+    if name == "Tsallis":
+        return entmax(t, float(reg.alpha))
     return sparsemax(t)
+
+
+def entmax(t, alpha: float) -> np.ndarray:
+    """α-entmax in float64: p = [(α−1)t − τ]₊^{1/(α−1)}, τ by 200 bisection steps on
+    Σp = 1 (with the largest (α−1)t at 0, τ lies in [−1, −k^{1−α}]; 200 halvings reach
+    float64's last bit)."""
+    z = (alpha - 1.0) * np.asarray(t, np.float64)
+    z = z - np.max(z, axis=-1, keepdims=True)
+    k = z.shape[-1]
+    lo = np.full(z.shape[:-1] + (1,), -1.0)
+    hi = np.full_like(lo, -(k ** (1.0 - alpha)))
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        mass = np.sum(np.maximum(z - mid, 0.0) ** (1.0 / (alpha - 1.0)), -1, keepdims=True)
+        lo, hi = np.where(mass >= 1.0, mid, lo), np.where(mass >= 1.0, hi, mid)
+    p = np.maximum(z - 0.5 * (lo + hi), 0.0) ** (1.0 / (alpha - 1.0))
+    return p / p.sum(-1, keepdims=True)
 
 
 def conjugate(reg, theta) -> np.ndarray:
@@ -153,6 +175,9 @@ def conjugate(reg, theta) -> np.ndarray:
         return np.sum(np.maximum(lower * theta, upper * theta), axis=-1)
     if name == "Squared":
         return np.sum(theta * theta, axis=-1) / (2 * lam)
+    if name == "Tsallis":
+        y = linear_maximizer(reg, theta)
+        return np.sum(theta * y, axis=-1) - value(reg, y)
     # SquaredBox, SquaredSimplex: <θ, ŷ> − λ/2 ‖ŷ‖² at the closed-form maximizer.
     y = linear_maximizer(reg, theta)
     return np.sum(theta * y, axis=-1) - 0.5 * lam * np.sum(y * y, axis=-1)
@@ -280,12 +305,35 @@ def pairwise_argmax(reg, theta) -> np.ndarray:
     name = kind(reg)
     if name in ("BinaryEntropy", "ShannonSimplex"):
         return _entropic_argmax(reg, u, sym)
+    if name == "Tsallis":
+        return _tsallis_argmax(reg, u, sym)
     q = sym - curvature(reg) * np.eye(u.shape[0])
     if name == "Squared":
         return np.linalg.solve(-q, u)
     if name == "SquaredSimplex":
         return _quadratic_max_simplex(u, q)
     return _quadratic_max_box(u, q, *bounds(reg))
+
+
+def _tsallis_argmax(reg, u, sym) -> np.ndarray:
+    """The Tsallis maximizer: with U = 0, the threshold τ of Σ[(α−1)u/λ − τ]₊^{1/(α−1)} = 1
+    by Brent's method (not the bisection of :func:`entmax`); otherwise SLSQP on the
+    simplex (the problem is concave for U ⪯ 0)."""
+    lam, a = float(reg.scale), float(reg.alpha)
+    if not np.any(sym):
+        z = (a - 1.0) * u / lam
+        mass = lambda tau: np.sum(np.maximum(z - tau, 0.0) ** (1.0 / (a - 1.0))) - 1.0
+        tau = scipy.optimize.brentq(mass, z.max() - 1.0, z.max(), xtol=1e-15, rtol=1e-15,
+                                    maxiter=500)
+        return np.maximum(z - tau, 0.0) ** (1.0 / (a - 1.0))
+    k = u.shape[0]
+    objective = lambda y: -(u @ y + 0.5 * y @ sym @ y - float(value(reg, y)))
+    gradient = lambda y: -(u + sym @ y - lam * (a * np.clip(y, 0, None) ** (a - 1) - 1) / (a * (a - 1)))
+    result = scipy.optimize.minimize(
+        objective, np.full(k, 1.0 / k), jac=gradient, method="SLSQP", bounds=[(0.0, 1.0)] * k,
+        constraints=[{"type": "eq", "fun": lambda y: np.sum(y) - 1.0, "jac": lambda y: np.ones(k)}],
+        options={"ftol": 1e-15, "maxiter": 1000})
+    return result.x
 
 
 def pairwise_max(reg, theta) -> float:

@@ -63,3 +63,22 @@ def test_docstring_examples(name):
         assert result.failed == 0, test.name
     if skipped:
         pytest.skip("; ".join(skipped) + " (optional extras); the other examples passed")
+
+
+_DOCS = _PACKAGE.parent / "docs"
+GUIDES = sorted(path.name for path in _DOCS.glob("*.md") if ">>>" in path.read_text())
+
+
+def test_the_guides_with_examples_are_found():
+    assert "extending.md" in GUIDES
+
+
+@pytest.mark.parametrize("guide", GUIDES)
+def test_guide_examples(guide):
+    """The ``>>>`` snippets of docs/*.md (e.g. docs/extending.md) run as doctests, each
+    code block of a page sharing that page's globals, starting empty."""
+    path = _DOCS / guide
+    test = doctest.DocTestParser().get_doctest(path.read_text(), {}, guide, str(path), 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    result = runner.run(test)
+    assert result.failed == 0, f"{guide}: {result.failed} of {result.attempted} examples failed"

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from fenchel.domains import Simplex
 from fenchel import energies as E
 from fenchel import losses as L
 from fenchel import maximizers as M
@@ -32,7 +33,7 @@ def _single_and_vmap(fn, *args):
 def test_bilinear_batch_equals_vmap(reg):
     rng = np.random.default_rng(0)
     theta = jnp.asarray(rng.standard_normal((2, 3)), jnp.float32)
-    if isinstance(reg, R._Simplex):
+    if isinstance(reg.domain, Simplex):
         y = jnp.asarray(rng.dirichlet(np.ones(3), 2), jnp.float32)
     else:
         y = jnp.asarray(rng.integers(0, 2, (2, 3)), jnp.float32)
@@ -146,8 +147,8 @@ def test_low_rank_theta_of_the_wrong_shape_is_refused():
     with pytest.raises(ValueError, match=r"theta has shapes \(\(3,\), \(3,\)\); expected "
                                          r"\(\(k,\), \(k, r\)\)"):
         M.maximize(E.low_rank_pairwise, reg, (jnp.zeros(3), jnp.zeros(3)))
-    with pytest.raises(ValueError, match=r"theta \(\(3,\), \(4, 2\)\).*expected u: "
-                                         r"\(\.\.\., k\), V: \(\.\.\., k, r\)"):
+    with pytest.raises(ValueError, match=r"theta \(\(3,\), \(4, 2\)\).*expected "
+                                         r"\(\(k,\), \(k, r\)\) per example"):
         L.gfy_loss(E.low_rank_pairwise, reg, (jnp.zeros(3), jnp.zeros((4, 2))), y)
     with pytest.raises(ValueError, match=r"y has shape \(2,\), expected \(3,\)"):
         L.gfy_loss(E.low_rank_pairwise, reg, (jnp.zeros(3), jnp.zeros((3, 5))), jnp.zeros(2))
@@ -386,7 +387,7 @@ def test_hinge_refuses_a_domain_where_the_hamming_cost_is_not_linear():
     with pytest.raises(ValueError, match=r"hinge_loss needs reg on the box \[0, 1\]\^k"):
         L.hinge_loss(E.bilinear, jnp.zeros(2), jnp.array([1.0, 0.0]),
                      reg=R.SquaredBox(lower=-1.0, upper=2.0))
-    with pytest.raises(ValueError, match="not a box"):
+    with pytest.raises(ValueError, match=r"with the domain Reals\(\)"):
         L.hinge_loss(E.bilinear, jnp.zeros(2), jnp.array([1.0, 0.0]), reg=R.Squared())
 
 

@@ -468,7 +468,7 @@ def test_bad_inputs_give_clear_errors(concave_pairwise):
         L.gfy_loss(E.bilinear, R.BinaryEntropy(), u.at[1].set(jnp.nan), jnp.zeros(3))
     with pytest.raises(ValueError, match="non-finite"):
         L.gfy_loss(E.pairwise, R.SquaredBox(), (u, U.at[1, 1].set(jnp.inf)), jnp.zeros(3))
-    with pytest.raises(TypeError, match="ClosedForm needs energy=fenchel.energies.bilinear"):
+    with pytest.raises(TypeError, match="ClosedForm needs an energy linear in y"):
         L.gfy_loss(E.pairwise, R.SquaredBox(), (u, U), jnp.zeros(3), solver=M.ClosedForm())
     with pytest.raises(TypeError, match="prox"):
         L.gfy_loss(E.pairwise, R.BinaryEntropy(), (u, U), jnp.zeros(3), solver=M.ProjectedGradient())
@@ -641,3 +641,129 @@ def test_task_losses():
     assert float(L.squared_error(jnp.array([1.0, 2.0]), jnp.array([0.0, 0.0]))) == 2.5
     np.testing.assert_allclose(L.TASK_LOSSES["cross_entropy"](jnp.array([0.5]), jnp.array([1.0])),
                                np.log(2.0), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- fast closed forms
+
+CLASSIC = [R.BinaryEntropy, R.ShannonSimplex, R.SquaredSimplex]
+
+
+def _classic_targets(reg_cls, rng, k):
+    """A soft target inside the domain and a hard one on its boundary (vertex/corner)."""
+    if reg_cls is R.BinaryEntropy:
+        soft, hard = rng.uniform(0.05, 0.95, k), rng.integers(0, 2, k).astype(float)
+    else:
+        soft, hard = rng.dirichlet(np.ones(k)), np.eye(k)[rng.integers(k)]
+    return soft, hard
+
+
+def _analytic_hessian(reg, theta):
+    """∇²_θ L = ∇²Ω*(θ) = J ŷ(θ): diag(σ(1 − σ))/λ, (diag(p) − ppᵀ)/λ, and the
+    sparsemax Jacobian (diag(s) − ssᵀ/|s|)/λ with s the support indicator."""
+    y_hat = np.asarray(reg.linear_maximizer(theta), np.float64)
+    if isinstance(reg, R.BinaryEntropy):
+        return np.diag(y_hat * (1 - y_hat)) / reg.scale
+    if isinstance(reg, R.ShannonSimplex):
+        return (np.diag(y_hat) - np.outer(y_hat, y_hat)) / reg.scale
+    s = (y_hat > 0).astype(np.float64)
+    return (np.diag(s) - np.outer(s, s) / s.sum()) / reg.scale
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.3])
+@pytest.mark.parametrize("reg_cls", CLASSIC, ids=_name)
+def test_classic_losses_derivatives_of_every_order(reg_cls, scale, x64):
+    """The closed forms' custom JVPs: ∇_θ L = ŷ − y, ∇_y L = ∇Ω(y) − θ (±inf on the
+    faces of the entropic Ω, never NaN), d/dλ L = Ω₀(y) − Ω₀(ŷ), and Hessians in θ
+    (forward-over-reverse and reverse-over-reverse) equal to ∇²Ω*(θ)."""
+    reg, k = reg_cls(scale=scale), 5
+    rng = np.random.default_rng(3)
+    theta = jnp.asarray(2.0 * rng.standard_normal(k)).at[1].set(0.0)  # σ''s kink-free at 0
+    loss = lambda th, y: L.gfy_loss(E.bilinear, reg, th, y)
+    y_hat = reg.linear_maximizer(theta)
+    for y in map(jnp.asarray, _classic_targets(reg_cls, rng, k)):
+        np.testing.assert_allclose(jax.grad(loss)(theta, y), y_hat - y, atol=1e-12)
+        grad_y = np.asarray(jax.grad(loss, argnums=1)(theta, y))
+        assert not np.any(np.isnan(grad_y)), grad_y
+        # ∇Ω(y) of the entropic Ω is −inf at y_i = 0 (+inf at y_i = 1 for the box).
+        face = np.asarray(y == 0) | (np.asarray(y == 1) & (reg_cls is R.BinaryEntropy))
+        if reg.is_entropic:
+            assert np.all(np.isinf(grad_y[face])), grad_y
+            assert np.all(grad_y[np.asarray(y) == 0] == -np.inf)
+        else:
+            face[:] = False
+        np.testing.assert_allclose(grad_y[~face], np.asarray(reg.gradient(y) - theta)[~face],
+                                   rtol=1e-10, atol=1e-12)
+        want = _analytic_hessian(reg, theta)
+        np.testing.assert_allclose(jax.hessian(loss)(theta, y), want, atol=1e-12)
+        np.testing.assert_allclose(jax.jacrev(jax.jacrev(loss))(theta, y), want, atol=1e-12)
+        by_scale = jax.grad(lambda lam: L.gfy_loss(E.bilinear, reg_cls(scale=lam), theta, y))(scale)
+        omega0 = lambda v: reg_cls().value(v)
+        np.testing.assert_allclose(by_scale, omega0(y) - omega0(y_hat), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reg_cls", CLASSIC, ids=_name)
+def test_classic_losses_hard_and_soft_targets_in_one_batch(reg_cls):
+    """The entropy of hard targets (0 exactly) is skipped when the whole batch is hard:
+    a batch, vmapped or not, with one soft target among hard ones gives every example
+    the value (and gradient) it gets alone."""
+    reg, k, n = reg_cls(), 6, 5
+    rng = np.random.default_rng(0)
+    theta = jnp.asarray(3.0 * rng.standard_normal((n, k)), jnp.float32)
+    pairs = [_classic_targets(reg_cls, rng, k) for _ in range(n)]
+    hard = jnp.asarray(np.stack([h for _, h in pairs]), jnp.float32)
+    mixed = hard.at[2].set(jnp.asarray(pairs[2][0], jnp.float32))
+    one = jax.jit(jax.value_and_grad(lambda th, y: L.gfy_loss(E.bilinear, reg, th, y)))
+    batched = jax.jit(jax.value_and_grad(lambda th, y: jnp.sum(L.gfy_loss(E.bilinear, reg, th, y))))
+    mapped = jax.jit(jax.vmap(one))
+    for y in (hard, mixed):
+        alone = [one(theta[i], y[i]) for i in range(n)]
+        want_value = np.array([float(v) for v, _ in alone])
+        want_grad = np.stack([np.asarray(g) for _, g in alone])
+        exact = (ref.conjugate(reg, theta) + ref.value(reg, y)
+                 - np.sum(np.asarray(theta, np.float64) * np.asarray(y, np.float64), axis=-1))
+        np.testing.assert_allclose(want_value, exact, rtol=1e-5, atol=1e-5)
+        value, grad = batched(theta, y)
+        np.testing.assert_allclose(value, want_value.sum(), rtol=1e-6)
+        np.testing.assert_allclose(grad, want_grad, rtol=1e-6, atol=1e-7)
+        values, grads = mapped(theta, y)
+        np.testing.assert_allclose(values, want_value, rtol=1e-6)
+        np.testing.assert_allclose(grads, want_grad, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("reg_cls", CLASSIC, ids=_name)
+def test_classic_losses_fused_guard_is_onto_domain(reg_cls):
+    """gfy_loss's fused domain guard for the classic losses (fenchel._closed_forms)
+    gives what _inputs.onto_domain + nan_outside + reg.fenchel_young_loss give: values,
+    NaN outside by more than the tolerance, derivatives in θ and y (traced y)."""
+    from fenchel import _closed_forms, _inputs
+
+    reg, k, atol = reg_cls(scale=0.7), 4, R.domain_tolerance(jnp.float32)
+    rng = np.random.default_rng(1)
+    rows = []
+    for low, high in [(-atol, 1 + atol), (-1.01 * atol, 1.0), (0.0, 1 + 1.01 * atol),
+                      (-0.0, 1.0), (np.nan, 1.0), (0.25, 0.75)]:
+        for base in _classic_targets(reg_cls, rng, k):
+            row = np.array(base, np.float64)
+            row[0], row[1] = low, high
+            if reg_cls is not R.BinaryEntropy and np.isfinite(low):
+                row[2:] *= (1 - low - high) / max(row[2:].sum(), 1e-300)  # keep Σ = 1
+            rows.append(row)
+    y = jnp.asarray(np.stack(rows), jnp.float32)
+    theta = jnp.asarray(2.0 * rng.standard_normal(y.shape), jnp.float32)
+
+    def reference(th, y):
+        y_inside, inside = _inputs.onto_domain(reg, y, atol)
+        return _inputs.nan_outside(inside, reg.fenchel_young_loss(th, y_inside))
+
+    def fused(th, y):
+        return reg.fenchel_young_loss_or_nan(th, y, atol)
+
+    for batching in (lambda f: f, jax.vmap):
+        got = jax.jit(batching(fused))(theta, y)
+        want = jax.jit(batching(reference))(theta, y)
+        assert 0 < np.sum(np.isnan(want)) < len(rows)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-6)
+    grads = lambda f: jax.jit(jax.grad(lambda th, y: jnp.nansum(f(th, y)), argnums=(0, 1)))
+    for got, want in zip(grads(fused)(theta, y), grads(reference)(theta, y)):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-5)

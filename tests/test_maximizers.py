@@ -324,8 +324,8 @@ def test_conjugate_and_its_danskin_gradient(concave_pairwise):
     (E.bilinear, R.SquaredBox(), M.CoordinateAscent(), "pairwise"),
     (E.pairwise, R.SquaredSimplex(), M.CoordinateAscent(), "SquaredSimplex"),
     (E.pairwise, R.SquaredBox(), M.ClosedForm(), "bilinear"),
-    (E.pairwise, R.Squared(), M.DerivativeFree(), "box"),
-    (E.pairwise, R.SquaredSimplex(), M.Langevin(), "box"),
+    (E.pairwise, R.Squared(), M.DerivativeFree(), "bounded domain"),
+    (E.pairwise, R.Squared(), M.Langevin(), "bounded domain"),
     (E.pairwise, R.BinaryEntropy(), M.Restarts(M.ProjectedGradient()), "prox"),
     (E.pairwise, R.BinaryEntropy(), M.Sequential((M.MirrorAscent(), M.ProjectedGradient())), "prox"),
 ], ids=lambda v: getattr(v, "__name__", type(v).__name__) if not isinstance(v, str) else v)
@@ -496,7 +496,7 @@ def test_low_rank_oracle_needs_no_dense_matrix(k, rank):
     with jax.enable_x64(True):
         u, factor = (jnp.asarray(a) for a in (rng.standard_normal(k), rng.standard_normal((k, rank))))
         y = jnp.asarray(rng.random(k))
-        smooth = M._smooth(E.low_rank_pairwise, (u, factor))
+        smooth = E.low_rank_pairwise.oracle((u, factor))
         assert smooth.quadratic
         value, grad = smooth.value_and_grad(y)
         np.testing.assert_allclose(value, E.low_rank_pairwise((u, factor), y), rtol=1e-14)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import fenchel as fy
+from fenchel.domains import Simplex
 from fenchel import energies as E
 from fenchel import maximizers as M
 from fenchel import regularizers as R
@@ -21,7 +22,7 @@ Y_SIMPLEX = jnp.array([0.5, 0.0, 0.5])
 
 
 def _target(reg):
-    return Y_SIMPLEX if isinstance(reg, R._Simplex) else Y_BOX
+    return Y_SIMPLEX if isinstance(reg.domain, Simplex) else Y_BOX
 
 
 @pytest.mark.parametrize("reg", [R.BinaryEntropy(), R.SquaredBox(lower=-1.0, upper=2.0),
@@ -97,7 +98,7 @@ def test_make_gfy_loss_gives_a_plain_jittable_function(concave_pairwise):
     batch = jax.jit(jax.vmap(loss, in_axes=((0, None), 0)))(
         (jnp.stack([theta[0], -theta[0]]), theta[1]), jnp.stack([Y_BOX, 1 - Y_BOX]))
     assert batch.shape == (2,)
-    with pytest.raises(TypeError, match="MirrorAscent needs an entropic regularizer"):
+    with pytest.raises(TypeError, match="MirrorAscent needs a regularizer with a mirror map"):
         fy.make_gfy_loss(E.pairwise, R.SquaredBox(), M.MirrorAscent())
     with pytest.raises(ValueError, match="on_failure"):
         fy.make_gfy_loss(E.bilinear, R.SquaredBox(), on_failure="maybe")

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from fenchel_test_budget import examples  # registered by tests/conftest.py
 
+from fenchel.domains import Simplex
 from fenchel import regularizers as R
 
 import fenchel_test_references as ref  # registered by tests/conftest.py
@@ -219,7 +220,7 @@ def test_strong_convexity(any_reg, domain_sample, seed):
     # Ω(y') ≥ Ω(y) + <∇Ω(y), y' − y> + μ/2 ‖y' − y‖² (y interior, y' ∈ dom Ω).
     rng = np.random.default_rng(seed)
     y = domain_sample(any_reg, rng, K)
-    if any_reg.is_box or isinstance(any_reg, R._Simplex):
+    if any_reg.is_box or isinstance(any_reg.domain, Simplex):
         y = 0.9 * y + 0.1 * np.asarray(any_reg.linear_maximizer(jnp.zeros(K)))  # move inside
     y2 = domain_sample(any_reg, rng, K)
     gap = _strong_convexity_gap(any_reg)(jnp.asarray(y, jnp.float32), jnp.asarray(y2, jnp.float32))
@@ -350,3 +351,67 @@ def test_bad_bounds_are_rejected():
         R.BinaryEntropy(lower=-1.0)
     with pytest.raises(NotImplementedError, match="closed-form"):
         R.Regularizer().linear_maximizer(jnp.zeros(2))
+
+
+# --------------------------------------------------------------------------- Tsallis (α-entmax)
+
+
+def _entmax15_exact(theta):
+    """1.5-entmax by sorting (Peters, Niculae, Martins 2019, Algorithm 2), in float64:
+    p = [θ/2 − τ]₊², τ from the support size k with 1 = Σ_{i≤k} (z_i − τ)², z = θ/2."""
+    z = np.sort(np.asarray(theta, np.float64) / 2.0)[::-1]
+    n = np.arange(1, z.size + 1)
+    mean = np.cumsum(z) / n
+    mean_sq = np.cumsum(z * z) / n
+    delta = (1.0 - n * (mean_sq - mean * mean)) / n
+    tau = mean - np.sqrt(np.maximum(delta, 0.0))
+    support = int(np.sum(tau <= z))
+    return np.maximum(np.asarray(theta, np.float64) / 2.0 - tau[support - 1], 0.0) ** 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), k=st.sampled_from([1, 2, 5, 9]),
+       scale=st.sampled_from([1e-3, 1.0, 5.0, 100.0]))
+def test_tsallis_15_matches_the_exact_sort_based_entmax(seed, k, scale):
+    theta = scale * np.random.default_rng(seed).standard_normal(k)
+    got = np.asarray(R.Tsallis(alpha=1.5).linear_maximizer(jnp.asarray(theta, jnp.float32)))
+    np.testing.assert_allclose(got, _entmax15_exact(theta), atol=2e-6)
+    assert abs(got.sum() - 1.0) < 1e-6 and np.all(got >= 0.0)
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0, 3.0])
+def test_tsallis_at_2_is_sparsemax_and_near_1_is_softmax(scale):
+    theta = jnp.array([[1.5, 0.2, -0.3, 1.4], [3.0, -2.0, 0.0, 0.1]])
+    np.testing.assert_allclose(R.Tsallis(alpha=2.0, scale=scale).linear_maximizer(theta),
+                               R.SquaredSimplex(scale=scale).linear_maximizer(theta), atol=1e-6)
+    np.testing.assert_allclose(R.Tsallis(alpha=1.0001, scale=scale).linear_maximizer(theta),
+                               R.ShannonSimplex(scale=scale).linear_maximizer(theta), atol=2e-3)
+
+
+def test_tsallis_derivatives_of_every_order_are_exact():
+    """∇Ω* = entmax, ∇²Ω* = its Jacobian diag(s) − ssᵀ/Σs (s = p^{2−α}), by finite
+    differences of the first derivative in float64; the loss's θ-Hessian is the same."""
+    reg = R.Tsallis(alpha=1.5)
+    theta = np.array([1.0, 0.3, -0.2, -2.0])
+    y = jnp.array([0.0, 1.0, 0.0, 0.0])
+    with jax.enable_x64(True):
+        t = jnp.asarray(theta)
+        grad = jax.grad(reg.conjugate)(t)
+        np.testing.assert_allclose(grad, _entmax15_exact(theta), atol=1e-10)
+        hess = np.asarray(jax.hessian(reg.conjugate)(t))
+        eps = 1e-6
+        fd = np.stack([(np.asarray(jax.grad(reg.conjugate)(t + eps * e))
+                        - np.asarray(jax.grad(reg.conjugate)(t - eps * e))) / (2 * eps)
+                       for e in np.eye(4)])
+        np.testing.assert_allclose(hess, fd, atol=1e-6)
+        assert np.abs(hess).max() > 0.1  # not the silent zero of a stop_gradient
+        loss_hess = jax.hessian(lambda t_: reg.fenchel_young_loss(t_, y))(t)
+        np.testing.assert_allclose(loss_hess, hess, atol=1e-8)
+        third = jax.jacfwd(jax.hessian(reg.conjugate))(t)
+        assert np.all(np.isfinite(np.asarray(third)))
+
+
+def test_tsallis_alpha_is_checked():
+    for alpha in (1.0, 0.5, 2.5, float("nan"), True, "1.5"):
+        with pytest.raises(ValueError, match=r"Tsallis.alpha must be a finite number in \(1, 2\]"):
+            R.Tsallis(alpha=alpha)

@@ -18,6 +18,7 @@ import sys
 import time
 
 from fenchel._cli_types import add_argument, output_file, positive_int
+from fenchel._io import output_lock
 from fenchel.bench.results import environment, format_report, write_json
 from fenchel.bench.runner import CASES, PRESETS, case_config, run_cases
 
@@ -79,6 +80,15 @@ def _raise_terminated(signum, frame):
 
 
 def _bench(args: argparse.Namespace) -> int:
+    """``fenchel bench``; holding the lock of the ``--json`` file (rewritten after each
+    case), so that two runs never take turns writing it."""
+    if not args.json:
+        return _run_bench(args)
+    with output_lock(args.json, folder=False, what="--json file"):
+        return _run_bench(args)
+
+
+def _run_bench(args: argparse.Namespace) -> int:
     try:
         preset = _preset(args)
     except ValueError as err:

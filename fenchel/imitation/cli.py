@@ -87,7 +87,9 @@ def _policy_config(args: argparse.Namespace):
     fields = {"hidden_sizes": "hidden", "reg_scale": "reg_scale", "act_samples": "act_samples",
               "train_solver": "train_solver", "hard_negatives": "hard_negatives",
               "gfy_temperature": "gfy_temperature", "acting": "acting",
-              "langevin_chains": "langevin_chains", "langevin_steps": "langevin_steps"}
+              "langevin_chains": "langevin_chains", "langevin_steps": "langevin_steps",
+              "hard_negative_search": "hard_negative_search",
+              "hard_negative_refine": "hard_negative_refine"}
     overrides = {field: getattr(args, dest) for dest, field in fields.items()
                  if getattr(args, dest, None) is not None}
     return PolicyConfig(**overrides)
@@ -102,7 +104,8 @@ def _train_config(args: argparse.Namespace):
 
 
 def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
-    from fenchel.imitation.policies import ACTING_SOLVERS, TRAIN_SOLVERS, PolicyConfig
+    from fenchel.imitation.policies import (ACTING_SOLVERS, HARD_NEGATIVE_SEARCHES,
+                                            TRAIN_SOLVERS, PolicyConfig)
     from fenchel.imitation.train import TrainConfig
 
     policy, train = PolicyConfig(), TrainConfig()
@@ -133,6 +136,18 @@ def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
                         help="inner-solver runs among the candidates of gfy-softmax, the first "
                              f"warm-started at the demonstrated action (default "
                              f"{policy.hard_negatives})")
+    parser.add_argument("--hard-negative-search", choices=HARD_NEGATIVE_SEARCHES,
+                        help="how gfy-softmax finds its hard negatives: sample (each run is "
+                             "the whole training search, its own samples then --train-solver's "
+                             "refinement; the setting of the results before 2026-12-07) or "
+                             "reuse (--hard-negative-refine gradient steps from the "
+                             "demonstrated action and from the best uniform candidates, whose "
+                             f"energies the loss computes anyway) (default "
+                             f"{policy.hard_negative_search})")
+    parser.add_argument("--hard-negative-refine", type=non_negative_int, metavar="N",
+                        help="projected-gradient steps of each hard-negative run with "
+                             f"--hard-negative-search reuse (default "
+                             f"{policy.hard_negative_refine})")
     parser.add_argument("--gfy-temperature", type=non_negative_float, metavar="TAU",
                         help="temperature of gfy-softmax's candidate-set loss (0: the hard "
                              f"max; default {policy.gfy_temperature:g})")
@@ -147,6 +162,26 @@ def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--langevin-steps", type=positive_int, metavar="N",
                         help=f"steps of --acting langevin (default {policy.langevin_steps}, "
                              "IBC's)")
+
+
+def _non_finite(name: str, values) -> str | None:
+    """``3 non-finite values (NaN, inf) in its 'actions' array, the first at index (5, 2)``,
+    or None."""
+    import numpy as np
+
+    values = np.asarray(values)
+    if values.dtype.kind not in "fc":
+        return None
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return None
+    wrong = values[bad]
+    kinds = [kind for kind, present in (("NaN", np.isnan(wrong).any()),
+                                        ("inf", np.isposinf(wrong).any()),
+                                        ("-inf", np.isneginf(wrong).any())) if present]
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    return (f"{int(bad.sum())} non-finite value{'s' if bad.sum() > 1 else ''} "
+            f"({', '.join(kinds)}) in its {name!r} array, the first at index {first}")
 
 
 def _demos_file_problem(demos, env: str, path: str, n_demos: int | None) -> str | None:
@@ -170,6 +205,10 @@ def _demos_file_problem(demos, env: str, path: str, n_demos: int | None) -> str 
     if actions.shape != (observations.shape[0], spec.action_dim):
         return (f"{path!r} has actions of shape {actions.shape}, but {env} needs "
                 f"({observations.shape[0]}, {spec.action_dim})")
+    for name in ("observations", "actions", "episode_returns"):
+        problem = _non_finite(name, getattr(demos, name))
+        if problem:
+            return f"{path!r} has {problem}: a damaged file (collect it again)"
     lengths = demos.episode_lengths
     if demos.num_episodes < 1 or lengths.ndim != 1 or int(lengths.sum()) != observations.shape[0]:
         return f"{path!r} has inconsistent episodes ({lengths.size} episodes of " \

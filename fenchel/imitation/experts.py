@@ -34,7 +34,9 @@ import gymnasium
 import mujoco
 import numpy as np
 
-from fenchel._io import atomic_file, atomic_path, write_json_atomic
+from fenchel._io import atomic_file, atomic_path, output_lock, write_json_atomic
+from fenchel._settings import SettingsMismatchError
+from fenchel.training import CheckpointError
 from fenchel.imitation._rollouts import lockstep_rollout
 
 #: Expert weight files shipped with the package, one per locomotion task.
@@ -225,6 +227,13 @@ def train_sac_expert(env_id: str, out: str | os.PathLike, seed: int = 0,
                           'pip install -e ".[experts]"') from err
 
     work_dir = os.fspath(work_dir if work_dir is not None else os.fspath(out) + ".work")
+    with output_lock(work_dir, what="work folder (--out FILE keeps it in FILE.work)"):
+        return _train_sac_expert(env_id, out, seed, config, work_dir, progress, sbx,
+                                 stable_baselines3)
+
+
+def _train_sac_expert(env_id, out, seed, config, work_dir, progress, sbx,
+                      stable_baselines3) -> MLPExpert:
     os.makedirs(work_dir, exist_ok=True)
     model_file = os.path.join(work_dir, "model.zip")
     buffer_file = os.path.join(work_dir, "replay_buffer.pkl")
@@ -236,11 +245,17 @@ def train_sac_expert(env_id: str, out: str | os.PathLike, seed: int = 0,
     env = make_mujoco_env(env_id)
     elapsed = 0.0
     if os.path.exists(state_file):
-        with open(state_file) as f:
-            state = json.load(f)
-        if state["identity"] != identity:
-            raise ValueError(f"{work_dir} holds the training state of another run: "
-                             f"{state['identity']} (this run: {identity})")
+        try:
+            with open(state_file) as f:
+                state = json.load(f)
+            stored = state["identity"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise CheckpointError(f"the training state {state_file} cannot be read "
+                                  f"({type(err).__name__}: {err}); delete {work_dir} to train "
+                                  "from scratch") from err
+        if stored != identity:
+            raise SettingsMismatchError(f"{work_dir} holds the training state of another run: "
+                                        f"{stored} (this run: {identity})")
         model = sbx.SAC.load(model_file, env=env)
         model.load_replay_buffer(buffer_file)
         elapsed = state["seconds"]

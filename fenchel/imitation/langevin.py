@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 
 from fenchel import maximizers as fm
-from fenchel.maximizers import _check_int, _check_real, _require_box, _resolve_init
+from fenchel.maximizers import check_int, check_real, require_bounded, resolve_init
 
 
 def polynomial_step_sizes(step_size, final_step_size, power, maxiter: int) -> jax.Array:
@@ -98,25 +98,25 @@ class IBCLangevin(fm.Maximizer):
 
     def __post_init__(self):
         name = type(self).__name__
-        _check_int(name, "num_samples", self.num_samples, 1)
-        _check_int(name, "maxiter", self.maxiter, 1)
-        _check_real(name, "step_size", self.step_size)
-        _check_real(name, "final_step_size", self.final_step_size)
-        _check_real(name, "power", self.power, low_open=False)
-        _check_real(name, "noise_scale", self.noise_scale, low_open=False)
-        _check_real(name, "max_move", self.max_move)
-        _check_real(name, "tol", self.tol, low_open=False)
+        check_int(name, "num_samples", self.num_samples, 1)
+        check_int(name, "maxiter", self.maxiter, 1)
+        check_real(name, "step_size", self.step_size)
+        check_real(name, "final_step_size", self.final_step_size)
+        check_real(name, "power", self.power, low_open=False)
+        check_real(name, "noise_scale", self.noise_scale, low_open=False)
+        check_real(name, "max_move", self.max_move)
+        check_real(name, "tol", self.tol, low_open=False)
 
     def check(self, energy, reg):
-        _require_box(self, reg)
+        require_bounded(self, reg)
 
     def __call__(self, energy, reg, theta, init=None, key=None):
         key = jax.random.key(0) if key is None else key
-        init = _resolve_init(energy, reg, theta, init)
-        grad_f = fm._interior_gradient(energy, reg, theta)
+        init = resolve_init(energy, reg, theta, init)
+        grad_f = fm.interior_gradient(energy, reg, theta)
         key, sub = jax.random.split(key)
-        chains = fm._initial_chains(reg, sub, init, self.num_samples)
-        largest = self.max_move * 0.5 * (jnp.asarray(reg.upper) - jnp.asarray(reg.lower))
+        chains = fm.initial_chains(reg, sub, init, self.num_samples)
+        largest = self.max_move * 0.5 * jnp.asarray(reg.domain.width)
         steps = polynomial_step_sizes(self.step_size, self.final_step_size, self.power,
                                       self.maxiter).astype(init.dtype)
 

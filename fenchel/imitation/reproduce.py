@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from fenchel._io import atomic_path, write_json_atomic, write_text_atomic
+from fenchel._io import (atomic_path, check_writable, json_text, output_lock,
+                         write_all_or_nothing, write_json_atomic)
 from fenchel._pool import run_parallel
 from fenchel._settings import (SETTINGS_FILE, check_records, read_settings_file,
                                write_settings_file)
@@ -154,6 +155,8 @@ SETTING_FLAGS = {"eval_episodes": "--eval-episodes", "train_config.steps": "--st
                  "policy_config.train_solver": "--train-solver",
                  "policy_config.hard_negatives": "--hard-negatives",
                  "policy_config.gfy_temperature": "--gfy-temperature",
+                 "policy_config.hard_negative_search": "--hard-negative-search",
+                 "policy_config.hard_negative_refine": "--hard-negative-refine",
                  "policy_config.acting": "--acting",
                  "policy_config.langevin_chains": "--langevin-chains",
                  "policy_config.langevin_steps": "--langevin-steps"}
@@ -206,15 +209,32 @@ def run_grid(config: ReproduceConfig, out: str, progress: bool = True) -> dict[s
     Raises:
       SettingsMismatchError: ``out`` holds runs made with other settings (nothing runs
         and nothing is written).
+      fenchel._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
+        :func:`fenchel._io.output_lock`, until it ends).
+      fenchel._io.NotWritableError: a run file, a GIF or an aggregate cannot be written
+        there (found before training), or the aggregates could not be replaced (all are
+        then as they were, :func:`fenchel._io.write_all_or_nothing`).
       KeyboardInterrupt: on Ctrl-C, within seconds also with ``config.jobs > 1``;
         finished runs are kept and a second call resumes.
     """
+    with output_lock(out):
+        return _run_grid(config, out, progress)
+
+
+def _run_grid(config: ReproduceConfig, out: str, progress: bool) -> dict[str, Any]:
     start = time.perf_counter()
     check_settings(config, out)
     settings = config.settings()
-    write_settings_file(out, settings)
     fingerprint = _fingerprint(settings)
     oracle_fingerprint = _fingerprint({"eval_episodes": config.eval_episodes})
+    gif_names = ("oracle", *config.policies) if config.gifs and GIF_ENV in config.envs else ()
+    check_writable([
+        *(os.path.join(out, "runs", f"oracle__{env}__s{seed}.json")
+          for env in config.envs for seed in range(config.seeds)),
+        *(_run_path(out, *cell) for cell in config.cells()),
+        *(_gif_path(out, name) for name in gif_names),
+        *(os.path.join(out, name) for name in (SETTINGS_FILE, *AGGREGATE_FILES))])
+    write_settings_file(out, settings)
     oracles = []
     for env in config.envs:
         for seed in range(config.seeds):
@@ -255,10 +275,16 @@ def run_grid(config: ReproduceConfig, out: str, progress: bool = True) -> dict[s
     results["runs_computed_this_call"] = computed
     results["wall_seconds_this_call"] = time.perf_counter() - start
     results["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count()}
-    write_json_atomic(os.path.join(out, "results.json"), results)
-    write_text_atomic(os.path.join(out, "results.md"), results_markdown(results))
-    plot_success(results, os.path.join(out, "success_vs_demos.png"))
+    # All or nothing: results.json, results.md and the plot always agree.
+    write_all_or_nothing({
+        os.path.join(out, "results.json"): json_text(results),
+        os.path.join(out, "results.md"): results_markdown(results),
+        os.path.join(out, "success_vs_demos.png"): lambda path: plot_success(results, path)})
     return results
+
+
+AGGREGATE_FILES = ("results.json", "results.md", "success_vs_demos.png")
+"""The files :func:`run_grid` writes from all the runs, all or nothing."""
 
 
 def _gif_cell(config: ReproduceConfig, cell: tuple[str, str, int, int]) -> bool:
@@ -477,5 +503,5 @@ def plot_success(results: dict[str, Any], path: str) -> None:
 
 
 __all__ = ["GIF_ENV", "GRID_POLICIES", "SETTING_FLAGS", "ReproduceConfig", "check_settings",
-           "run_grid", "render_gifs", "aggregate", "results_markdown", "plot_success",
-           "write_json_atomic"]
+           "run_grid", "AGGREGATE_FILES", "render_gifs", "aggregate", "results_markdown",
+           "plot_success", "write_json_atomic"]

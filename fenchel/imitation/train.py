@@ -201,6 +201,12 @@ def train_policy(kind: str, observations: np.ndarray, actions: np.ndarray, spec:
                          f"got {actions.shape}")
     if observations.shape[0] == 0:
         raise ValueError("need at least one demonstration pair, got 0")
+    for name, values in (("observations", observations), ("actions", actions)):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ValueError(f"{name} has {int(bad.sum())} non-finite values (the first at "
+                             f"index {tuple(int(i) for i in np.argwhere(bad)[0])}): training "
+                             "on them would diverge")
     learner = make_learner(kind, spec, config)
     normalizer = Normalizer.fit(observations)
     data = (normalizer(observations),

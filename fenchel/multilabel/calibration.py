@@ -73,8 +73,8 @@ from fenchel import energies as fy_energies
 from fenchel import losses as fy_losses
 from fenchel import maximizers as fy_max
 from fenchel import regularizers as fy_regs
-from fenchel._io import (atomic_path, read_json_record, write_json_atomic,
-                         write_text_atomic)
+from fenchel._io import (atomic_path, check_writable, json_text, output_lock, read_json_record,
+                         write_all_or_nothing, write_json_atomic)
 from fenchel._settings import (SETTINGS_FILE, check_records, normalized, read_settings_file,
                                write_settings_file)
 
@@ -616,6 +616,11 @@ def run_grid(out: str | os.PathLike, truths: Iterable[str] = DEFAULT_TRUTHS,
     Raises:
       SettingsMismatchError: ``out`` holds runs made with other settings (nothing
         is trained or written).
+      fenchel._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
+        :func:`fenchel._io.output_lock`, until it ends).
+      fenchel._io.NotWritableError: a run file or an aggregate cannot be written there
+        (found before training), or the aggregates could not be replaced (all are then
+        as they were, :func:`fenchel._io.write_all_or_nothing`).
       KeyboardInterrupt: on Ctrl-C, within seconds also with ``jobs > 1``; finished
         runs are kept and a second call resumes.
     """
@@ -629,7 +634,13 @@ def run_grid(out: str | os.PathLike, truths: Iterable[str] = DEFAULT_TRUTHS,
     if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 1
                         for n in sizes):
         raise ValueError(f"sizes must be positive integers, got {sizes!r}")
-    out = pathlib.Path(out)
+    with output_lock(out):
+        return _run_grid(pathlib.Path(out), truths, methods, sizes, n_seeds, settings, jobs,
+                         progress)
+
+
+def _run_grid(out: pathlib.Path, truths: list[str], methods: list[str], sizes: list[int],
+              n_seeds: int, settings: Settings, jobs: int, progress: bool) -> dict[str, Any]:
     check_settings(out, settings)
     seeds = list(range(n_seeds))
     cells = [(t, m, None, 0) for t in truths for m in methods
@@ -639,6 +650,8 @@ def run_grid(out: str | os.PathLike, truths: Iterable[str] = DEFAULT_TRUTHS,
     # The longest first (the oracle is about as long as the largest sample).
     todo.sort(key=lambda cell: -(settings.oracle_size if cell[2] is None else cell[2]))
     start = time.perf_counter()
+    check_writable([*(run_path(out, *cell) for cell in todo), out / SETTINGS_FILE,
+                    out / "results.json", out / "results.md", out / PLOT_FILE])
     if todo:
         out.mkdir(parents=True, exist_ok=True)
         write_settings_file(out, settings.record())
@@ -788,9 +801,11 @@ def aggregate(out: str | os.PathLike, truths: Sequence[str], methods: Sequence[s
             "above_floor": "the same for the mean excess minus the oracle's (n = ∞)",
         },
     }
-    write_json_atomic(out / "results.json", aggregate_)
-    write_text_atomic(out / "results.md", markdown(aggregate_))
-    plot(out, aggregate_)
+    # All or nothing: results.json, results.md and the plot always agree.
+    files = {out / "results.json": json_text(aggregate_), out / "results.md": markdown(aggregate_)}
+    if aggregate_["results"]:
+        files[out / PLOT_FILE] = functools.partial(_draw, aggregate_)
+    write_all_or_nothing(files)
     return aggregate_
 
 
@@ -891,14 +906,22 @@ def plot(out: str | os.PathLike, aggregate_: dict[str, Any]) -> str | None:
     """``calibration.png``: one row per truth, one log-log panel per excess risk
     (mean ± std over seeds), the oracle floors dashed (and in the legend), a slope −1
     guide dotted. Returns the path, or None when there is nothing to plot."""
+    if not aggregate_["results"]:
+        return None
+    path = pathlib.Path(out) / PLOT_FILE
+    with atomic_path(path) as tmp:
+        _draw(aggregate_, tmp)
+    return str(path)
+
+
+def _draw(aggregate_: dict[str, Any], path: str) -> None:
+    """Draw :func:`plot`'s figure and save it to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     results = aggregate_["results"]
-    if not results:
-        return None
     truths = list(results)
     titles = {"squared": "excess squared risk", "hamming": "excess Hamming risk",
               "surrogate": "excess GFY risk (surrogate)"}
@@ -948,13 +971,10 @@ def plot(out: str | os.PathLike, aggregate_: dict[str, Any]) -> str | None:
     fig.suptitle("Excess risk vs n (mean ± std over seeds; dashed: the oracle's, n = ∞, "
                  "where in range)", fontsize=11)
     fig.tight_layout()
-    path = pathlib.Path(out) / PLOT_FILE
     try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110)
+        fig.savefig(path, dpi=110)
     finally:
         plt.close(fig)
-    return str(path)
 
 
 # --------------------------------------------------------------------------- command line

@@ -285,6 +285,8 @@ def tune_threshold(y_true, y_relaxed, metric: str = "example_f1",
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if len(y_true) == 0:
+        raise ValueError("no rows to tune the threshold on (an empty validation split?)")
     candidates = np.round(np.arange(0.05, 0.96, 0.05), 2) if candidates is None else candidates
     candidates = sorted((float(c) for c in candidates), key=lambda c: abs(c - 0.5))
     scores = [globals()[metric](y_true, decode(y_relaxed, c)) for c in candidates]

@@ -42,6 +42,7 @@ Protocol (identical for every method, so comparisons are like for like):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import pathlib
@@ -51,16 +52,16 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from fenchel._io import (atomic_path, read_json_record, write_json_atomic,
-                         write_text_atomic)
+from fenchel._io import (check_writable, json_text, output_lock, read_json_record,
+                         write_all_or_nothing, write_json_atomic)
 from fenchel._pool import run_parallel
 from fenchel._settings import (SETTINGS_FILE, check_records, normalized, read_settings_file,
                                write_settings_file)
 from fenchel.multilabel.losses import Method
 from fenchel.multilabel.metrics import METRICS
 from fenchel.multilabel.metrics import check_select_by
-from fenchel.multilabel.train import (ADDED_CONFIG_FIELDS, Config, config_grid, method_record,
-                                      run_experiment, with_added_fields)
+from fenchel.multilabel.train import (ADDED_CONFIG_FIELDS, Config, check_splits, config_grid,
+                                      method_record, run_experiment, with_added_fields)
 
 DEFAULT_DATASETS = ("yeast", "scene", "emotions", "birds", "cal500")
 
@@ -292,9 +293,10 @@ def _check_data(datasets: Iterable[str], data_dir: str | None) -> None:
 
     for dataset in datasets:
         try:
-            load_dataset(dataset, data_dir, seed=0)
+            data = load_dataset(dataset, data_dir, seed=0)
         except (ValueError, OSError) as error:
             raise DatasetError(f"cannot load dataset {dataset!r}: {error}") from error
+        check_splits(data)  # the split sizes are those of every seed
 
 
 def _run_group(out: str, dataset: str, method: Method, seeds: Sequence[int],
@@ -358,6 +360,13 @@ def run_grid(out: str | os.PathLike, datasets: Iterable[str] = DEFAULT_DATASETS,
         is trained or written).
       DatasetError: a dataset with runs to do cannot be loaded (nothing is trained or
         written).
+      fenchel.multilabel.train.SplitError: a split of such a dataset is empty (nothing
+        is trained or written).
+      fenchel._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
+        :func:`fenchel._io.output_lock`, until it ends).
+      fenchel._io.NotWritableError: a run file or an aggregate cannot be written there
+        (found before training), or the aggregates could not be replaced (all are then
+        as they were, :func:`fenchel._io.write_all_or_nothing`).
       KeyboardInterrupt: on Ctrl-C, within seconds also with ``jobs > 1``; finished
         runs are kept and a second call resumes.
     """
@@ -365,17 +374,30 @@ def run_grid(out: str | os.PathLike, datasets: Iterable[str] = DEFAULT_DATASETS,
         raise ValueError(f"n_seeds must be a positive integer, got {n_seeds!r}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
-    out = pathlib.Path(out)
+    check_select_by(select_by)  # before anything is checked or written
+    with output_lock(out):
+        return _run_grid(pathlib.Path(out), datasets, methods, n_seeds, grid, data_dir, jobs,
+                         progress, refit, select_by, fixed)
+
+
+def _output_files(out: pathlib.Path, runs: Iterable[pathlib.Path] = ()) -> list[pathlib.Path]:
+    """The files a grid writes in ``out``: ``runs`` and the folder's own."""
+    return [*runs, out / SETTINGS_FILE, out / "results.json", out / "results.md",
+            *(out / f"{decoding}_{metric}.png" for decoding, metric in PLOTS)]
+
+
+def _run_grid(out: pathlib.Path, datasets, methods, n_seeds, grid, data_dir, jobs, progress,
+              refit, select_by, fixed) -> dict[str, Any]:
     grid = DEFAULT_GRID if grid is None else grid
     datasets, methods = list(datasets), list(methods)
     seeds = list(range(n_seeds))
     groups = [(d, m) for d in datasets for m in methods]
-    check_select_by(select_by)  # before anything is checked or written
     settings = grid_settings(grid, refit, select_by, **fixed)
     check_settings(out, settings, groups)
     todo = [(d, m) for d, m in groups
             if any(_read_run(run_path(out, d, m, s)) is None for s in seeds)]
     _check_data(dict.fromkeys(d for d, _ in todo), data_dir)
+    check_writable(_output_files(out, (run_path(out, d, m, s) for d, m in todo for s in seeds)))
     write_settings_file(out, settings)
     start = time.perf_counter()
     bar = tqdm(total=len(groups), initial=len(groups) - len(todo), desc="multilabel grid",
@@ -454,9 +476,13 @@ def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence
               "metrics_scale": "percent", "conventions": dict(CONVENTIONS)}
     if settings is not None:
         result["settings"] = settings
-    write_json_atomic(out / "results.json", result)
-    _write_markdown(out / "results.md", result)
-    plot(out, result)
+    # All or nothing: results.json, results.md and the plots always agree.
+    files = {out / "results.json": json_text(result), out / "results.md": _markdown(result)}
+    if result["datasets"]:
+        files.update({out / f"{decoding}_{metric}.png":
+                      functools.partial(_plot_metric, result, decoding, metric)
+                      for decoding, metric in PLOTS})
+    write_all_or_nothing(files)
     return result
 
 
@@ -464,7 +490,8 @@ def _cell(stat: dict[str, float] | None) -> str:
     return "—" if stat is None else f"{stat['mean']:.2f} ± {stat['std']:.2f}"
 
 
-def _write_markdown(path: pathlib.Path, result: dict[str, Any]) -> None:
+def _markdown(result: dict[str, Any]) -> str:
+    """``results.md``."""
     lines = ["# Multi-label results", ""]
     if result.get("run_seconds") is not None:
         lines += [f"Wall time of this invocation: {result['run_seconds']:.0f} s "
@@ -508,37 +535,49 @@ def _write_markdown(path: pathlib.Path, result: dict[str, Any]) -> None:
             cells += [f"{entry['inference_ms_per_example']['mean']:.3f}", cfg]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
-    write_text_atomic(path, "\n".join(lines))
+    return "\n".join(lines)
 
 
 _PLOT_NAMES = {"example_f1": "example F1, sklearn conv.",
                "example_f1_mulan": "example F1, MULAN conv."}
 
 
+PLOTS = (("test", "hamming_accuracy"), ("test_tuned", "example_f1"))
+"""The ``(decoding, metric)`` bar plots :func:`aggregate` writes (``<decoding>_<metric>.png``)."""
+
+
 def plot(out: str | os.PathLike, result: dict[str, Any],
-         metrics: Sequence[tuple[str, str]] = (("test", "hamming_accuracy"),
-                                               ("test_tuned", "example_f1"))) -> list[str]:
+         metrics: Sequence[tuple[str, str]] = PLOTS) -> list[str]:
     """Bar plots (mean ± std) of every method per dataset: one PNG per metric.
 
     A method whose runs do not hold ``metric`` (``None`` in ``result``) is left out
-    of that plot.
+    of that plot. The PNGs are written all or nothing
+    (:func:`fenchel._io.write_all_or_nothing`).
 
     Returns:
       The paths written (``OUT/<decoding>_<metric>.png``).
     """
+    out = pathlib.Path(out)
+    if not result["datasets"]:
+        return []
+    files = {out / f"{decoding}_{metric}.png": functools.partial(_plot_metric, result,
+                                                                  decoding, metric)
+             for decoding, metric in metrics}
+    write_all_or_nothing(files)
+    return [str(path) for path in files]
+
+
+def _plot_metric(result: dict[str, Any], decoding: str, metric: str, path: str) -> None:
+    """Draw the bar plot of ``result[...][decoding][metric]`` and save it to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = pathlib.Path(out)
-    written = []
     datasets = list(result["datasets"])
-    if not datasets:
-        return written
-    for decoding, metric in metrics:
-        fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 4.5),
-                                 squeeze=False)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 4.5),
+                             squeeze=False)
+    try:
         for ax, dataset in zip(axes[0], datasets):
             entries = result["datasets"][dataset]
             names = [n for n in entries if entries[n][decoding].get(metric) is not None]
@@ -559,18 +598,13 @@ def plot(out: str | os.PathLike, result: dict[str, Any],
             name = _PLOT_NAMES.get(metric, metric.replace("_", " "))
             ax.set_xlabel(f"{name} % ({'round' if decoding == 'test' else 'tuned'})")
         fig.tight_layout()
-        path = out / f"{decoding}_{metric}.png"
-        try:
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, dpi=110)
-        finally:
-            plt.close(fig)
-        written.append(str(path))
-    return written
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 __all__ = ["DEFAULT_DATASETS", "DEFAULT_METHODS", "MINMIN_METHODS", "METHOD_GROUPS",
            "DEFAULT_GRID", "GRID_FIELDS", "SETTING_FLAGS", "ADDED_SETTINGS", "DECODED",
            "CONVENTIONS", "DatasetError",
            "method_grid", "grid_settings", "check_settings", "run_grid", "run_path",
-           "aggregate", "plot"]
+           "aggregate", "PLOTS", "plot"]

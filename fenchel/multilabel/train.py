@@ -46,11 +46,13 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
 from fenchel import maximizers as fy_max
+from fenchel._io import Refusal
 from fenchel.multilabel import metrics as ml_metrics
 from fenchel.multilabel.losses import (MINMIN_FIELDS, Method, batch_loss_and_solutions,
                                        predict_relaxed)
 from fenchel.multilabel.models import EnergyNetwork, energy_spec
-from fenchel.training import DATA_AXIS, Checkpointer, epoch_permutation, replicate, to_host
+from fenchel.training import (DATA_AXIS, CheckpointError, Checkpointer, epoch_permutation,
+                              lock_checkpoints, replicate, to_host)
 
 Array = jax.Array
 
@@ -379,6 +381,9 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
                          f"{x_train.shape} and {y_train.shape}")
     if len(x_train) == 0:
         raise ValueError("train split is empty")
+    if validation is not None and len(validation.x) == 0:
+        raise ValueError("validation split is empty: early stopping needs validation rows "
+                         "(pass validation=None to train exactly config.max_epochs epochs)")
     if max_epochs_this_run is not None and (not isinstance(max_epochs_this_run, int)
                                             or max_epochs_this_run < 1):
         raise ValueError(f"max_epochs_this_run must be a positive integer or None, got "
@@ -441,30 +446,38 @@ def fit(method: Method, config: Config, train, validation, *, seed: int = 0,
                 "shapes": [n, d, k]}
     if checkpoint_dir is not None:
         checkpointer = Checkpointer(checkpoint_dir, max_to_keep=1)
-        latest = checkpointer.latest_step()
-        if latest is not None:
-            # The run's identity first: the trees to restore depend on it (the store).
-            meta = checkpointer.meta(latest)
-            meta["config"] = with_added_fields(meta["config"])
-            for name, expected in identity.items():
-                if meta[name] != expected:
-                    checkpointer.close()
-                    raise ValueError(
-                        f"checkpoint in {checkpointer.directory} was written with "
-                        f"{name}={meta[name]!r}, this run has {name}={expected!r}; use "
-                        "another checkpoint_dir or the original settings")
-            template = {"params": params, "opt_state": opt_state, "best_params": params}
-            if warm:
-                template["store"] = store
-            trees, _ = checkpointer.restore(latest, template)
-            params, opt_state = trees["params"], trees["opt_state"]
-            best_params = trees["best_params"]
-            store = trees.get("store")
-            history = [tuple(entry) for entry in meta["history"]]
-            iterations = [tuple(entry) for entry in
-                          meta.get("iterations", [(math.nan, math.nan)] * len(history))]
-            best_score, best_epoch, stopped = meta["best_score"], meta["best_epoch"], meta["stopped"]
-            resumed_from = latest
+        try:
+            latest = checkpointer.latest_step()
+            if latest is not None:
+                # The run's identity first: the trees to restore depend on it (the store).
+                meta = checkpointer.meta(latest, required=(
+                    *identity, "history", "best_score", "best_epoch", "stopped"))
+                if not isinstance(meta["config"], dict):
+                    raise CheckpointError(f"checkpoint in {checkpointer.directory} cannot be "
+                                          f"read: its config is {meta['config']!r}")
+                meta["config"] = with_added_fields(meta["config"])
+                for name, expected in identity.items():
+                    if meta[name] != expected:
+                        raise CheckpointError(
+                            f"checkpoint in {checkpointer.directory} was written with "
+                            f"{name}={meta[name]!r}, this run has {name}={expected!r}; use "
+                            "another checkpoint_dir or the original settings")
+                template = {"params": params, "opt_state": opt_state, "best_params": params}
+                if warm:
+                    template["store"] = store
+                trees, _ = checkpointer.restore(latest, template)
+                params, opt_state = trees["params"], trees["opt_state"]
+                best_params = trees["best_params"]
+                store = trees.get("store")
+                history = [tuple(entry) for entry in meta["history"]]
+                iterations = [tuple(entry) for entry in
+                              meta.get("iterations", [(math.nan, math.nan)] * len(history))]
+                best_score, best_epoch, stopped = (meta["best_score"], meta["best_epoch"],
+                                                   meta["stopped"])
+                resumed_from = latest
+        except BaseException:
+            checkpointer.close()  # and its folder's lock
+            raise
 
     first_epoch = len(history) + 1
     last_epoch = len(history) if stopped else config.max_epochs
@@ -651,6 +664,54 @@ def method_record(method: Method) -> dict[str, Any]:
         if key != "reg_scale" and (method.loss == "minmin" or key not in MINMIN_FIELDS)}}
 
 
+class SplitError(Refusal, ValueError):
+    """A split of a dataset is empty: nothing to train, tune or test on."""
+
+
+def check_splits(dataset) -> None:
+    """Refuse a dataset with an empty split (:func:`run_experiment` needs all three).
+
+    An empty validation split comes from a tiny training file: ``load_dataset`` moves
+    ``round(0.2 n)`` of its ``n`` training rows to validation, 0 for ``n <= 2``. The
+    search (early stopping, the choice of configuration and of the refit's epoch count)
+    and the tuned threshold would then run on nothing.
+
+    Raises:
+      SplitError: naming the dataset, the empty split and the row counts.
+
+    Example:
+      >>> import numpy as np
+      >>> from types import SimpleNamespace
+      >>> from fenchel.multilabel.train import MultilabelSplitLike, check_splits
+      >>> split = lambda n: MultilabelSplitLike(np.zeros((n, 2)), np.zeros((n, 3)))
+      >>> check_splits(SimpleNamespace(name="tiny", train=split(2), validation=split(0),
+      ...                              test=split(5)))
+      Traceback (most recent call last):
+      ...
+      fenchel.multilabel.train.SplitError: dataset 'tiny' has an empty validation split (2 train rows, 0 validation rows, 5 test rows): the search (early stopping, the choice of configuration and of the refit's epochs) and the tuned threshold need validation rows
+    """
+    name = getattr(dataset, "name", None)
+    sizes = {split: len(getattr(dataset, split).x) for split in ("train", "validation", "test")}
+    empty = [split for split, size in sizes.items() if size == 0]
+    if not empty:
+        return
+    rows = sizes["train"] + sizes["validation"]
+    why = {"train": "there is nothing to train on",
+           "validation": ("the search (early stopping, the choice of configuration and of the "
+                          "refit's epochs) and the tuned threshold need validation rows"),
+           "test": "there is nothing to test on"}
+    fraction = (getattr(dataset, "metadata", None) or {}).get("validation_fraction")
+    if empty == ["validation"] and isinstance(fraction, float) and 0 < fraction < 1:
+        detail = (f"round({fraction:g} × {rows}) = 0 of its {rows} training "
+                  f"row{'s' if rows != 1 else ''} go to validation, at least "
+                  f"{math.floor(0.5 / fraction) + 1} are needed")
+    else:
+        detail = ", ".join(f"{size} {split} row{'s' if size != 1 else ''}"
+                           for split, size in sizes.items())
+    raise SplitError(f"dataset {name!r} has an empty {' and an empty '.join(empty)} split "
+                     f"({detail}): " + "; ".join(why[split] for split in empty))
+
+
 def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: int = 0,
                    progress: bool = False, mesh: Mesh | None = None,
                    checkpoint_dir: str | os.PathLike | None = None,
@@ -692,7 +753,25 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
       ``refit``, ``select_by``; with ``refit`` also ``refit_epochs``,
       ``refit_seconds`` and the search model's ``test_before_refit`` /
       ``test_tuned_before_refit`` / ``test_expected_f1_before_refit``.
+
+    Raises:
+      SplitError: a split of ``dataset`` is empty (:func:`check_splits`), before any
+        training.
+      fenchel._io.OutputLockedError: another process trains into ``checkpoint_dir``.
+      fenchel.training.CheckpointError: a checkpoint there cannot be read, or was
+        written by another run.
     """
+    check_splits(dataset)
+    if checkpoint_dir is None:
+        return _run_experiment(dataset, method, configs, seed, progress, mesh, None, refit,
+                               select_by)
+    with lock_checkpoints(checkpoint_dir):  # the whole search, not one configuration
+        return _run_experiment(dataset, method, configs, seed, progress, mesh, checkpoint_dir,
+                               refit, select_by)
+
+
+def _run_experiment(dataset, method, configs, seed, progress, mesh, checkpoint_dir, refit,
+                    select_by) -> dict[str, Any]:
     start = time.perf_counter()
     best, table = search(method, configs, dataset.train, dataset.validation, seed=seed,
                          progress=progress, mesh=mesh, checkpoint_dir=checkpoint_dir,
@@ -741,4 +820,4 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
 
 __all__ = ["MultilabelSplitLike", "Config", "config_grid", "ADDED_CONFIG_FIELDS",
            "with_added_fields", "TrainedModel", "fit", "evaluate", "evaluate_decodings", "search",
-           "predict_batches", "method_record", "run_experiment"]
+           "predict_batches", "method_record", "SplitError", "check_splits", "run_experiment"]

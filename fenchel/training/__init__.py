@@ -24,7 +24,7 @@ Example:
 
 from __future__ import annotations
 
-from fenchel.training._checkpoint import Checkpointer
+from fenchel.training._checkpoint import CheckpointError, Checkpointer, lock_checkpoints
 from fenchel.training._loop import TrainResult, epoch_permutation, make_train_step, train
 from fenchel.training._sharding import (
     DATA_AXIS,
@@ -54,5 +54,7 @@ __all__ = [
     "global_batch",
     "to_host",
     "Checkpointer",
+    "CheckpointError",
+    "lock_checkpoints",
     "DATA_AXIS",
 ]

@@ -39,7 +39,7 @@ import optax
 from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
-from fenchel.training._checkpoint import Checkpointer
+from fenchel.training._checkpoint import CheckpointError, Checkpointer
 from fenchel.training._sharding import global_batch, make_mesh, replicate, replicated
 
 PyTree = Any
@@ -404,25 +404,31 @@ def train(
     identity = {"num_examples": num_examples, "batch_size": batch_size, "seed": seed_words}
     if checkpoint_dir is not None:
         checkpointer = Checkpointer(checkpoint_dir, max_to_keep=max_to_keep)
-        latest = checkpointer.latest_step()
-        if latest is not None:
-            template = {"params": params, "opt_state": opt_state, "best_params": params}
-            if stateful:
-                template["example_state"] = store
-            trees, meta = checkpointer.restore(latest, template)
-            for name, expected in identity.items():
-                if meta[name] != expected:
-                    raise ValueError(
-                        f"checkpoint in {checkpointer.directory} was written with "
-                        f"{name}={meta[name]!r}, this run has {name}={expected!r}; use another "
-                        "checkpoint_dir or the original settings"
-                    )
-            params, opt_state, best_params = trees["params"], trees["opt_state"], trees["best_params"]
-            store = trees.get("example_state")
-            step, history = meta["step"], meta["history"]
-            best_step, best_metric = meta["best_step"], meta["best_metric"]
-            evals_since_best, stopped_early = meta["evals_since_best"], meta["stopped_early"]
-            resumed_from = step
+        try:
+            latest = checkpointer.latest_step()
+            if latest is not None:
+                template = {"params": params, "opt_state": opt_state, "best_params": params}
+                if stateful:
+                    template["example_state"] = store
+                trees, meta = checkpointer.restore(latest, template, required=(
+                    *identity, "step", "history", "best_step", "best_metric",
+                    "evals_since_best", "stopped_early"))
+                for name, expected in identity.items():
+                    if meta[name] != expected:
+                        raise CheckpointError(
+                            f"checkpoint in {checkpointer.directory} was written with "
+                            f"{name}={meta[name]!r}, this run has {name}={expected!r}; use "
+                            "another checkpoint_dir or the original settings"
+                        )
+                params, opt_state, best_params = trees["params"], trees["opt_state"], trees["best_params"]
+                store = trees.get("example_state")
+                step, history = meta["step"], meta["history"]
+                best_step, best_metric = meta["best_step"], meta["best_metric"]
+                evals_since_best, stopped_early = meta["evals_since_best"], meta["stopped_early"]
+                resumed_from = step
+        except BaseException:
+            checkpointer.close()  # and its folder's lock
+            raise
 
     def save() -> None:
         meta = dict(

@@ -98,8 +98,8 @@ def test_invalid_settings_are_refused_by_name(field, value):
         IBCLangevin(**{field: value})
 
 
-def test_needs_a_box_domain():
-    with pytest.raises(TypeError, match="box"):
+def test_needs_a_bounded_domain():
+    with pytest.raises(TypeError, match="bounded domain"):
         SOLVER.check(_quadratic, fr.Squared())
 
 
