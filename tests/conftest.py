@@ -235,3 +235,28 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs",
                   float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
 jax.config.update("jax_persistent_cache_min_entry_size_bytes",
                   int(os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"]))
+
+
+# CPython 3.11 can raise ``SystemError: AST constructor recursion depth mismatch`` from
+# ``ast.parse`` when another thread parses at the same time (python/cpython#106905). pytest
+# parses the test's source to draw a failure, so a failed test then ended the whole session
+# with INTERNALERROR and no report (a CI run lost this way). Report such a failure with a
+# plain traceback instead: file, line and function of each frame, then the exception.
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    try:
+        outcome.get_result()
+    except SystemError as error:
+        if "recursion depth mismatch" not in str(error) or call.excinfo is None:
+            raise
+        import traceback
+
+        frames = [f"{frame.f_code.co_filename}:{line}: in {frame.f_code.co_name}"
+                  for frame, line in traceback.walk_tb(call.excinfo.tb)]
+        text = "\n".join([*frames, *traceback.format_exception_only(call.excinfo.type,
+                                                                    call.excinfo.value),
+                          f"(drawn plainly: pytest's report failed with {error})"])
+        outcome.force_result(pytest.TestReport(
+            item.nodeid, item.location, {name: 1 for name in item.keywords}, "failed", text,
+            call.when, [], call.duration, start=call.start, stop=call.stop))
