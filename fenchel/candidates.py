@@ -144,7 +144,7 @@ def candidate_set_loss(energy: Energy, theta: Any, y: Array, candidates: Array, 
 
     Computed from the gaps ``v_j − v_0`` (differences formed before the sums for
     the built-in energies) minus their maximum, so it is exact for any τ ≥ 0,
-    including τ far below the gaps, and any |v|.
+    including τ far below the gaps, and any ``|v|``.
 
     Args:
       energy: ``Φ(theta, y) -> scalar``.

@@ -93,7 +93,9 @@ class Bilinear(_BuiltIn):
 
     .. math:: Φ(θ, y) = \\langle θ, y \\rangle
 
-    Args (of the call):
+    Called as ``energy(theta, y)``.
+
+    Args:
       theta: ``(k,)`` scores.
       y: ``(k,)`` output.
 
@@ -146,7 +148,9 @@ class Pairwise(_BuiltIn):
     Linear in θ = (u, U); concave in y iff the symmetric part of U is negative
     semi-definite (build U with :func:`negative_semidefinite` to guarantee it).
 
-    Args (of the call):
+    Called as ``energy(theta, y)``.
+
+    Args:
       theta: ``(u, U)`` with ``u: (k,)`` unaries and ``U: (k, k)`` interactions.
       y: ``(k,)`` output.
 
@@ -242,7 +246,9 @@ class LowRankPairwise(Pairwise):
     in u for a fixed V, but not convex in V. Its θ-gradient by Danskin is
     ``∇_u = ŷ − y`` and ``∇_V = −(ŷŷᵀ − yyᵀ) V``.
 
-    Args (of the call):
+    Called as ``energy(theta, y)``.
+
+    Args:
       theta: ``(u, V)`` with ``u: (k,)`` unaries and ``V: (k, r)`` the factor of
         the interactions (any rank r ≥ 1, also r > k).
       y: ``(k,)`` output.

@@ -72,7 +72,7 @@ def gfy_loss(energy: Energy, reg: _regs.Regularizer, theta: Any, y: Array, *,
 
     With the bilinear energy and a closed form, the loss is computed by
     :meth:`~fenchel.regularizers.Regularizer.fenchel_young_loss`, a sum of
-    non-negative residual terms, accurate relative to its size for any |θ|. With an
+    non-negative residual terms, accurate relative to its size for any ``|θ|``. With an
     inexact solver, the conjugate is estimated by the best of ŷ and y (both are
     feasible, so this is still a lower bound of Ω^Φ(θ)); the value is ≥ 0 and
     exact up to the solver's accuracy (``on_failure`` reports a solve that did

@@ -15,7 +15,7 @@ A regularizer is a small frozen dataclass. Every one offers
 * ``fenchel_young_loss(theta, y)``: the classic Fenchel-Young loss
   ``Ω*(θ) + Ω(y) − <θ, y>``, written as a sum of non-negative residual terms
   (no cancellation between large numbers, so it is ≥ 0 and accurate relative
-  to its own size even for huge |θ|);
+  to its own size even for huge ``|θ|``);
 * ``value_difference(a, b)``: Ω(a) − Ω(b), summed entry by entry;
 * ``prox(v, step)``: ``argmin_y step·Ω(y) + ½‖y − v‖²`` where it has a closed
   form (used by proximal gradient ascent);

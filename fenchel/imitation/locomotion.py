@@ -7,13 +7,13 @@ weight files; :func:`task_expert` loads one. Policies are scored by their return
 *succeeds* when the body did not fall (Hopper and Walker2d end an episode early when they
 fall; HalfCheetah never does).
 
-=============  =====================  =================  =============
-task name      gymnasium id           observation dim    action dim
-=============  =====================  =================  =============
-``hopper``     ``Hopper-v5``          11                 3
-``halfcheetah`` ``HalfCheetah-v5``    17                 6
-``walker2d``   ``Walker2d-v5``        17                 6
-=============  =====================  =================  =============
+===============  ====================  ===============  ==========
+task name        gymnasium id          observation dim  action dim
+===============  ====================  ===============  ==========
+``hopper``       ``Hopper-v5``         11               3
+``halfcheetah``  ``HalfCheetah-v5``    17               6
+``walker2d``     ``Walker2d-v5``       17               6
+===============  ====================  ===============  ==========
 """
 
 from __future__ import annotations

@@ -7,19 +7,19 @@ Written from IBC's code, not copied; every constant below names the file and the
 read from (paths relative to the ibc repository). It differs from
 :mod:`fenchel.imitation.particle` (our lenient variant) in what decides the IBC numbers:
 
-=====================  ========================================  ============================
-                       ``particle-ibc-<N>d`` (this module)        ``particle-<N>d``
-=====================  ========================================  ============================
-observation            ``[pos, vel, goal 1, goal 2]`` × 2 frames  one frame + 2 visited flags
-                       (no visited flags)
-goal reached           within 0.05 (any N), checked after each   within ``0.05 √N``, at every
-                       control step                               substep
-success                both goals reached **and** at goal 2 at   both goals visited (episode
-                       the end of the 50 steps                    stops there)
-oracle switches        once within **0.01** of goal 1             once goal 1 is visited
-start and goals        uniform in ``[0, 1]^N``, unconstrained     pairwise ≥ 4 goal radii apart
-walls                  none (as in IBC)                           inelastic walls at the box
-=====================  ========================================  ============================
+===============  =========================================  =============================
+                 ``particle-ibc-<N>d`` (this module)        ``particle-<N>d``
+===============  =========================================  =============================
+observation      ``[pos, vel, goal 1, goal 2]`` × 2 frames  one frame + 2 visited flags
+                 (no visited flags)
+goal reached     within 0.05 (any N), checked after each    within ``0.05 √N``, at every
+                 control step                               substep
+success          both goals reached **and** at goal 2 at    both goals visited (episode
+                 the end of the 50 steps                    stops there)
+oracle switches  once within **0.01** of goal 1             once goal 1 is visited
+start and goals  uniform in ``[0, 1]^N``, unconstrained     pairwise ≥ 4 goal radii apart
+walls            none (as in IBC)                           inelastic walls at the box
+===============  =========================================  =============================
 
 Dynamics (``environments/particle/particle.py``, ``ParticleEnv._internal_step``), repeated
 ``substeps`` times per control step with the set-point ``a``::

@@ -6,21 +6,21 @@ action box ``[low, high]^act_dim``. Internally actions live in the normalized bo
 with the demonstrations' mean and standard deviation, so one set of hyper-parameters
 (the regularization scale λ in particular) means the same thing on every task.
 
-=================  ==================================================  ==========================
-policy             training                                            acting
-=================  ==================================================  ==========================
-``mse``            ``½‖tanh(f(s)) − z‖²`` (behavioral cloning)         ``tanh(f(s))``
-``ibc``            InfoNCE, ``E(s, z)`` vs uniform counter-examples    derivative-free sampling
-``gfy``            GFY loss, ``E(s, z)`` neural, Ω = SquaredBox         sampling, then projected
-                                                                       gradient refinement
-``gfy-softmax``    GFY loss over candidates at temperature τ,          as ``gfy``
-                   ``E(s, z)`` neural, Ω = SquaredBox; τ = 0: hard
-                   max, τ > 0: τ·InfoNCE with hard negatives
-``gfy-pairwise``   GFY loss, ``Φ = <u(s), z> + ½<z, U(s) z>``,          exact (concave):
-                   ``U = −V(s)V(s)ᵀ``, Ω = SquaredBox                  coordinate ascent
-``minmin``         learned log-partition ("min-min"), ``E(s, z)``       as ``gfy``, on E alone
-                   neural, ``τ(s)`` a second MLP, uniform samples      (box constraint)
-=================  ==================================================  ==========================
+================  ================================================  ========================
+policy            training                                          acting
+================  ================================================  ========================
+``mse``           ``½‖tanh(f(s)) − z‖²`` (behavioral cloning)       ``tanh(f(s))``
+``ibc``           InfoNCE, ``E(s, z)`` vs uniform counter-examples  derivative-free sampling
+``gfy``           GFY loss, ``E(s, z)`` neural, Ω = SquaredBox      sampling, then projected
+                                                                    gradient refinement
+``gfy-softmax``   GFY loss over candidates at temperature τ,        as ``gfy``
+                  ``E(s, z)`` neural, Ω = SquaredBox; τ = 0: hard
+                  max, τ > 0: τ·InfoNCE with hard negatives
+``gfy-pairwise``  GFY loss, ``Φ = <u(s), z> + ½<z, U(s) z>``,       exact (concave):
+                  ``U = −V(s)V(s)ᵀ``, Ω = SquaredBox                coordinate ascent
+``minmin``        learned log-partition ("min-min"), ``E(s, z)``    as ``gfy``, on E alone
+                  neural, ``τ(s)`` a second MLP, uniform samples    (box constraint)
+================  ================================================  ========================
 
 ``gfy``, ``gfy-softmax``, ``ibc`` and ``minmin`` share the same energy network ``E(s, z) = MLP([s, z])``;
 they differ only in the loss and in how they act. All use MLPs with the same hidden sizes.
@@ -299,7 +299,7 @@ class PolicyConfig:
 
 
 class MLP(nnx.Module):
-    """Multilayer perceptron with SiLU activations: ``in_dim -> hidden... -> out_dim``.
+    """Multilayer perceptron with SiLU activations: ``in_dim -> hidden -> … -> out_dim``.
 
     Example:
       >>> import jax.numpy as jnp

@@ -17,26 +17,26 @@ The package: ``_base`` (the protocol, status, shared pieces), ``_first_order``
 :class:`Sequential`) and ``_policy`` (:func:`default_solver`, :func:`maximize`,
 :func:`conjugate`, :func:`jit`).
 
-=====================  ========================================  ===================
-solver                 method                                    handles
-=====================  ========================================  ===================
-:class:`ClosedForm`    ``ŷ = ∇Ω*(θ)``                             Φ linear in y
-:class:`ProjectedGradient`  accelerated proximal gradient (FISTA) Ω with a prox
-                       with backtracking and adaptive restart    (squared, box,
-                                                                 simplex), any Φ
-:class:`MirrorAscent`  entropic mirror ascent, adaptive step     BinaryEntropy,
-                                                                 ShannonSimplex
-:class:`CoordinateAscent`  exact block-coordinate ascent          pairwise and
-                                                                 low-rank pairwise
-                                                                 Φ with
-                                                                 BinaryEntropy,
-                                                                 SquaredBox,
-                                                                 BoxIndicator
-:class:`DerivativeFree`  iterative resampling (implicit BC)       any Φ, box Ω
-:class:`Langevin`      annealed projected Langevin ascent        any Φ, box Ω
-:class:`Restarts`      best of a solver run from random inits    wraps any
-:class:`Sequential`    run solvers in turn, warm-starting        wraps any
-=====================  ========================================  ===================
+==========================  ===================================================  =================
+solver                      method                                               handles
+==========================  ===================================================  =================
+:class:`ClosedForm`         ``ŷ = ∇Ω*(θ)``                                       Φ linear in y
+:class:`ProjectedGradient`  accelerated proximal gradient (FISTA)                Ω with a prox
+                            with backtracking and adaptive restart               (squared, box,
+                                                                                 simplex), any Φ
+:class:`MirrorAscent`       entropic mirror ascent, adaptive step                BinaryEntropy,
+                                                                                 ShannonSimplex
+:class:`CoordinateAscent`   exact block-coordinate ascent                        pairwise and
+                                                                                 low-rank pairwise
+                                                                                 Φ with
+                                                                                 BinaryEntropy,
+                                                                                 SquaredBox,
+                                                                                 BoxIndicator
+:class:`DerivativeFree`     iterative resampling (implicit BC)                   any Φ, box Ω
+:class:`Langevin`           annealed projected Langevin ascent                   any Φ, box Ω
+:class:`Restarts`           best of a solver run from random inits               wraps any
+:class:`Sequential`         run solvers in turn, warm-starting                   wraps any
+==========================  ===================================================  =================
 
 The convergence measure ``info.residual`` of the iterative solvers is the norm
 of the last step divided by its step size (the gradient mapping), which is zero

@@ -151,7 +151,9 @@ class EnergyNetworkClassifier(ClassifierMixin, BaseEstimator):
         hidden activation, or on the inputs of a linear map); none at prediction.
       depth: number of hidden layers of width ``hidden`` (when ``hidden > 0``).
 
-    Attributes (after ``fit``):
+    Attributes set by ``fit``, scikit-learn style.
+
+    Attributes:
       classes_: ``arange(k)`` for an ``(n, k)`` indicator ``y``; the two labels
         (sorted, ``classes_[1]`` the positive one) for a 1-D ``y``.
       outputs_2d_: whether ``y`` was 2-D (``predict`` then returns ``(n, k)``).

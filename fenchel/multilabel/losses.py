@@ -3,17 +3,17 @@
 Every loss here is one of :mod:`fenchel.losses` (or :mod:`fenchel.log_partition`),
 applied per example and averaged over the batch with ``jax.vmap``:
 
-==============  =======================================================  =========
-``--loss``      per-example loss                                         Ω
-==============  =======================================================  =========
-``gfy``         :func:`fenchel.losses.gfy_loss`                          ``--reg``
-``perceptron``  :func:`fenchel.losses.perceptron_loss` (box indicator)   —
-``bce``         :func:`fenchel.losses.binary_cross_entropy` (unary only) —
-``hinge``       :func:`fenchel.losses.hinge_loss` (SSVM, Hamming cost)   —
-``unrolled``    :func:`fenchel.losses.unrolled_loss` (task loss below)   ``--reg``
-``implicit``    :func:`fenchel.losses.implicit_loss` (task loss below)   ``--reg``
-``minmin``      :func:`fenchel.log_partition.min_min_loss` (learned τ)   ``--reg``
-==============  =======================================================  =========
+==============  ==========================================================  =========
+``--loss``      per-example loss                                            Ω
+==============  ==========================================================  =========
+``gfy``         :func:`fenchel.losses.gfy_loss`                             ``--reg``
+``perceptron``  :func:`fenchel.losses.perceptron_loss` (box indicator)      —
+``bce``         :func:`fenchel.losses.binary_cross_entropy` (unary only)    —
+``hinge``       :func:`fenchel.losses.hinge_loss` (SSVM, Hamming cost)      —
+``unrolled``    :func:`fenchel.losses.unrolled_loss` (task loss below)      ``--reg``
+``implicit``    :func:`fenchel.losses.implicit_loss` (task loss below)      ``--reg``
+``minmin``      :func:`fenchel.log_partition.min_min_loss` (learned τ)      ``--reg``
+==============  ==========================================================  =========
 
 ``--reg``: ``entropy`` is :class:`~fenchel.regularizers.BinaryEntropy`,
 ``squared`` is :class:`~fenchel.regularizers.SquaredBox` on [0, 1]^k.

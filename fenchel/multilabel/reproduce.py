@@ -442,6 +442,7 @@ def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence
     """Collect the run files into ``results.json``, ``results.md`` and plots.
 
     Returns:
+      The summary, a dict
       ``{"datasets": {dataset: {method: {"test": {metric: {mean, std, n}},
       "test_tuned": ..., "config", "inference_ms_per_example", "train_seconds"}}},
       "run_seconds", "seeds", "conventions"}`` (:data:`CONVENTIONS`), plus
