@@ -1,7 +1,7 @@
 """Checked ``argparse`` types shared by every ``fenchel`` sub-command, the one way
-of declaring a flag with deprecated spellings (:func:`add_argument`), and the one way a
-resumable ``fenchel reproduce`` command reports refused settings and Ctrl-C
-(:func:`run_resumable`).
+of declaring a flag with deprecated spellings (:func:`add_argument`). (A ``fenchel reproduce``
+grid's shared flags, and its reports of refusals and Ctrl-C, are in
+:mod:`fenchel.experiments`.)
 
 Each type function takes the flag's text and returns the parsed value, or raises
 :class:`argparse.ArgumentTypeError`, which argparse reports as
@@ -254,32 +254,5 @@ def add_argument(parser, *flags: str,
 
 __all__ = ["SEED_MAX", "positive_int", "non_negative_int", "seed_int", "positive_float",
            "non_negative_float", "existing_file", "output_path_problem", "output_file",
-           "output_dir", "REMOVAL", "DeprecatedAlias", "add_argument", "run_resumable"]
+           "output_dir", "REMOVAL", "DeprecatedAlias", "add_argument"]
 
-
-def run_resumable(prefix: str, out: str | os.PathLike, call: Callable[[], Any]
-                  ) -> tuple[int | None, Any]:
-    """Run a resumable grid, ``call()``, for the command ``prefix`` writing to ``out``.
-
-    Returns:
-      ``(None, result)`` when it finished; ``(2, None)`` when it was refused
-      (:class:`fenchel._io.Refusal`, printed as ``PREFIX: error: MESSAGE``): ``out``
-      holds runs made with other settings
-      (:class:`fenchel._settings.SettingsMismatchError`), another run holds ``out``
-      (:class:`fenchel._io.OutputLockedError`), an output cannot be written
-      (:class:`fenchel._io.NotWritableError`), an input cannot be used;
-      ``(130, None)`` on Ctrl-C, after saying that the finished runs in ``out/runs``
-      are kept and the same command resumes. Other errors propagate.
-    """
-    from fenchel._io import Refusal
-
-    try:
-        return None, call()
-    except Refusal as err:
-        print(f"{prefix}: error: {err}", file=sys.stderr)
-        return 2, None
-    except KeyboardInterrupt:
-        print(f"{prefix}: interrupted; the finished runs are kept in "
-              f"{os.path.join(os.fspath(out), 'runs')}: run the same command again to resume",
-              file=sys.stderr)
-        return 130, None

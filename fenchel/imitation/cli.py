@@ -26,7 +26,8 @@ import sys
 
 from fenchel._cli_types import (add_argument, existing_file, non_negative_float,
                                 non_negative_int, output_dir, output_file, output_path_problem,
-                                positive_float, positive_int, run_resumable, seed_int)
+                                positive_float, positive_int, seed_int)
+from fenchel.experiments import add_reproduce_parser as add_grid_parser, run_resumable
 from fenchel.imitation.demos import collect_demonstrations, save_demonstrations
 from fenchel.imitation.envs import ENV_NAMES, make_env_config
 from fenchel.imitation.locomotion import LOCOMOTION_ENV_IDS, LOCOMOTION_ENV_NAMES
@@ -465,13 +466,8 @@ def add_reproduce_parser(subparsers) -> None:
     defaults = ReproduceConfig()
     help = ("Success vs demonstrations of every policy (resumable); writes results.md, "
             "results.json, a plot and rollout GIFs.")
-    parser = subparsers.add_parser("imitation", help=help, description=help)
-    parser.add_argument("--out", type=output_dir,
-                        default=os.path.join("results", "imitation"), metavar="DIR",
-                        help="output folder (default results/imitation; the committed "
-                             "results are in docs/results/imitation); a re-run "
-                             "resumes it with the same settings and refuses other settings "
-                             "(see DIR/settings.json)")
+    parser = add_grid_parser(subparsers, "imitation", help, help, _reproduce,
+                             seeds=defaults.seeds, progress="no progress bars")
     parser.add_argument("--envs", nargs="+", type=_env_name, metavar="TASK",
                         help="task names, as --env of `fenchel imitation train` (default "
                              f"{' '.join(defaults.envs)})")
@@ -485,14 +481,6 @@ def add_reproduce_parser(subparsers) -> None:
                              + ", ".join(f"{env} {' '.join(map(str, n))}"
                                          for env, n in defaults.demos)
                              + f", else {' '.join(map(str, defaults.default_demos))})")
-    parser.add_argument("--seeds", type=positive_int, metavar="N",
-                        help=f"number of seeds per cell: runs seeds 0..N-1 (default "
-                             f"{defaults.seeds})")
     parser.add_argument("--eval-episodes", type=positive_int, metavar="N",
                         help=f"evaluation episodes per seed (default {defaults.eval_episodes})")
-    parser.add_argument("--jobs", type=positive_int, metavar="N",
-                        help="worker processes running grid cells in parallel (default "
-                             f"{defaults.jobs})")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_hyperparameter_arguments(parser)
-    parser.set_defaults(func=_reproduce)

@@ -25,8 +25,8 @@ import sys
 import time
 
 from fenchel._cli_types import (add_argument, non_negative_float, non_negative_int, output_dir,
-                                output_file, positive_float, positive_int, run_resumable,
-                               seed_int)
+                                output_file, positive_float, positive_int, seed_int)
+from fenchel.experiments import add_reproduce_parser as add_grid_parser, run_resumable
 from fenchel._io import write_json_atomic
 from fenchel.multilabel.losses import LOSSES, PROPOSALS, REGULARIZERS, Method
 from fenchel.multilabel.metrics import SELECTION_METRICS
@@ -343,11 +343,11 @@ def add_reproduce_parser(subparsers) -> None:
     """Adds ``fenchel reproduce multilabel`` (the whole grid, resumable)."""
     from fenchel.multilabel.reproduce import DEFAULT_DATASETS
 
-    parser = subparsers.add_parser(
-        "multilabel", help="Run the multi-label grid (datasets x methods x seeds).",
-        description="Each (dataset, method, seed) result is saved in OUT/runs and skipped "
-                    "when present; results.md, results.json and PNG bar plots are rewritten "
-                    "from all runs found.")
+    parser = add_grid_parser(
+        subparsers, "multilabel", "Run the multi-label grid (datasets x methods x seeds).",
+        "Each (dataset, method, seed) result is saved in OUT/runs and skipped when present; "
+        "results.md, results.json and PNG bar plots are rewritten from all runs found.",
+        _run_reproduce, seeds=3, progress="no progress bars")
     parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS),
                         metavar="DATASET",
                         help=f"MULAN dataset names (default {' '.join(DEFAULT_DATASETS)})")
@@ -358,18 +358,7 @@ def add_reproduce_parser(subparsers) -> None:
                              "lists 'default' (the committed results' methods) and 'minmin' "
                              "(unary-minmin-entropy pairwise-minmin-entropy) (default: "
                              "default)")
-    parser.add_argument("--seeds", type=positive_int, default=3, metavar="N",
-                        help="number of seeds: runs seeds 0..N-1 (default 3)")
-    parser.add_argument("--out", type=output_dir, default=os.path.join("results", "multilabel"),
-                        metavar="DIR",
-                        help="output folder (default results/multilabel; the committed results "
-                             "are in docs/results/multilabel); a re-run resumes it with the same "
-                             "settings and refuses other settings (see DIR/settings.json)")
-    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N",
-                        help="worker processes running runs in parallel (default 1)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_training_arguments(parser)
-    parser.set_defaults(func=_run_reproduce)
 
 
 __all__ = ["add_parser", "add_reproduce_parser"]
