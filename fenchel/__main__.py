@@ -1,5 +1,3 @@
-import sys
+from fenchel.cli import run
 
-from fenchel.cli import main
-
-sys.exit(main())
+run()

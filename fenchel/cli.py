@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 
 import fenchel
@@ -157,5 +158,22 @@ def _extra_of(args) -> str | None:
     return None
 
 
+def run() -> None:
+    """The ``fenchel`` program (``python -m fenchel``): :func:`main`, then exit with its code.
+
+    A refusal (exit code 2) ends the process at once, after flushing stdout and stderr: work
+    still in flight in background threads (orbax's reads after a failed restore) would
+    otherwise report at interpreter exit, around the one-line message. Files are safe: every
+    output is written atomically, and the refusal comes after the command's ``with`` blocks
+    (locks included) have closed.
+    """
+    code = main()
+    if code == 2:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

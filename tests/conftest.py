@@ -207,10 +207,56 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-# CI replays a fixed set of hypothesis examples so that a red run can be
-# reproduced exactly; locally, examples stay random and keep exploring.
+# Hypothesis budgets: one registry of profiles, picked by HYPOTHESIS_PROFILE (default "ci").
+# "ci": 100 examples where a test sets none, and n where it sets examples(n)
+# (tests/budget.py); with CI set, a fixed set of examples is replayed so that a red run
+# can be reproduced exactly, while locally examples stay random and keep exploring.
+# "nightly": ten times every budget, random examples (HYPOTHESIS_PROFILE=nightly).
 from hypothesis import settings as _settings  # noqa: E402
 
-_settings.register_profile("ci", derandomize=True)
-if os.environ.get("CI"):
-    _settings.load_profile("ci")
+_settings.register_profile("ci", max_examples=100, derandomize=bool(os.environ.get("CI")))
+_settings.register_profile("nightly", max_examples=1000, derandomize=False, print_blob=True)
+_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+_register("fenchel_test_budget", "budget.py")
+
+
+# JAX's persistent compilation cache: each program is compiled once and then read from disk
+# (after jax.clear_caches() in a later module, in the other pytest-xdist worker, in the
+# worker subprocesses, which inherit the variables, and in the next run). It lives in the
+# git-ignored .pytest_cache/d/jax, where config.cache.mkdir("jax") would put it, so that
+# pytest --cache-clear empties it; JAX_COMPILATION_CACHE_DIR moves it, and
+# JAX_COMPILATION_CACHE_DIR= (empty) turns it off.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      os.path.join(_REPO, ".pytest_cache", "d", "jax"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"] or None)
+jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                  float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
+jax.config.update("jax_persistent_cache_min_entry_size_bytes",
+                  int(os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"]))
+
+
+# CPython 3.11 can raise ``SystemError: AST constructor recursion depth mismatch`` from
+# ``ast.parse`` when another thread parses at the same time (python/cpython#106905). pytest
+# parses the test's source to draw a failure, so a failed test then ended the whole session
+# with INTERNALERROR and no report (a CI run lost this way). Report such a failure with a
+# plain traceback instead: file, line and function of each frame, then the exception.
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    try:
+        outcome.get_result()
+    except SystemError as error:
+        if "recursion depth mismatch" not in str(error) or call.excinfo is None:
+            raise
+        import traceback
+
+        frames = [f"{frame.f_code.co_filename}:{line}: in {frame.f_code.co_name}"
+                  for frame, line in traceback.walk_tb(call.excinfo.tb)]
+        text = "\n".join([*frames, *traceback.format_exception_only(call.excinfo.type,
+                                                                    call.excinfo.value),
+                          f"(drawn plainly: pytest's report failed with {error})"])
+        outcome.force_result(pytest.TestReport(
+            item.nodeid, item.location, {name: 1 for name in item.keywords}, "failed", text,
+            call.when, [], call.duration, start=call.start, stop=call.stop))

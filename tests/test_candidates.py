@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 import fenchel
 from fenchel import candidates as C
@@ -20,7 +21,7 @@ from fenchel import maximizers as M
 from fenchel import regularizers as R
 
 K = 3
-FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _custom(theta, y):
@@ -243,20 +244,32 @@ def test_random_problems_against_a_float64_reference(k, m, seed, magnitude, use_
     assert loss >= expected - 16 * k * eps * scale - abs(expected) * 4 * eps
 
 
+@jax.jit
+def _custom_loss_and_danskin(theta, y, cands, temperature):
+    """The loss, its gradient, and Danskin's E_p[∇_θ F(c_j)] − ∇_θ F(y): one program per
+    shape of ``cands`` (M takes five values), where eagerly every example paid a
+    compilation for each operation of the new M (the temperature is traced)."""
+    loss, grad = jax.value_and_grad(lambda th: C.candidate_set_loss(
+        _custom, th, y, cands, temperature=temperature))(theta)
+    points = jnp.concatenate([y[None], cands])
+    p = jax.nn.softmax(jax.vmap(lambda c: _custom(theta, c))(points) / temperature)
+    grads = jax.vmap(lambda c: jax.grad(_custom)(theta, c))(points)
+    return loss, grad, p @ grads - grads[0]
+
+
 @FAST
 @given(seed=st.integers(0, 2 ** 31 - 1), m=st.integers(1, 5),
        temperature=st.floats(0.01, 10.0))
 def test_random_custom_energy_matches_info_nce_and_danskin(seed, m, temperature):
     theta, y, cands = _problem(seed, m=m)
-    loss = C.candidate_set_loss(_custom, theta, y, cands, temperature=temperature)
+    loss, grad, danskin = _custom_loss_and_danskin(theta, y, cands, temperature)
+    # The eager call gives the jitted value; info_nce_loss takes τ as a number (eager).
+    np.testing.assert_allclose(C.candidate_set_loss(_custom, theta, y, cands,
+                                                    temperature=temperature), loss,
+                               rtol=2e-5, atol=1e-6)
     nce = L.info_nce_loss(_custom, theta, y, cands, temperature=temperature)
     np.testing.assert_allclose(loss, temperature * nce, rtol=2e-5, atol=1e-6)
-    grad = jax.grad(lambda th: C.candidate_set_loss(_custom, th, y, cands,
-                                                    temperature=temperature))(theta)
-    points = jnp.concatenate([y[None], cands])
-    p = jax.nn.softmax(jax.vmap(lambda c: _custom(theta, c))(points) / temperature)
-    grads = jax.vmap(lambda c: jax.grad(_custom)(theta, c))(points)
-    np.testing.assert_allclose(grad, p @ grads - grads[0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(grad, danskin, rtol=1e-4, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- refusals

@@ -635,8 +635,8 @@ def test_an_unreadable_checkpoint_prints_one_line_and_nothing_else(checkpoints, 
     process = subprocess.run([sys.executable, "-m", "fenchel", *map(str, argv),
                               "--checkpoint-dir", str(folder)], capture_output=True, text=True,
                              env=subprocess_env(), cwd=REPO, timeout=300)
-    assert process.returncode == 2
-    assert process.stderr.startswith("fenchel multilabel: error: checkpoint step ")
+    assert process.returncode == 2, process.stderr
+    assert process.stderr.startswith("fenchel multilabel: error: checkpoint step "), process.stderr
     assert process.stderr.count("\n") == 1, process.stderr
 
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel import energies as E
 
-FEW = settings(max_examples=20, deadline=None)
+FEW = settings(max_examples=examples(20), deadline=None)
 
 
 def test_bilinear_and_pairwise_values():

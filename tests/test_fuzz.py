@@ -52,6 +52,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel import energies as E
 from fenchel import losses as L
@@ -72,9 +73,9 @@ def _load_references():
 
 ref = _load_references()
 
-FUZZ = settings(max_examples=4, deadline=None,
+FUZZ = settings(max_examples=examples(4), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -1002,7 +1003,7 @@ def _closed_form_batch_program(name, layout):
     return _Compiled(program)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), y_kind=st.sampled_from(("interior", "face", "vertex")))
 @pytest.mark.parametrize("layout", list(BATCH_LAYOUTS))
 @pytest.mark.parametrize("name", list(REGS))
@@ -1337,7 +1338,7 @@ def _half_program(name, dtype):
     return _Compiled(program)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(d=closed_form_draws())
 @pytest.mark.parametrize("dtype", HALF)
 @pytest.mark.parametrize("name", list(REGS))

@@ -13,6 +13,7 @@ import optax
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel import energies as E
 from fenchel import losses as L
@@ -25,7 +26,7 @@ import fenchel_test_references as ref  # registered by tests/conftest.py
 
 K = 4
 SEEDS = st.integers(0, 2**31 - 1)
-FEW = settings(max_examples=15, deadline=None)
+FEW = settings(max_examples=examples(15), deadline=None)
 STRONGLY_CONVEX = [R.BinaryEntropy(), R.SquaredBox(), R.Squared(), R.SquaredSimplex(), R.ShannonSimplex()]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import jax
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel import energies as E
 from fenchel import losses as L
@@ -21,7 +23,7 @@ import fenchel_test_references as ref  # registered by tests/conftest.py
 
 
 SEEDS = st.integers(0, 2**31 - 1)
-FEW = settings(max_examples=15, deadline=None)
+FEW = settings(max_examples=examples(15), deadline=None)
 
 # (regularizer, iterative solver) pairs checked against the closed form.
 BILINEAR_CASES = [
@@ -90,7 +92,7 @@ PAIRWISE_CASES = [
 ]
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=examples(5), deadline=None)
 @given(seed=SEEDS)
 @pytest.mark.parametrize("case", PAIRWISE_CASES, ids=lambda c: type(c[0]).__name__)
 def test_solvers_agree_with_scipy_on_concave_pairwise(solve, concave_pairwise, pairwise_reference,
@@ -131,8 +133,10 @@ CONDITIONING_CASES = [R.SquaredBox(), R.BinaryEntropy(), R.BoxIndicator(), R.Squ
                       R.SquaredSimplex(), R.ShannonSimplex()]
 
 
-@settings(max_examples=8, deadline=None)
-@given(seed=SEEDS, log_scale=st.floats(-4.0, 3.0), k=st.integers(1, 9))
+# k from a fixed set (the smallest, a middle and the largest of 1..9): each new k
+# compiles the solver anew, while the conditioning is what varies.
+@settings(max_examples=examples(8), deadline=None)
+@given(seed=SEEDS, log_scale=st.floats(-4.0, 3.0), k=st.sampled_from([1, 4, 9]))
 @pytest.mark.parametrize("reg", CONDITIONING_CASES, ids=lambda r: type(r).__name__)
 def test_default_solvers_converge_at_every_conditioning(solve, reg, seed, log_scale, k):
     rng = np.random.default_rng(seed)
@@ -209,19 +213,29 @@ def test_sampling_and_wrapper_solvers_get_close(solve, concave_pairwise, pairwis
     assert bool(reg.contains(y))
 
 
-@settings(max_examples=15, deadline=None)
+def _bumpy(theta, y):
+    """A bumpy (non-concave) energy whose peak at θ is narrow."""
+    return 5.0 * jnp.exp(-jnp.sum((y - theta) ** 2) / 1e-4) + jnp.sum(jnp.sin(7.0 * y))
+
+
+@functools.lru_cache(maxsize=None)
+def _derivative_free(iterations):
+    """The solver for ``iterations``, jitted once (eagerly each example compiled anew)."""
+    solver = M.DerivativeFree(num_samples=16, iterations=iterations, noise_scale=0.5)
+    reg = R.SquaredBox(lower=-1.0, upper=1.0)
+    return jax.jit(lambda init, key: solver(_bumpy, reg, init, init, key))
+
+
+@settings(max_examples=examples(15), deadline=None)
 @given(st.integers(0, 2**31 - 1), st.integers(0, 3))
 def test_derivative_free_never_returns_worse_than_its_best_sample(seed, iterations):
     # A bumpy (non-concave) energy whose peak near the warm start is narrow: resampling
     # rarely lands on it again, yet the returned point must be at least as good as it.
     rng = np.random.default_rng(seed)
     init = jnp.asarray(rng.uniform(-0.9, 0.9, 2), jnp.float32)
-    energy = lambda theta, y: 5.0 * jnp.exp(-jnp.sum((y - theta) ** 2) / 1e-4) \
-        + jnp.sum(jnp.sin(7.0 * y))
     reg = R.SquaredBox(lower=-1.0, upper=1.0)
-    solver = M.DerivativeFree(num_samples=16, iterations=iterations, noise_scale=0.5)
-    y, info = solver(energy, reg, init, init, jax.random.key(seed))
-    assert float(M.objective(energy, reg, init, y)) >= float(M.objective(energy, reg, init, init)) - 1e-5
+    y, info = _derivative_free(iterations)(init, jax.random.key(seed))
+    assert float(M.objective(_bumpy, reg, init, y)) >= float(M.objective(_bumpy, reg, init, init)) - 1e-5
     assert bool(reg.contains(y))
 
 
@@ -388,16 +402,22 @@ def _strong_solvers(reg):
     return solvers
 
 
-@settings(max_examples=6, deadline=None)
-@given(seed=SEEDS, k=st.integers(1, 6), rank=st.integers(1, 8), u_scale=LOW_RANK_SCALES,
+# (k, r) from a fixed set: k = 1, r < k, r = k and r > k (each new shape compiles the
+# solvers anew, while the scales are what varies).
+LOW_RANK_SHAPES = [(1, 3), (6, 2), (4, 4), (3, 8)]
+
+
+@settings(max_examples=examples(6), deadline=None)
+@given(seed=SEEDS, shape=st.sampled_from(LOW_RANK_SHAPES), u_scale=LOW_RANK_SCALES,
        v_scale=LOW_RANK_SCALES)
 @pytest.mark.parametrize("reg", LOW_RANK_REGS, ids=lambda r: type(r).__name__)
-def test_low_rank_pairwise_maximizers_are_those_of_pairwise(solve, reg, seed, k, rank, u_scale,
+def test_low_rank_pairwise_maximizers_are_those_of_pairwise(solve, reg, seed, shape, u_scale,
                                                             v_scale):
     """maximize with (u, V) reaches the maximum of the dense problem (u, −VVᵀ), for
     r < k, r = k and r > k and scales of u and V from 1e-3 to 1e2, with every exact
     solver that handles the pair (float64); the strongly convex Ω also give the same ŷ
     as the dense solve."""
+    k, rank = shape
     with jax.enable_x64(True):
         theta = _low_rank_theta(seed, k, rank, u_scale, v_scale)
         dense = _dense(theta)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel.domains import Simplex
 from fenchel import regularizers as R
@@ -20,7 +21,7 @@ import fenchel_test_references as ref  # registered by tests/conftest.py
 
 K = 5
 SEEDS = st.integers(0, 2**31 - 1)
-FEW = settings(max_examples=15, deadline=None)
+FEW = settings(max_examples=examples(15), deadline=None)
 
 
 def _scaled(reg, scale):
@@ -54,7 +55,7 @@ def test_fenchel_young_inequality_and_maximizer(any_reg, domain_sample, seed, sc
 
 
 # The x64 fixture holds for the whole test, every hypothesis example included.
-FEW_X64 = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FEW_X64 = settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 BOX_BOUNDS = [(0.0, 1.0), (-2.0, 3.0), (-1.0, 0.5)]
 
 
@@ -294,7 +295,7 @@ def test_reference_sparsemax_is_sparsemax():
     np.testing.assert_allclose(ref.sparsemax(np.array([0.3, 0.1])), [0.6, 0.4])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(seed=SEEDS, k=st.integers(1, 8), spread=st.sampled_from([0.1, 1.0, 10.0, 1e3]),
        ties=st.booleans(), double=st.booleans())
 def test_projection_simplex_is_sparsemax(seed, k, spread, ties, double):

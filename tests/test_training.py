@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel.training import epoch_permutation, make_mesh, to_host, train
 
@@ -173,7 +174,7 @@ def test_make_mesh_rejects_more_devices_than_available():
         make_mesh(jax.device_count() + 1)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), epoch=st.integers(0, 1000), n=st.integers(1, 200))
 def test_epoch_permutation_is_a_deterministic_permutation(seed, epoch, n):
     order = epoch_permutation([seed], epoch, n)

@@ -88,7 +88,9 @@ def _policy_config(args: argparse.Namespace):
     fields = {"hidden_sizes": "hidden", "reg_scale": "reg_scale", "act_samples": "act_samples",
               "train_solver": "train_solver", "hard_negatives": "hard_negatives",
               "gfy_temperature": "gfy_temperature", "acting": "acting",
-              "langevin_chains": "langevin_chains", "langevin_steps": "langevin_steps"}
+              "langevin_chains": "langevin_chains", "langevin_steps": "langevin_steps",
+              "hard_negative_search": "hard_negative_search",
+              "hard_negative_refine": "hard_negative_refine"}
     overrides = {field: getattr(args, dest) for dest, field in fields.items()
                  if getattr(args, dest, None) is not None}
     return PolicyConfig(**overrides)
@@ -103,7 +105,8 @@ def _train_config(args: argparse.Namespace):
 
 
 def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
-    from fenchel.imitation.policies import ACTING_SOLVERS, TRAIN_SOLVERS, PolicyConfig
+    from fenchel.imitation.policies import (ACTING_SOLVERS, HARD_NEGATIVE_SEARCHES,
+                                            TRAIN_SOLVERS, PolicyConfig)
     from fenchel.imitation.train import TrainConfig
 
     policy, train = PolicyConfig(), TrainConfig()
@@ -134,6 +137,18 @@ def _add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
                         help="inner-solver runs among the candidates of gfy-softmax, the first "
                              f"warm-started at the demonstrated action (default "
                              f"{policy.hard_negatives})")
+    parser.add_argument("--hard-negative-search", choices=HARD_NEGATIVE_SEARCHES,
+                        help="how gfy-softmax finds its hard negatives: sample (each run is "
+                             "the whole training search, its own samples then --train-solver's "
+                             "refinement; the setting of the results before 2026-12-07) or "
+                             "reuse (--hard-negative-refine gradient steps from the "
+                             "demonstrated action and from the best uniform candidates, whose "
+                             f"energies the loss computes anyway) (default "
+                             f"{policy.hard_negative_search})")
+    parser.add_argument("--hard-negative-refine", type=non_negative_int, metavar="N",
+                        help="projected-gradient steps of each hard-negative run with "
+                             f"--hard-negative-search reuse (default "
+                             f"{policy.hard_negative_refine})")
     parser.add_argument("--gfy-temperature", type=non_negative_float, metavar="TAU",
                         help="temperature of gfy-softmax's candidate-set loss (0: the hard "
                              f"max; default {policy.gfy_temperature:g})")

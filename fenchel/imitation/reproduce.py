@@ -147,6 +147,8 @@ SETTING_FLAGS = {"eval_episodes": "--eval-episodes", "train_config.steps": "--st
                  "policy_config.train_solver": "--train-solver",
                  "policy_config.hard_negatives": "--hard-negatives",
                  "policy_config.gfy_temperature": "--gfy-temperature",
+                 "policy_config.hard_negative_search": "--hard-negative-search",
+                 "policy_config.hard_negative_refine": "--hard-negative-refine",
                  "policy_config.acting": "--acting",
                  "policy_config.langevin_chains": "--langevin-chains",
                  "policy_config.langevin_steps": "--langevin-steps"}

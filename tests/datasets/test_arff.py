@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel.datasets.arff import read_arff, read_mulan_label_names
 
@@ -63,7 +64,7 @@ def test_sparse_rows_implicit_values_and_trailing_empty_rows(tmp_path):
     np.testing.assert_array_equal(data.labels, [[1, 0], [0, 0], [0, 1], [0, 0], [0, 0]])
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(matrix=st.lists(st.lists(st.sampled_from([0.0, 0.0, 1.0, -2.5, 0.125]), min_size=4,
                                 max_size=4), min_size=1, max_size=6),
        labels=st.lists(st.lists(st.integers(0, 1), min_size=2, max_size=2), min_size=6,

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel.datasets import mulan
 from fenchel.datasets.mulan import (DATASETS, MULAN_URL, list_datasets, load_dataset,
@@ -90,7 +91,7 @@ def test_validation_split_is_seeded_disjoint_and_rows_are_the_training_rows(data
     np.testing.assert_array_equal(first.test.x, reference.test.x)  # test is never touched
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(n=st.integers(2, 500), fraction=st.floats(0.0, 0.5), seed=st.integers(0, 2**32 - 1))
 def test_validation_split_partitions(n, fraction, seed):
     fit, val = validation_split(n, fraction, seed)

@@ -38,12 +38,14 @@ def _batch(n: int = 12, seed: int = 0):
             jnp.asarray(rng.uniform(-1, 1, size=(n, SPEC.action_dim)), jnp.float32))
 
 
-def test_gfy_softmax_trains_and_its_loss_decreases():
+@pytest.mark.parametrize("search", ["sample", "reuse"])
+def test_gfy_softmax_trains_and_its_loss_decreases(search):
     # Expert a = 0.5 + 0.3 s_0: the energy must learn to peak at one action per observation.
     rng = np.random.default_rng(1)
     observations = rng.uniform(-1, 1, size=(128, SPEC.observation_dim)).astype(np.float32)
     actions = np.clip(0.5 + 0.3 * observations[:, :2], 0, 1).astype(np.float32)
-    config = dataclasses.replace(TINY, gfy_temperature=0.1, hard_negatives=2)
+    config = dataclasses.replace(TINY, gfy_temperature=0.1, hard_negatives=2,
+                                 hard_negative_search=search)
     steps = 60
     policy, history = train_policy("gfy-softmax", observations, actions, SPEC, config,
                                    TrainConfig(steps=steps, batch_size=32, learning_rate=1e-2))
@@ -61,7 +63,7 @@ def test_gfy_softmax_trains_and_its_loss_decreases():
 def test_at_zero_temperature_the_loss_is_the_hard_max_gfy_of_the_best_candidate(
         hard_negatives, negatives):
     config = dataclasses.replace(TINY, gfy_temperature=0.0, hard_negatives=hard_negatives,
-                                 negatives=negatives)
+                                 negatives=negatives, hard_negative_search="sample")
     learner = make_learner("gfy-softmax", SPEC, config)
     params, batch, key = learner.init(3), _batch(), jax.random.key(7)
     # The candidates the loss draws: one key per example, as in the learner.
@@ -93,6 +95,113 @@ def test_at_zero_temperature_the_loss_is_the_hard_max_gfy_of_the_best_candidate(
     assert float(jnp.mean(expected)) - 1e-6 <= value <= float(jnp.mean(expected)) + bound + 1e-6
 
 
+def _sample_search_loss(config, params, batch, key):
+    """``gfy-softmax``'s loss as written before ``hard_negative_search`` (2026-12-07): its
+    candidates from :func:`fenchel.candidates.sample_candidates` and one search from z*."""
+    from fenchel import candidates as fc
+
+    energy, _ = policies._energy_functions(SPEC, config)
+    reg = policies._unit_box(config.reg_scale)
+    search = policies._search(config)
+
+    def one(s, y, kk):
+        theta = (params, s)
+        sample_key, warm_key = jax.random.split(kk)
+        points = fc.sample_candidates(energy, reg, theta, sample_key,
+                                      num_random=config.negatives,
+                                      num_hard=max(config.hard_negatives - 1, 0),
+                                      solver=search, shape=(SPEC.action_dim,))
+        if config.hard_negatives:
+            warm = search(energy, reg, jax.lax.stop_gradient(theta), y, warm_key)[0]
+            points = jnp.concatenate([points, jax.lax.stop_gradient(warm)[None]])
+        return fc.candidate_set_loss(energy, theta, y, points,
+                                     temperature=config.gfy_temperature, reg=reg)
+
+    keys = jax.random.split(key, batch[0].shape[0])
+    return jnp.mean(jax.vmap(one)(*batch, keys))
+
+
+@pytest.mark.parametrize("hard_negatives", [0, 2])
+def test_sample_search_is_the_old_loss_bit_for_bit(hard_negatives):
+    # hard_negative_search="sample" keeps the loss, and its gradient, of the results made
+    # before the option, to the bit.
+    config = dataclasses.replace(TINY, hard_negatives=hard_negatives,
+                                 hard_negative_search="sample")
+    learner = make_learner("gfy-softmax", SPEC, config)
+    params, batch, key = learner.init(5), _batch(), jax.random.key(11)
+    got = jax.jit(jax.value_and_grad(learner.loss))(params, batch, key)
+    expected = jax.jit(jax.value_and_grad(
+        lambda p, b, k: _sample_search_loss(config, p, b, k)))(params, batch, key)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def _reused(config, params, batch, key):
+    """``(candidates (b, M + K, k), gaps (b, M + K))`` that ``gfy-softmax``'s loss draws
+    with ``hard_negative_search="reuse"``: one key per example, as in the learner."""
+    energy, _ = policies._energy_functions(SPEC, config)
+    reg = policies._unit_box(config.reg_scale)
+    draw = policies._reused_candidates(energy, reg, config, SPEC.action_dim)
+    keys = jax.random.split(key, batch[0].shape[0])
+    return jax.jit(jax.vmap(lambda s, y, kk: draw(params, s, y, kk)))(*batch, keys), energy, reg
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.5])
+@pytest.mark.parametrize("hard_negatives, refine", [(0, 3), (1, 0), (3, 0), (3, 4)])
+def test_reuse_search_is_the_candidate_set_loss_over_its_candidates(tau, hard_negatives,
+                                                                    refine):
+    config = dataclasses.replace(TINY, gfy_temperature=tau, hard_negatives=hard_negatives,
+                                 hard_negative_search="reuse", hard_negative_refine=refine)
+    learner = make_learner("gfy-softmax", SPEC, config)
+    params, batch, key = learner.init(3), _batch(), jax.random.key(7)
+    (candidates, gaps), energy, reg = _reused(config, params, batch, key)
+    m = config.negatives
+    assert candidates.shape == (batch[0].shape[0], m + hard_negatives, 2)
+    # The gaps are F(c) − F(z*), and the loss is candidate_set_loss over these candidates.
+    from fenchel import candidates as fc
+
+    def one(s, y, c):
+        return fc.candidate_set_loss(energy, (params, s), y, c, temperature=tau, reg=reg)
+
+    expected = jax.jit(jax.vmap(one))(*batch, candidates)
+    np.testing.assert_allclose(jax.jit(learner.loss)(params, batch, key), jnp.mean(expected),
+                               rtol=1e-5, atol=1e-6)
+    direct = jax.vmap(lambda s, y, c: jax.vmap(
+        lambda x: fm.objective_gap(energy, reg, (params, s), x, y))(c))(*batch, candidates)
+    np.testing.assert_allclose(gaps, direct, rtol=1e-5, atol=1e-5)
+    if hard_negatives and refine == 0:
+        # No refinement: the hard negatives are their starting points, the best K − 1 uniform
+        # candidates by F (their own gaps, reused) and, last, z*.
+        uniform_gaps = np.asarray(gaps[:, :m])
+        best = np.argsort(-uniform_gaps, axis=1)[:, :hard_negatives - 1]
+        np.testing.assert_array_equal(candidates[:, m:-1],
+                                      np.take_along_axis(np.asarray(candidates[:, :m]),
+                                                         best[..., None], axis=1))
+        np.testing.assert_array_equal(candidates[:, -1], batch[1])
+        assert np.all(np.asarray(gaps[:, -1]) == 0.0)
+    if hard_negatives and refine:
+        # Refined: every run climbs from its start (projected gradient ascent on F).
+        start = dataclasses.replace(config, hard_negative_refine=0)
+        (starts, start_gaps), _, _ = _reused(start, params, batch, key)
+        np.testing.assert_array_equal(starts[:, :m], candidates[:, :m])
+        assert np.all(np.asarray(gaps[:, m:]) >= np.asarray(start_gaps[:, m:]) - 1e-5)
+        assert np.any(np.asarray(gaps[:, m:]) > np.asarray(start_gaps[:, m:]) + 1e-3)
+    zero = learner.diagnostics(params, batch, key)["zero_loss_fraction"]
+    hard = jax.vmap(lambda g: jnp.max(jnp.concatenate([jnp.zeros(1), g])))(gaps)
+    assert float(zero) == pytest.approx(float(jnp.mean(hard <= ZERO_LOSS_ATOL)))
+
+
+def test_reuse_search_refuses_more_runs_than_uniform_starts():
+    PolicyConfig(negatives=4, hard_negatives=5, hard_negative_search="reuse")
+    with pytest.raises(ValueError, match="hard_negatives <= negatives \\+ 1"):
+        PolicyConfig(negatives=4, hard_negatives=6, hard_negative_search="reuse")
+    PolicyConfig(negatives=4, hard_negatives=6, hard_negative_search="sample")
+    with pytest.raises(ValueError, match="hard_negative_search"):
+        PolicyConfig(hard_negative_search="fresh")
+    with pytest.raises(ValueError, match="hard_negative_refine"):
+        PolicyConfig(hard_negative_refine=-1)
+
+
 @pytest.mark.parametrize("tau", [-0.1, float("nan"), float("inf"), "0.1", True])
 def test_config_refuses_a_bad_temperature(tau):
     with pytest.raises(ValueError, match="gfy_temperature"):
@@ -106,17 +215,36 @@ def test_config_refuses_bad_gfy_options(bad, name):
         PolicyConfig(**bad)
 
 
+LEGACY = PolicyConfig(hard_negative_search="sample")
+"""The settings of the committed results (made before ``hard_negative_search``)."""
+
+
 def test_new_fields_keep_the_committed_settings():
-    # PolicyConfig() must still match the settings the committed results were made with
-    # (their fingerprints), so the new fields are recorded only when changed.
+    # The settings the committed results were made with keep their record (and fingerprint):
+    # the new fields are recorded only away from the behaviour before them.
     stored = json.loads(COMMITTED_RUN.read_text())["policy_config"]
-    assert PolicyConfig().to_dict() == stored
+    assert LEGACY.to_dict() == stored
+    assert PolicyConfig.from_dict(stored) == LEGACY
     changed = PolicyConfig(gfy_temperature=0.1, train_solver="acting", hard_negatives=3)
     data = changed.to_dict()
     assert (data["gfy_temperature"], data["train_solver"], data["hard_negatives"]) == (
         0.1, "acting", 3)
     assert PolicyConfig(**{**data, "hidden": tuple(data["hidden"])}) == changed
+    assert PolicyConfig.from_dict(json.loads(json.dumps(data))) == changed
     assert ReproduceConfig().policies == GRID_POLICIES
+    with pytest.raises(ValueError, match="unknown PolicyConfig fields"):
+        PolicyConfig.from_dict({**stored, "hard_negative_serch": "reuse"})
+
+
+@pytest.mark.parametrize("search, refine", [("sample", 3), ("reuse", 3), ("reuse", 5),
+                                            ("sample", 5)])
+def test_the_hard_negative_search_is_recorded_unless_it_is_the_old_one(search, refine):
+    config = PolicyConfig(hard_negative_search=search, hard_negative_refine=refine)
+    data = config.to_dict()
+    assert data.get("hard_negative_search", "sample") == search
+    assert ("hard_negative_search" in data) == (search != "sample")
+    assert data.get("hard_negative_refine", 3) == refine
+    assert PolicyConfig.from_dict(json.loads(json.dumps(data))) == config
 
 
 def test_gfy_with_the_acting_solver_trains_and_reports_the_diagnostic():
@@ -169,7 +297,21 @@ def test_train_cli_accepts_gfy_softmax(tmp_path, capsys):
     assert "zero_loss_fraction=" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv", [["--gfy-temperature", "-1"], ["--train-solver", "exact"]])
+def test_train_cli_sets_the_hard_negative_search(tmp_path):
+    out = tmp_path / "run.json"
+    code = main(["imitation", "train", "--env", "particle-2d-multimodal", "--policy",
+                 "gfy-softmax", "--demos", "2", "--seed", "0", "--steps", "2",
+                 "--batch-size", "16", "--hidden-sizes", "8", "--act-samples", "8",
+                 "--hard-negative-search", "reuse", "--hard-negative-refine", "2",
+                 "--eval-episodes", "2", "--quiet", "--json", str(out)])
+    assert code == 0
+    config = json.loads(out.read_text())["policy_config"]
+    assert (config["hard_negative_search"], config["hard_negative_refine"]) == ("reuse", 2)
+
+
+@pytest.mark.parametrize("argv", [["--gfy-temperature", "-1"], ["--train-solver", "exact"],
+                                  ["--hard-negative-search", "fresh"],
+                                  ["--hard-negative-refine", "-1"]])
 def test_train_cli_refuses_bad_gfy_options(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["imitation", "train", "--env", "particle-2d", "--policy", "gfy-softmax",

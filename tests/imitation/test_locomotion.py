@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel.imitation.demos import collect_demonstrations
 from fenchel.imitation.envs import (
@@ -71,7 +72,7 @@ def test_config_rejects_bad_fields():
         LocomotionConfig("hopper", max_steps=0)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(st.integers(1, 5), st.integers(0, 2**31 - 1))
 def test_expert_is_a_tanh_relu_mlp_in_the_box(n, seed):
     expert = _random_expert(5, 3, seed)

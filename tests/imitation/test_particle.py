@@ -10,6 +10,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel.imitation.envs import (
     ENV_NAMES,
@@ -40,7 +41,7 @@ def _run_constant(state: ParticleState, action: np.ndarray, config: ParticleConf
     return state
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(dim=dims, seed=st.integers(0, 2**32 - 1))
 def test_pd_control_converges_to_a_fixed_set_point(dim, seed):
     config = ParticleConfig(dim=dim)
@@ -52,7 +53,7 @@ def test_pd_control_converges_to_a_fixed_set_point(dim, seed):
     np.testing.assert_allclose(state.velocity, 0.0, atol=1e-3)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(dim=dims, seed=st.integers(0, 2**32 - 1), scale=st.floats(0.5, 100.0))
 def test_positions_stay_in_the_box_even_for_actions_outside_it(dim, seed, scale):
     config = ParticleConfig(dim=dim)
@@ -74,7 +75,7 @@ def test_walls_are_inelastic():
     assert state.velocity[0, 0] <= 0.0 <= state.velocity[0, 1]
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(dim=dims, multimodal=st.booleans(), seed=st.integers(0, 2**32 - 1))
 def test_reset_keeps_start_and_goals_apart_inside_the_box(dim, multimodal, seed):
     config = ParticleConfig(dim=dim, multimodal=multimodal)

@@ -11,6 +11,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path as scipy_shortest_path
 
@@ -76,7 +77,7 @@ def test_ring_maze_has_two_shortest_routes_and_random_keys_take_both():
     assert shortest_path(distance, (1, 1))[1] == (1, 2)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(free=st.integers(2, 6).flatmap(
     lambda rows: st.lists(st.lists(st.booleans(), min_size=rows, max_size=rows),
                           min_size=2, max_size=6)),

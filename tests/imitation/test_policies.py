@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel.imitation.policies import (
     MINMIN_LOCAL_RADIUS,
@@ -26,7 +27,7 @@ TINY = PolicyConfig(hidden=(16,), train_samples=8, train_rounds=1, train_refine=
 
 
 @given(st.floats(-5, 5), st.floats(0.1, 5), st.lists(st.floats(0, 1), min_size=1, max_size=4))
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 def test_unit_box_round_trip(low, width, fractions):
     spec = PolicySpec(3, len(fractions), low, low + width)
     action = low + width * np.array(fractions)
@@ -127,7 +128,7 @@ def test_train_policy_rejects_mismatched_data():
         train_policy("bc", np.zeros((8, 4)), np.zeros((8, 2)), spec, TINY, TrainConfig(steps=1))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(st.integers(1, 3), st.integers(0, 2**31 - 1), st.floats(-1.0, 1.0), st.floats(-3.0, 3.0))
 def test_minmin_samples_estimate_the_partition_without_bias(k, seed, center, slope):
     # mean(e^E / q) estimates Z = ∫_{[-1,1]^k} e^E for the mixture q of minmin's samples,

@@ -115,17 +115,45 @@ def test_locomotion_scores_are_returns_relative_to_the_expert():
 
 
 def test_committed_results_resume_with_their_settings():
-    """The committed docs/results/imitation runs match the default command's settings (it
-    resumes them); other settings would have overwritten them, and are now refused."""
+    """The committed docs/results/imitation runs match the command's settings with
+    ``--hard-negative-search sample`` (it resumes them); other settings would have
+    overwritten them, and are now refused."""
     from fenchel.imitation.reproduce import check_settings
 
     out = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "results", "imitation")
     if not os.path.isdir(os.path.join(out, "runs")):
         pytest.skip("no committed imitation results")
-    check_settings(ReproduceConfig(), out)
-    longer = dataclasses.replace(ReproduceConfig(), train_config=TrainConfig(steps=6000))
+    # Made before hard_negative_search, whose default changed since (to "reuse"): they
+    # resume with --hard-negative-search sample, and the new default is refused.
+    legacy = ReproduceConfig(policy_config=PolicyConfig(hard_negative_search="sample"))
+    check_settings(legacy, out)
+    with pytest.raises(SettingsMismatchError, match=r"--hard-negative-search"):
+        check_settings(ReproduceConfig(), out)
+    longer = dataclasses.replace(legacy, train_config=TrainConfig(steps=6000))
     with pytest.raises(SettingsMismatchError, match=r"stored 1500 .*, now 6000"):
         check_settings(longer, out)
+
+
+def test_committed_results_are_not_mixed_with_another_hard_negative_search():
+    # The committed runs predate hard_negative_search (they searched with "sample"): they
+    # resume with it, and "reuse" is refused, naming the flag, so old and new never mix.
+    from fenchel.imitation.reproduce import check_settings
+
+    out = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "results",
+                       "imitation_ibc_protocol_steps3000")
+    if not os.path.isdir(os.path.join(out, "runs")):
+        pytest.skip("no committed imitation results")
+    old = ReproduceConfig(envs=("particle-ibc-2d",), policies=("mse", "ibc", "gfy-softmax"),
+                          policy_config=PolicyConfig(hidden=(256, 256),
+                                                     hard_negative_search="sample"),
+                          train_config=TrainConfig(steps=3000))
+    check_settings(old, out)
+    new = dataclasses.replace(old, policy_config=dataclasses.replace(
+        old.policy_config, hard_negative_search="reuse"))
+    with pytest.raises(SettingsMismatchError,
+                       match=r"policy_config.hard_negative_search \(--hard-negative-search\): "
+                             r"stored \(not recorded\) .*, now \"reuse\""):
+        check_settings(new, out)
 
 
 def test_demos_per_task_on_the_command_line(tmp_path, capsys):

@@ -57,6 +57,13 @@ def blobs():
     return x + 0.3 * rng.normal(size=x.shape), y
 
 
+@pytest.fixture(scope="module")
+def fitted_tiny(blobs):
+    """``EnergyNetworkClassifier(**TINY)`` fitted on ``blobs`` once, for the tests that only
+    predict with it (they do not change it)."""
+    return EnergyNetworkClassifier(**TINY).fit(*blobs)
+
+
 def test_fit_predict_proba_score(raw_emotions):
     x, y, x_test = raw_emotions
     clf = make_pipeline(StandardScaler(), EnergyNetworkClassifier(**FAST))
@@ -139,15 +146,14 @@ def test_a_binary_target_of_any_labels(blobs):
     (np.nan, "Input X contains NaN"),
     (np.inf, "Input X contains infinity"),
 ])
-def test_non_finite_x_is_refused(blobs, bad, error):
+def test_non_finite_x_is_refused(blobs, fitted_tiny, bad, error):
     x, y = blobs
     x = x.copy()
     x[3, 1] = bad
     with pytest.raises(ValueError, match=error):
         EnergyNetworkClassifier(**TINY).fit(x, y)
-    clf = EnergyNetworkClassifier(**TINY).fit(blobs[0], y)
     with pytest.raises(ValueError, match=error):
-        clf.predict(x)
+        fitted_tiny.predict(x)
 
 
 @pytest.mark.parametrize("kwargs, target, error", [
@@ -169,11 +175,10 @@ def test_bad_input_is_rejected(blobs, kwargs, target, error):
         EnergyNetworkClassifier(**{**TINY, **kwargs}).fit(x, targets[target])
 
 
-def test_predict_before_fit_and_with_other_features(blobs):
+def test_predict_before_fit_and_with_other_features(blobs, fitted_tiny):
     x, y = blobs
     with pytest.raises(Exception, match="not fitted"):
         EnergyNetworkClassifier().predict(x)
-    clf = EnergyNetworkClassifier(**TINY).fit(x, y)
     with pytest.raises(ValueError, match="X has 2 features, but EnergyNetworkClassifier is "
                                          "expecting 3 features"):
-        clf.predict(x[:, :2])
+        fitted_tiny.predict(x[:, :2])

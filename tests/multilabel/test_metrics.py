@@ -11,6 +11,7 @@ import sklearn.metrics
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel.multilabel import metrics
 
@@ -19,7 +20,7 @@ label_matrices = st.integers(2, 6).flatmap(lambda k: st.integers(1, 8).flatmap(
                         hnp.arrays(np.int8, (n, k), elements=st.integers(0, 1)))))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(label_matrices)
 def test_metrics_match_sklearn(pair):
     y_true, y_pred = pair
@@ -43,7 +44,7 @@ def test_metrics_match_sklearn(pair):
         sklearn.metrics.accuracy_score(y_true, y_pred))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(label_matrices)
 def test_perfect_and_complementary_predictions(pair):
     y, _ = pair
@@ -60,7 +61,7 @@ def test_perfect_and_complementary_predictions(pair):
         assert 0.0 <= value <= 1.0
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(hnp.arrays(np.float64, (5, 3), elements=st.floats(0, 1)),
        st.floats(0.0, 0.99))
 def test_decode_thresholds(relaxed, threshold):
@@ -106,7 +107,7 @@ sparse_label_matrices = st.integers(1, 5).flatmap(lambda k: st.integers(1, 30).f
                           for _ in range(2)])))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(sparse_label_matrices)
 def test_mulan_example_f1_adds_the_share_of_correctly_empty_examples(pair):
     """example_f1_mulan = example_f1 + (examples with Y_i = Ŷ_i = ∅) / n: exactly in
@@ -178,7 +179,7 @@ relaxed_rows = st.integers(1, 7).flatmap(lambda k: hnp.arrays(
     np.float64, (3, k), elements=st.floats(0, 1, allow_subnormal=False)))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(relaxed_rows)
 def test_expected_f1_decoding_maximizes_the_estimate_over_every_label_set(scores):
     import itertools
@@ -192,7 +193,7 @@ def test_expected_f1_decoding_maximizes_the_estimate_over_every_label_set(scores
         assert _plug_in_estimate(row, chosen) == pytest.approx(best, rel=1e-12, abs=1e-12)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(label_matrices, st.randoms(use_true_random=False))
 def test_expected_f1_decoding_of_certain_labels_is_the_labels(pair, rng):
     labels, _ = pair

@@ -15,6 +15,7 @@ import pytest
 from flax import nnx
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel.multilabel.losses import Method, batch_loss_and_solutions
 from fenchel.multilabel.models import EnergyNetwork, energy_spec
@@ -143,7 +144,7 @@ def _frozen_problem():
     return train, nnx.split(model), np.asarray(cold.y_hat)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(order=st.permutations(range(12)))
 def test_the_store_is_written_at_each_examples_row(order):
     """One epoch over the first 8 rows of a permutation, parameters frozen: row i of the

@@ -10,6 +10,7 @@ import optax
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from fenchel_test_budget import examples  # registered by tests/conftest.py
 
 from fenchel.training import epoch_permutation, train
 
@@ -24,7 +25,7 @@ def _store(n):
     return {"seen": np.full(n, -1, np.int32), "visits": np.zeros(n, np.int32)}
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=examples(10), deadline=None)
 @given(n=st.integers(4, 12), batch_size=st.integers(1, 4), num_epochs=st.integers(1, 3),
        seed=st.integers(0, 2 ** 31 - 1))
 def test_each_example_reads_and_writes_its_own_row(n, batch_size, num_epochs, seed):
