@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fenchel import experiments
-from fenchel._io import NotWritableError
-from fenchel._settings import SettingsMismatchError
+from fenchel.infra._io import NotWritableError
+from fenchel.infra._settings import SettingsMismatchError
 
 TASKS, METHODS = ("a", "b"), ("m1", "m2", "m3")
 

@@ -6,15 +6,15 @@ goes, the function that makes one, and the aggregate. :func:`run_grid` does the 
 the same way for every application:
 
 * one JSON file per run, written atomically as soon as it is made
-  (:func:`fenchel._io.write_json_atomic`), so a crash never leaves half a result;
+  (:func:`fenchel.infra._io.write_json_atomic`), so a crash never leaves half a result;
 * resume: a run whose file is there (:meth:`Experiment.done`) is not run again;
 * the settings record: each run file records the settings that made it, and
   ``OUT/settings.json`` those of the folder; a call with other settings is refused
-  before anything runs (:class:`fenchel._settings.SettingsMismatchError`, naming each
+  before anything runs (:class:`fenchel.infra._settings.SettingsMismatchError`, naming each
   setting, its stored and new value, and its flag);
-* one run at a time per output folder (:func:`fenchel._io.output_lock`), and every file
+* one run at a time per output folder (:func:`fenchel.infra._io.output_lock`), and every file
   checked writable before any work;
-* ``jobs`` worker processes (:func:`fenchel._pool.run_parallel`); Ctrl-C stops within
+* ``jobs`` worker processes (:func:`fenchel.infra._pool.run_parallel`); Ctrl-C stops within
   seconds also with several, keeping the finished runs;
 * chains: runs that depend on the one before (later seeds reusing what the first tuned)
   run in order in one process (:meth:`Experiment.chains`);
@@ -62,7 +62,7 @@ Example: a grid of coin flips, its mean over seeds in ``results.json`` and a tab
   >>> experiments.run_grid(Coins(flips=20), out, progress=False)
   Traceback (most recent call last):
   ...
-  fenchel._settings.SettingsMismatchError: ... holds results made with other settings; ...
+  fenchel.infra._settings.SettingsMismatchError: ... holds results made with other settings; ...
 """
 
 from fenchel.experiments._cli import add_reproduce_parser, run_resumable

@@ -16,7 +16,7 @@ def add_reproduce_parser(subparsers, name: str, help: str, description: str,
     0..N-1, default ``seeds``), ``--out`` (default ``results/NAME``, the committed results
     being in ``docs/results/NAME``), ``--jobs`` and ``--quiet``. Returns the parser, for
     the experiment's own flags."""
-    from fenchel._cli_types import output_dir, positive_int
+    from fenchel.infra._cli_types import output_dir, positive_int
 
     parser = subparsers.add_parser(name, help=help, description=description)
     parser.add_argument("--seeds", type=positive_int, default=seeds, metavar="N",
@@ -39,15 +39,15 @@ def run_resumable(prefix: str, out: str | os.PathLike, call: Callable[[], Any]
 
     Returns:
       ``(None, result)`` when it finished; ``(2, None)`` when it was refused
-      (:class:`fenchel._io.Refusal`, printed as ``PREFIX: error: MESSAGE``): ``out``
+      (:class:`fenchel.infra._io.Refusal`, printed as ``PREFIX: error: MESSAGE``): ``out``
       holds runs made with other settings
-      (:class:`fenchel._settings.SettingsMismatchError`), another run holds ``out``
-      (:class:`fenchel._io.OutputLockedError`), an output cannot be written
-      (:class:`fenchel._io.NotWritableError`), an input cannot be used;
+      (:class:`fenchel.infra._settings.SettingsMismatchError`), another run holds ``out``
+      (:class:`fenchel.infra._io.OutputLockedError`), an output cannot be written
+      (:class:`fenchel.infra._io.NotWritableError`), an input cannot be used;
       ``(130, None)`` on Ctrl-C, after saying that the finished runs in ``out/runs``
       are kept and the same command resumes. Other errors propagate.
     """
-    from fenchel._io import Refusal
+    from fenchel.infra._io import Refusal
 
     try:
         return None, call()

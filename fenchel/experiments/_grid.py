@@ -8,9 +8,9 @@ import pathlib
 import time
 from typing import Any, Hashable, Mapping, Sequence
 
-from fenchel._io import check_writable, output_lock, read_json_record, write_json_atomic
-from fenchel._pool import run_parallel
-from fenchel._settings import (SETTINGS_FILE, check_records, normalized, read_settings_file,
+from fenchel.infra._io import check_writable, output_lock, read_json_record, write_json_atomic
+from fenchel.infra._pool import run_parallel
+from fenchel.infra._settings import (SETTINGS_FILE, check_records, normalized, read_settings_file,
                                write_settings_file)
 
 Record = dict[str, Any]
@@ -124,7 +124,7 @@ class Experiment:
 
 def _records(experiment: Experiment, out: pathlib.Path) -> list[tuple[str, Mapping, Mapping]]:
     """``(source, stored, current)`` of every run file of ``out`` (and of its
-    ``settings.json`` when there are runs), for :func:`fenchel._settings.check_records`."""
+    ``settings.json`` when there are runs), for :func:`fenchel.infra._settings.check_records`."""
     records = []
     for path in sorted(out.glob(experiment.run_glob)):
         if path.name.startswith("."):  # a temporary file of an atomic write
@@ -144,7 +144,7 @@ def check_settings(experiment: Experiment, out: str | os.PathLike) -> None:
     """Refuse to add runs to ``out`` made with other settings than the stored ones.
 
     Raises:
-      fenchel._settings.SettingsMismatchError: naming each differing setting, its
+      fenchel.infra._settings.SettingsMismatchError: naming each differing setting, its
         stored and its new value (and the command-line flag, :attr:`Experiment.setting_flags`).
     """
     out = pathlib.Path(out)
@@ -170,11 +170,11 @@ def run_grid(experiment: Experiment, out: str | os.PathLike, *, jobs: int = 1,
              progress: bool = True) -> Record:
     """Run (or resume) every run of ``experiment`` and aggregate them.
 
-    In order: lock ``out`` (:func:`fenchel._io.output_lock`); refuse stored runs made
+    In order: lock ``out`` (:func:`fenchel.infra._io.output_lock`); refuse stored runs made
     with other settings (:func:`check_settings`); find the runs not done; check their
     inputs and that every file to write can be written; record the settings
     (``OUT/settings.json``, when it differs); run the units of work (:meth:`Experiment.chains`),
-    in this process or in ``jobs`` worker processes (:func:`fenchel._pool.run_parallel`),
+    in this process or in ``jobs`` worker processes (:func:`fenchel.infra._pool.run_parallel`),
     each result written atomically as it is made; then :meth:`Experiment.aggregate`.
 
     Args:
@@ -187,10 +187,10 @@ def run_grid(experiment: Experiment, out: str | os.PathLike, *, jobs: int = 1,
       The aggregate.
 
     Raises:
-      fenchel._settings.SettingsMismatchError: ``out`` holds runs made with other
+      fenchel.infra._settings.SettingsMismatchError: ``out`` holds runs made with other
         settings (nothing runs, nothing is written).
-      fenchel._io.OutputLockedError: another run writes to ``out``.
-      fenchel._io.NotWritableError: a file cannot be written there (found before any
+      fenchel.infra._io.OutputLockedError: another run writes to ``out``.
+      fenchel.infra._io.NotWritableError: a file cannot be written there (found before any
         work), or the aggregates could not be replaced (all are then as they were).
       KeyboardInterrupt: on Ctrl-C, within seconds also with ``jobs > 1``; the finished
         runs are kept and the same call resumes.

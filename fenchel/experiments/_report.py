@@ -10,7 +10,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from fenchel._io import Writer, json_text, write_all_or_nothing
+from fenchel.infra._io import Writer, json_text, write_all_or_nothing
 
 
 def mean_std(values: Sequence[float | None]) -> dict[str, float] | None:
@@ -79,7 +79,7 @@ def write_results(out: str | os.PathLike, result: Any,
                   reports: Mapping[str, Writer]) -> None:
     """Write ``OUT/results.json`` (``result`` as JSON) and the ``reports`` made from it
     (file name -> text, bytes or ``writer(path)``, e.g. ``results.md`` and plots), all or
-    nothing (:func:`fenchel._io.write_all_or_nothing`): they always agree."""
+    nothing (:func:`fenchel.infra._io.write_all_or_nothing`): they always agree."""
     out = pathlib.Path(out)
     write_all_or_nothing({out / "results.json": json_text(result),
                           **{out / name: writer for name, writer in reports.items()}})

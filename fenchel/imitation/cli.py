@@ -24,7 +24,7 @@ import argparse
 import os
 import sys
 
-from fenchel._cli_types import (add_argument, existing_file, non_negative_float,
+from fenchel.infra._cli_types import (add_argument, existing_file, non_negative_float,
                                 non_negative_int, output_dir, output_file, output_path_problem,
                                 positive_float, positive_int, seed_int)
 from fenchel.experiments import add_reproduce_parser as add_grid_parser, run_resumable
@@ -265,7 +265,7 @@ def _run_on_demonstrations(args: argparse.Namespace, demos, mesh) -> dict:
 
 
 def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from fenchel._io import write_json_atomic
+    from fenchel.infra._io import write_json_atomic
     from fenchel.imitation.train import run_experiment
     from fenchel.training import mesh_for_devices
 

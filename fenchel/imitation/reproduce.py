@@ -6,7 +6,7 @@ atomically; a cell whose file exists is skipped, so an interrupted run (Ctrl-C s
 seconds, also with several jobs) resumes where it stopped. Each run file records the settings
 that made it (:meth:`ReproduceConfig.settings`), and ``OUT/settings.json`` those of the folder:
 a call with other settings is refused before anything runs
-(:class:`~fenchel._settings.SettingsMismatchError`, naming each differing setting), so results
+(:class:`~fenchel.infra._settings.SettingsMismatchError`, naming each differing setting), so results
 of different settings are never mixed or overwritten. The oracle's own success is measured
 on the same evaluation episodes (``OUT/runs/oracle__<task>__s<seed>.json``). At the end the
 cells are aggregated into ``OUT/results.json``, ``OUT/results.md`` (mean ± standard deviation
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from fenchel import experiments
-from fenchel._io import atomic_path, write_json_atomic
+from fenchel.infra._io import atomic_path, write_json_atomic
 from fenchel.experiments import Experiment, Run, figure, markdown_table, write_results
 from fenchel.imitation.policies import POLICY_NAMES, PolicyConfig
 from fenchel.imitation.train import (
@@ -278,11 +278,11 @@ def run_grid(config: ReproduceConfig, out: str, progress: bool = True) -> dict[s
     Raises:
       SettingsMismatchError: ``out`` holds runs made with other settings (nothing runs
         and nothing is written).
-      fenchel._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
-        :func:`fenchel._io.output_lock`, until it ends).
-      fenchel._io.NotWritableError: a run file, a GIF or an aggregate cannot be written
+      fenchel.infra._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
+        :func:`fenchel.infra._io.output_lock`, until it ends).
+      fenchel.infra._io.NotWritableError: a run file, a GIF or an aggregate cannot be written
         there (found before training), or the aggregates could not be replaced (all are
-        then as they were, :func:`fenchel._io.write_all_or_nothing`).
+        then as they were, :func:`fenchel.infra._io.write_all_or_nothing`).
       KeyboardInterrupt: on Ctrl-C, within seconds also with ``config.jobs > 1``;
         finished runs are kept and a second call resumes.
     """

@@ -48,7 +48,7 @@ over y. Each (truth, method, n, seed) result is written atomically to
 ``OUT/runs/<truth>/<method>/n<n>-seed<s>.json`` (the oracle to ``oracle.json``) and
 skipped when present; each records the settings that made it, ``OUT/settings.json``
 those of the folder, and a call with other settings is refused
-(:class:`~fenchel._settings.SettingsMismatchError`). :func:`aggregate` writes
+(:class:`~fenchel.infra._settings.SettingsMismatchError`). :func:`aggregate` writes
 ``results.json``, ``results.md`` and ``calibration.png``, with the slope of a
 least-squares line through ``log excess`` against ``log n`` (the rate).
 """
@@ -74,8 +74,8 @@ from fenchel import losses as fy_losses
 from fenchel import maximizers as fy_max
 from fenchel import regularizers as fy_regs
 from fenchel import experiments
-from fenchel._io import atomic_path, read_json_record
-from fenchel._settings import normalized
+from fenchel.infra._io import atomic_path, read_json_record
+from fenchel.infra._settings import normalized
 from fenchel.experiments import Experiment, Run, figure, markdown_table, mean_std, write_results
 
 Array = jax.Array
@@ -645,11 +645,11 @@ def run_grid(out: str | os.PathLike, truths: Iterable[str] = DEFAULT_TRUTHS,
     Raises:
       SettingsMismatchError: ``out`` holds runs made with other settings (nothing
         is trained or written).
-      fenchel._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
-        :func:`fenchel._io.output_lock`, until it ends).
-      fenchel._io.NotWritableError: a run file or an aggregate cannot be written there
+      fenchel.infra._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
+        :func:`fenchel.infra._io.output_lock`, until it ends).
+      fenchel.infra._io.NotWritableError: a run file or an aggregate cannot be written there
         (found before training), or the aggregates could not be replaced (all are then
-        as they were, :func:`fenchel._io.write_all_or_nothing`).
+        as they were, :func:`fenchel.infra._io.write_all_or_nothing`).
       KeyboardInterrupt: on Ctrl-C, within seconds also with ``jobs > 1``; finished
         runs are kept and a second call resumes.
     """
@@ -982,7 +982,7 @@ def _run_reproduce(args: argparse.Namespace) -> int:
 
 def add_reproduce_parser(subparsers) -> None:
     """Adds ``fenchel reproduce calibration`` (the calibration grid, resumable)."""
-    from fenchel._cli_types import positive_float, positive_int
+    from fenchel.infra._cli_types import positive_float, positive_int
 
     defaults = Settings()
     help = ("Excess Hamming and squared risk vs training-set size on synthetic data with a "

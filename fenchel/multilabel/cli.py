@@ -24,10 +24,10 @@ import os
 import sys
 import time
 
-from fenchel._cli_types import (add_argument, non_negative_float, non_negative_int, output_dir,
+from fenchel.infra._cli_types import (add_argument, non_negative_float, non_negative_int, output_dir,
                                 output_file, positive_float, positive_int, seed_int)
 from fenchel.experiments import add_reproduce_parser as add_grid_parser, run_resumable
-from fenchel._io import write_json_atomic
+from fenchel.infra._io import write_json_atomic
 from fenchel.multilabel.losses import LOSSES, PROPOSALS, REGULARIZERS, Method
 from fenchel.multilabel.metrics import SELECTION_METRICS
 from fenchel.multilabel.models import ENERGIES

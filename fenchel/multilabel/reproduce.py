@@ -20,7 +20,7 @@ Protocol (identical for every method, so comparisons are like for like):
   (:func:`grid_settings`: the grid, the fixed training fields such as
   ``warm_start`` and ``rank``, and refit), and
   ``OUT/settings.json`` those of the folder; a call with other settings is
-  refused (:class:`~fenchel._settings.SettingsMismatchError`) before anything
+  refused (:class:`~fenchel.infra._settings.SettingsMismatchError`) before anything
   is trained, so results of different settings are never mixed. Run files
   written before this record existed are read for what they show: the fixed
   fields of their configuration, refit, and the grid their search covered; a
@@ -49,8 +49,8 @@ import pathlib
 from typing import Any, Iterable, Sequence
 
 from fenchel import experiments
-from fenchel._io import write_all_or_nothing
-from fenchel._settings import normalized
+from fenchel.infra._io import write_all_or_nothing
+from fenchel.infra._settings import normalized
 from fenchel.experiments import (Experiment, Run, figure, markdown_table, mean_std,
                                  write_results)
 from fenchel.multilabel.losses import Method
@@ -382,11 +382,11 @@ def run_grid(out: str | os.PathLike, datasets: Iterable[str] = DEFAULT_DATASETS,
         written).
       fenchel.multilabel.train.SplitError: a split of such a dataset is empty (nothing
         is trained or written).
-      fenchel._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
-        :func:`fenchel._io.output_lock`, until it ends).
-      fenchel._io.NotWritableError: a run file or an aggregate cannot be written there
+      fenchel.infra._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
+        :func:`fenchel.infra._io.output_lock`, until it ends).
+      fenchel.infra._io.NotWritableError: a run file or an aggregate cannot be written there
         (found before training), or the aggregates could not be replaced (all are then
-        as they were, :func:`fenchel._io.write_all_or_nothing`).
+        as they were, :func:`fenchel.infra._io.write_all_or_nothing`).
       KeyboardInterrupt: on Ctrl-C, within seconds also with ``jobs > 1``; finished
         runs are kept and a second call resumes.
     """
@@ -524,7 +524,7 @@ def plot(out: str | os.PathLike, result: dict[str, Any],
 
     A method whose runs do not hold ``metric`` (``None`` in ``result``) is left out
     of that plot. The PNGs are written all or nothing
-    (:func:`fenchel._io.write_all_or_nothing`).
+    (:func:`fenchel.infra._io.write_all_or_nothing`).
 
     Returns:
       The paths written (``OUT/<decoding>_<metric>.png``).

@@ -60,7 +60,7 @@ def positive_int(value: str) -> int:
     """An integer >= 1 (counts, sizes, budgets).
 
     Example:
-      >>> from fenchel._cli_types import positive_int
+      >>> from fenchel.infra._cli_types import positive_int
       >>> positive_int("3")
       3
     """
@@ -75,7 +75,7 @@ def non_negative_int(value: str) -> int:
     """An integer >= 0 (e.g. ``fenchel multilabel --hidden 0`` for a linear model).
 
     Example:
-      >>> from fenchel._cli_types import non_negative_int
+      >>> from fenchel.infra._cli_types import non_negative_int
       >>> non_negative_int("0")
       0
     """
@@ -90,7 +90,7 @@ def seed_int(value: str) -> int:
     """A seed: an integer in [0, :data:`SEED_MAX`].
 
     Example:
-      >>> from fenchel._cli_types import seed_int
+      >>> from fenchel.infra._cli_types import seed_int
       >>> seed_int("7")
       7
     """
@@ -105,7 +105,7 @@ def positive_float(value: str) -> float:
     """A finite number > 0 that stays > 0 in float32 (learning rates, temperatures).
 
     Example:
-      >>> from fenchel._cli_types import positive_float
+      >>> from fenchel.infra._cli_types import positive_float
       >>> positive_float("3e-3")
       0.003
     """
@@ -120,7 +120,7 @@ def non_negative_float(value: str) -> float:
     """A finite number >= 0 (e.g. weight decay).
 
     Example:
-      >>> from fenchel._cli_types import non_negative_float
+      >>> from fenchel.infra._cli_types import non_negative_float
       >>> non_negative_float("0")
       0.0
     """
@@ -135,7 +135,7 @@ def existing_file(value: str) -> str:
     """A file that exists and can be read (an input such as a demonstrations file).
 
     Example:
-      >>> from fenchel._cli_types import existing_file
+      >>> from fenchel.infra._cli_types import existing_file
       >>> existing_file("/no/such/file.npz")
       Traceback (most recent call last):
       ...
@@ -156,14 +156,14 @@ def existing_file(value: str) -> str:
 def output_path_problem(path: str | os.PathLike, folder: bool = False) -> str | None:
     """Why ``path`` cannot be written as a file (or, with ``folder``, used as an output
     folder), or None if it can. Creates nothing (it tries to create a file in the nearest
-    existing folder and removes it: :func:`fenchel._io.write_problem`).
+    existing folder and removes it: :func:`fenchel.infra._io.write_problem`).
 
     Example:
-      >>> from fenchel._cli_types import output_path_problem
+      >>> from fenchel.infra._cli_types import output_path_problem
       >>> output_path_problem("/")
       'it is an existing folder, a file name is needed'
     """
-    from fenchel._io import write_problem
+    from fenchel.infra._io import write_problem
 
     return write_problem(path, folder)
 
@@ -226,7 +226,7 @@ def add_argument(parser, *flags: str,
 
     Example:
       >>> import argparse
-      >>> from fenchel._cli_types import add_argument
+      >>> from fenchel.infra._cli_types import add_argument
       >>> parser = argparse.ArgumentParser(prog="demo")
       >>> _ = add_argument(parser, "--learning-rate", type=float, help="step size",
       ...                  deprecated=["--lr"])
