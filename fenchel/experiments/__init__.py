@@ -21,9 +21,17 @@ the same way for every application:
 * the aggregate: statistics over seeds (:func:`mean_std`), markdown tables
   (:func:`markdown_table`), figures (:func:`figure`), and ``results.json`` written with
   its reports all or nothing (:func:`write_results`);
-* the command line: ``fenchel reproduce NAME`` with ``--seeds``, ``--out``, ``--jobs``
-  and ``--quiet`` (:func:`add_reproduce_parser`), refusals and Ctrl-C reported in one
-  line with exit codes 2 and 130 (:func:`run_resumable`).
+* the command line: ``fenchel reproduce NAME`` with ``--seeds`` (:func:`seed_range`),
+  ``--out``, ``--jobs`` and ``--quiet`` (:func:`add_reproduce_parser`), refusals and
+  Ctrl-C reported in one line with exit codes 2 and 130 (:func:`run_resumable`).
+
+The applications' grids are examples to copy from:
+:class:`fenchel.multilabel.reproduce.MultilabelGrid` (chains: later seeds reuse the
+configuration the first one tuned; legacy run files),
+:class:`fenchel.multilabel.calibration.CalibrationGrid` (a fourth coordinate, the
+training-set size; the longest runs first) and
+:class:`fenchel.imitation.reproduce.ImitationGrid` (oracle runs; a run not done until its
+GIF is drawn).
 
 Example: a grid of coin flips, its mean over seeds in ``results.json`` and a table:
 
@@ -66,8 +74,8 @@ Example: a grid of coin flips, its mean over seeds in ``results.json`` and a tab
 """
 
 from fenchel.experiments._cli import add_reproduce_parser, run_resumable
-from fenchel.experiments._grid import Experiment, Run, check_settings, run_grid
+from fenchel.experiments._grid import Experiment, Run, check_settings, run_grid, seed_range
 from fenchel.experiments._report import figure, markdown_table, mean_std, write_results
 
-__all__ = ["Run", "Experiment", "run_grid", "check_settings", "mean_std", "markdown_table",
+__all__ = ["Run", "Experiment", "run_grid", "check_settings", "seed_range", "mean_std", "markdown_table",
            "figure", "write_results", "add_reproduce_parser", "run_resumable"]

@@ -122,6 +122,22 @@ class Experiment:
         return [(run,) for run in todo]
 
 
+def seed_range(n_seeds: int) -> tuple[int, ...]:
+    """The seeds ``0 .. n_seeds-1`` of a grid (``--seeds N``).
+
+    Raises:
+      ValueError: ``n_seeds`` is not an integer >= 1.
+
+    Example:
+      >>> from fenchel.experiments import seed_range
+      >>> seed_range(3)
+      (0, 1, 2)
+    """
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise ValueError(f"n_seeds must be a positive integer, got {n_seeds!r}")
+    return tuple(range(n_seeds))
+
+
 def _records(experiment: Experiment, out: pathlib.Path) -> list[tuple[str, Mapping, Mapping]]:
     """``(source, stored, current)`` of every run file of ``out`` (and of its
     ``settings.json`` when there are runs), for :func:`fenchel.infra._settings.check_records`."""
@@ -226,4 +242,4 @@ def _run_grid(experiment: Experiment, out: pathlib.Path, jobs: int, progress: bo
     return experiment.aggregate(out, time.perf_counter() - start, todo)
 
 
-__all__ = ["Run", "Experiment", "check_settings", "run_grid"]
+__all__ = ["Run", "Experiment", "seed_range", "check_settings", "run_grid"]

@@ -645,24 +645,18 @@ def run_grid(out: str | os.PathLike, truths: Iterable[str] = DEFAULT_TRUTHS,
     Raises:
       SettingsMismatchError: ``out`` holds runs made with other settings (nothing
         is trained or written).
-      fenchel.infra._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
-        :func:`fenchel.infra._io.output_lock`, until it ends).
-      fenchel.infra._io.NotWritableError: a run file or an aggregate cannot be written there
-        (found before training), or the aggregates could not be replaced (all are then
-        as they were, :func:`fenchel.infra._io.write_all_or_nothing`).
-      KeyboardInterrupt: on Ctrl-C, within seconds also with ``jobs > 1``; finished
-        runs are kept and a second call resumes.
+      OutputLockedError, NotWritableError, KeyboardInterrupt: as
+        :func:`fenchel.experiments.run_grid` (another run holds ``out``; a file cannot be
+        written, found before training; Ctrl-C, the finished runs kept).
     """
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
-        raise ValueError(f"n_seeds must be a positive integer, got {n_seeds!r}")
+    seeds = experiments.seed_range(n_seeds)
     truths = _check_names("truths", truths, TRUTHS)
     methods = _check_names("methods", methods, METHODS)
     sizes = sorted(dict.fromkeys(sizes))
     if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 1
                         for n in sizes):
         raise ValueError(f"sizes must be positive integers, got {sizes!r}")
-    grid = CalibrationGrid(tuple(truths), tuple(methods), tuple(sizes), tuple(range(n_seeds)),
-                           settings)
+    grid = CalibrationGrid(tuple(truths), tuple(methods), tuple(sizes), seeds, settings)
     return experiments.run_grid(grid, out, jobs=jobs, progress=progress)
 
 

@@ -382,22 +382,17 @@ def run_grid(out: str | os.PathLike, datasets: Iterable[str] = DEFAULT_DATASETS,
         written).
       fenchel.multilabel.train.SplitError: a split of such a dataset is empty (nothing
         is trained or written).
-      fenchel.infra._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
-        :func:`fenchel.infra._io.output_lock`, until it ends).
-      fenchel.infra._io.NotWritableError: a run file or an aggregate cannot be written there
-        (found before training), or the aggregates could not be replaced (all are then
-        as they were, :func:`fenchel.infra._io.write_all_or_nothing`).
-      KeyboardInterrupt: on Ctrl-C, within seconds also with ``jobs > 1``; finished
-        runs are kept and a second call resumes.
+      OutputLockedError, NotWritableError, KeyboardInterrupt: as
+        :func:`fenchel.experiments.run_grid` (another run holds ``out``; a file cannot be
+        written, found before training; Ctrl-C, the finished runs kept).
     """
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
-        raise ValueError(f"n_seeds must be a positive integer, got {n_seeds!r}")
+    seeds = experiments.seed_range(n_seeds)
     check_select_by(select_by)  # before anything is checked or written
     grid = DEFAULT_GRID if grid is None else grid
     datasets, methods = list(datasets), list(methods)
     experiment = MultilabelGrid(
         tuple((dataset, method) for dataset in datasets for method in methods),
-        tuple(range(n_seeds)), grid_settings(grid, refit, select_by, **fixed), dict(grid),
+        seeds, grid_settings(grid, refit, select_by, **fixed), dict(grid),
         dict(fixed), data_dir, refit)
     return experiments.run_grid(experiment, out, jobs=jobs, progress=progress)
 
