@@ -482,8 +482,9 @@ AGGREGATES = {
     "calibration": (["reproduce", "calibration", "--truths", "logistic", "--methods",
                      "perceptron", "--quiet"],
                     ("calibration", "runs/logistic/perceptron/*.json"), ["calibration.png"]),
+    # The committed imitation runs predate --hard-negative-search (made with "sample").
     "imitation": (["reproduce", "imitation", "--envs", "particle-4d-multimodal", "--policies",
-                   "mse", "--quiet"],
+                   "mse", "--hard-negative-search", "sample", "--quiet"],
                   ("imitation", "runs/*particle-4d-multimodal__*s[0-2].json"),
                   ["success_vs_demos.png"]),
 }
