@@ -23,7 +23,8 @@ the same way for every application:
   its reports all or nothing (:func:`write_results`);
 * the command line: ``fenchel reproduce NAME`` with ``--seeds`` (:func:`seed_range`),
   ``--out``, ``--jobs`` and ``--quiet`` (:func:`add_reproduce_parser`), refusals and
-  Ctrl-C reported in one line with exit codes 2 and 130 (:func:`run_resumable`).
+  Ctrl-C reported in one line with exit codes 2 and 130 (:func:`run_resumable`), a
+  summary printed when the grid is done (:func:`run_command`).
 
 The applications' grids are examples to copy from:
 :class:`fenchel.multilabel.reproduce.MultilabelGrid` (chains: later seeds reuse the
@@ -73,9 +74,9 @@ Example: a grid of coin flips, its mean over seeds in ``results.json`` and a tab
   fenchel.infra._settings.SettingsMismatchError: ... holds results made with other settings; ...
 """
 
-from fenchel.experiments._cli import add_reproduce_parser, run_resumable
+from fenchel.experiments._cli import add_reproduce_parser, run_command, run_resumable
 from fenchel.experiments._grid import Experiment, Run, check_settings, run_grid, seed_range
 from fenchel.experiments._report import figure, markdown_table, mean_std, write_results
 
 __all__ = ["Run", "Experiment", "run_grid", "check_settings", "seed_range", "mean_std", "markdown_table",
-           "figure", "write_results", "add_reproduce_parser", "run_resumable"]
+           "figure", "write_results", "add_reproduce_parser", "run_resumable", "run_command"]

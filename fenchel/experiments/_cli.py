@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 
 def add_reproduce_parser(subparsers, name: str, help: str, description: str,
@@ -61,4 +61,17 @@ def run_resumable(prefix: str, out: str | os.PathLike, call: Callable[[], Any]
         return 130, None
 
 
-__all__ = ["add_reproduce_parser", "run_resumable"]
+def run_command(prefix: str, out: str | os.PathLike, call: Callable[[], Any],
+                summary: Callable[[Any], Iterable[str]]) -> int:
+    """The body of a ``fenchel reproduce`` command: :func:`run_resumable`, then, when the
+    grid finished, the lines of ``summary(result)`` on stdout. Returns the exit code
+    (0, or 2 and 130 as :func:`run_resumable`)."""
+    code, result = run_resumable(prefix, out, call)
+    if code is not None:
+        return code
+    for line in summary(result):
+        print(line)
+    return 0
+
+
+__all__ = ["add_reproduce_parser", "run_resumable", "run_command"]

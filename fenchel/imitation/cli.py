@@ -23,11 +23,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Iterator
 
 from fenchel.infra._cli_types import (add_argument, existing_file, non_negative_float,
                                 non_negative_int, output_dir, output_file, output_path_problem,
                                 positive_float, positive_int, seed_int)
-from fenchel.experiments import add_reproduce_parser as add_grid_parser, run_resumable
+from fenchel.experiments import add_reproduce_parser as add_grid_parser, run_command
 from fenchel.imitation.demos import collect_demonstrations, save_demonstrations
 from fenchel.imitation.envs import ENV_NAMES, make_env_config
 from fenchel.imitation.locomotion import LOCOMOTION_ENV_IDS, LOCOMOTION_ENV_NAMES
@@ -455,21 +456,24 @@ def _reproduce(args: argparse.Namespace) -> int:
         fields["jobs"] = args.jobs
     if args.demos:
         fields.update(_demos_fields(args.demos))
-    code, results = run_resumable("fenchel reproduce imitation", args.out, lambda: run_grid(
-        ReproduceConfig(**fields), args.out, progress=not args.quiet))
-    if code is not None:
-        return code
+    return run_command("fenchel reproduce imitation", args.out, lambda: run_grid(
+        ReproduceConfig(**fields), args.out, progress=not args.quiet),
+        lambda results: _summary(results, args.out))
+
+
+def _summary(results: dict, out: str) -> Iterator[str]:
+    """The lines ``fenchel reproduce imitation`` prints when its grid is done."""
     for row in results["summary"]:
-        print(f"{row['env']:24s} {row['policy']:13s} N={row['demos']:<4d} "
-              f"{'success' if row['metric'] == 'success_rate' else 'return/expert'}="
-              f"{row['score_mean']:.3f}±{row['score_std']:.3f} "
-              f"latency_ms={row['latency_ms']:.2f}")
+        yield (f"{row['env']:24s} {row['policy']:13s} N={row['demos']:<4d} "
+               f"{'success' if row['metric'] == 'success_rate' else 'return/expert'}="
+               f"{row['score_mean']:.3f}±{row['score_std']:.3f} "
+               f"latency_ms={row['latency_ms']:.2f}")
     for env, oracle in results["oracle"].items():
-        print(f"{env:24s} oracle        success={oracle['success_mean']:.3f} "
-              f"return={oracle['return_mean']:.1f}")
-    print(f"wrote {os.path.join(args.out, 'results.md')} ({results['wall_seconds_this_call']:.0f} s, "
-          f"{results['runs_computed_this_call']} runs computed)")
-    return 0
+        yield (f"{env:24s} oracle        success={oracle['success_mean']:.3f} "
+               f"return={oracle['return_mean']:.1f}")
+    yield (f"wrote {os.path.join(out, 'results.md')} "
+           f"({results['wall_seconds_this_call']:.0f} s, "
+           f"{results['runs_computed_this_call']} runs computed)")
 
 
 def add_reproduce_parser(subparsers) -> None:

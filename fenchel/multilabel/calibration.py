@@ -953,25 +953,25 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     settings = Settings(steps=args.steps, learning_rate=args.learning_rate,
                         test_size=args.test_size)
     start = time.perf_counter()
-    code, result = experiments.run_resumable(prefix, args.out, lambda: run_grid(
+
+    def summary(result: dict[str, Any]) -> Iterable[str]:
+        for truth, groups in result["results"].items():
+            for method, group in groups.items():
+                rates = group["rates"]
+                largest = group["sizes"][str(max(int(n) for n in group["sizes"]))]
+                text = " ".join(
+                    f"{metric}={_sci(largest[metric]['mean'])}"
+                    f"(slope {rates[metric]['slope']:.2f})" if metric in rates else
+                    f"{metric}={_sci((largest[metric] or {}).get('mean'))}"
+                    for metric in TASK_LOSSES)
+                yield (f"{truth:9s} {method:12s} excess at "
+                       f"n={max(int(n) for n in group['sizes'])}: {text}")
+        yield (f"wrote {args.out}/results.md, results.json and {PLOT_FILE} in "
+               f"{time.perf_counter() - start:.0f} s")
+
+    return experiments.run_command(prefix, args.out, lambda: run_grid(
         args.out, args.truths, args.methods, args.sizes, args.seeds, settings=settings,
-        jobs=args.jobs, progress=not args.quiet))
-    if code is not None:
-        return code
-    for truth, groups in result["results"].items():
-        for method, group in groups.items():
-            rates = group["rates"]
-            largest = group["sizes"][str(max(int(n) for n in group["sizes"]))]
-            text = " ".join(
-                f"{metric}={_sci(largest[metric]['mean'])}"
-                f"(slope {rates[metric]['slope']:.2f})" if metric in rates else
-                f"{metric}={_sci((largest[metric] or {}).get('mean'))}"
-                for metric in TASK_LOSSES)
-            print(f"{truth:9s} {method:12s} excess at n={max(int(n) for n in group['sizes'])}: "
-                  f"{text}")
-    print(f"wrote {args.out}/results.md, results.json and {PLOT_FILE} in "
-          f"{time.perf_counter() - start:.0f} s")
-    return 0
+        jobs=args.jobs, progress=not args.quiet), summary)
 
 
 def add_reproduce_parser(subparsers) -> None:
