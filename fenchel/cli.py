@@ -3,7 +3,7 @@
 Each application registers its own sub-commands through an ``add_parser``
 function, so this module stays a thin dispatcher. The checked ``argparse`` types
 the sub-commands share (numbers, seeds, output paths) and the declaration of flags with
-deprecated spellings are in :mod:`fenchel._cli_types`.
+deprecated spellings are in :mod:`fenchel.infra._cli_types`.
 
 One vocabulary across the sub-commands (the same flag for the same concept):
 
@@ -117,12 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the sub-command; returns the exit code.
 
     Bad flags and unusable output paths exit with code 2 (argparse) before any work; so
-    does every refusal of a sub-command (:class:`fenchel._io.Refusal`: an output folder
+    does every refusal of a sub-command (:class:`fenchel.infra._io.Refusal`: an output folder
     in use by another run or not writable, a checkpoint or an input it cannot use), with
     ``fenchel COMMAND: error: MESSAGE``. Ctrl-C exits with code 130 and a one-line message
     instead of a traceback.
     """
-    from fenchel._io import Refusal
+    from fenchel.infra._io import Refusal
 
     parser = build_parser()
     args = parser.parse_args(argv)

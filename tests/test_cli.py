@@ -15,7 +15,8 @@ import sys
 import pytest
 
 import fenchel
-from fenchel import _cli_types, cli
+from fenchel import cli
+from fenchel.infra import _cli_types
 
 
 def test_version(capsys):

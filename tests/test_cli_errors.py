@@ -18,7 +18,8 @@ import pathlib
 
 import pytest
 
-from fenchel import _cli_types, _settings, cli
+from fenchel import cli
+from fenchel.infra import _cli_types, _settings
 
 ML = ["multilabel", "--dataset", "emotions"]
 RML = ["reproduce", "multilabel", "--datasets", "emotions", "--out", "{dir}/grid"]
@@ -200,7 +201,7 @@ COMMITTED = REPO / "docs" / "results"
 
 HOLDER = """
 import sys
-from fenchel._io import output_lock
+from fenchel.infra._io import output_lock
 with output_lock(sys.argv[1], folder=sys.argv[2] == "folder", command="fenchel fake holder"):
     print("locked", flush=True)
     sys.stdin.read()
@@ -481,8 +482,9 @@ AGGREGATES = {
     "calibration": (["reproduce", "calibration", "--truths", "logistic", "--methods",
                      "perceptron", "--quiet"],
                     ("calibration", "runs/logistic/perceptron/*.json"), ["calibration.png"]),
+    # The committed imitation runs predate --hard-negative-search (made with "sample").
     "imitation": (["reproduce", "imitation", "--envs", "particle-4d-multimodal", "--policies",
-                   "mse", "--quiet"],
+                   "mse", "--hard-negative-search", "sample", "--quiet"],
                   ("imitation", "runs/*particle-4d-multimodal__*s[0-2].json"),
                   ["success_vs_demos.png"]),
 }

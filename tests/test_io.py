@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from fenchel._io import atomic_file, atomic_path, write_json_atomic
+from fenchel.infra._io import atomic_file, atomic_path, write_json_atomic
 
 
 def test_success_replaces_the_file_readable_by_all(tmp_path):
@@ -53,13 +53,13 @@ import sys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fenchel import _io
-from fenchel._io import (LOCK_FILE, NotWritableError, OutputLockedError, check_writable,
+from fenchel.infra import _io
+from fenchel.infra._io import (LOCK_FILE, NotWritableError, OutputLockedError, check_writable,
                          lock_file, output_lock, write_all_or_nothing, write_problem)
 
 HOLDER = """
 import sys
-from fenchel._io import output_lock
+from fenchel.infra._io import output_lock
 with output_lock(sys.argv[1], folder=sys.argv[2] == "folder", command="fenchel fake holder"):
     print("locked", flush=True)
     sys.stdin.read()

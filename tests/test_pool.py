@@ -1,4 +1,4 @@
-"""fenchel._pool.run_parallel: results, and a prompt stop on Ctrl-C or an error."""
+"""fenchel.infra._pool.run_parallel: results, and a prompt stop on Ctrl-C or an error."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import time
 
 import pytest
 
-from fenchel._pool import run_parallel
+from fenchel.infra._pool import run_parallel
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 # Tasks of the worker processes: a module of their own, so that the spawned workers
-# import nothing heavy besides fenchel._pool.
+# import nothing heavy besides fenchel.infra._pool.
 TASKS = '''
 import os, pathlib, sys, time
 
@@ -35,7 +35,7 @@ def fail(folder, index, seconds):
     return nap(folder, index, seconds)
 
 if __name__ == "__main__":
-    from fenchel._pool import run_parallel
+    from fenchel.infra._pool import run_parallel
     folder, mode = sys.argv[1], sys.argv[2]
     task = fail if mode == "fail" else nap
     run_parallel(task, [(folder, i, 60.0) for i in range(6)], 2)

@@ -17,8 +17,8 @@ import signal
 import sys
 import time
 
-from fenchel._cli_types import add_argument, output_file, positive_int
-from fenchel._io import output_lock
+from fenchel.infra._cli_types import add_argument, output_file, positive_int
+from fenchel.infra._io import output_lock
 from fenchel.bench.results import environment, format_report, write_json
 from fenchel.bench.runner import CASES, PRESETS, case_config, run_cases
 

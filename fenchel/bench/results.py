@@ -10,7 +10,7 @@ from typing import Any
 
 import jax
 
-from fenchel._io import write_json_atomic
+from fenchel.infra._io import write_json_atomic
 
 
 @dataclasses.dataclass

@@ -28,7 +28,7 @@ from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
-from fenchel._io import atomic_file
+from fenchel.infra._io import atomic_file
 from fenchel.datasets.arff import ArffData, PathLike, read_arff, read_mulan_label_names
 
 MULAN_URL = "https://raw.githubusercontent.com/tsoumakas/mulan/master/data/multi-label"

@@ -23,10 +23,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Iterator
 
-from fenchel._cli_types import (add_argument, existing_file, non_negative_float,
+from fenchel.infra._cli_types import (add_argument, existing_file, non_negative_float,
                                 non_negative_int, output_dir, output_file, output_path_problem,
-                                positive_float, positive_int, run_resumable, seed_int)
+                                positive_float, positive_int, seed_int)
+from fenchel.experiments import add_reproduce_parser as add_grid_parser, run_command
 from fenchel.imitation.demos import collect_demonstrations, save_demonstrations
 from fenchel.imitation.envs import ENV_NAMES, make_env_config
 from fenchel.imitation.locomotion import LOCOMOTION_ENV_IDS, LOCOMOTION_ENV_NAMES
@@ -264,7 +266,7 @@ def _run_on_demonstrations(args: argparse.Namespace, demos, mesh) -> dict:
 
 
 def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from fenchel._io import write_json_atomic
+    from fenchel.infra._io import write_json_atomic
     from fenchel.imitation.train import run_experiment
     from fenchel.training import mesh_for_devices
 
@@ -454,21 +456,24 @@ def _reproduce(args: argparse.Namespace) -> int:
         fields["jobs"] = args.jobs
     if args.demos:
         fields.update(_demos_fields(args.demos))
-    code, results = run_resumable("fenchel reproduce imitation", args.out, lambda: run_grid(
-        ReproduceConfig(**fields), args.out, progress=not args.quiet))
-    if code is not None:
-        return code
+    return run_command("fenchel reproduce imitation", args.out, lambda: run_grid(
+        ReproduceConfig(**fields), args.out, progress=not args.quiet),
+        lambda results: _summary(results, args.out))
+
+
+def _summary(results: dict, out: str) -> Iterator[str]:
+    """The lines ``fenchel reproduce imitation`` prints when its grid is done."""
     for row in results["summary"]:
-        print(f"{row['env']:24s} {row['policy']:13s} N={row['demos']:<4d} "
-              f"{'success' if row['metric'] == 'success_rate' else 'return/expert'}="
-              f"{row['score_mean']:.3f}±{row['score_std']:.3f} "
-              f"latency_ms={row['latency_ms']:.2f}")
+        yield (f"{row['env']:24s} {row['policy']:13s} N={row['demos']:<4d} "
+               f"{'success' if row['metric'] == 'success_rate' else 'return/expert'}="
+               f"{row['score_mean']:.3f}±{row['score_std']:.3f} "
+               f"latency_ms={row['latency_ms']:.2f}")
     for env, oracle in results["oracle"].items():
-        print(f"{env:24s} oracle        success={oracle['success_mean']:.3f} "
-              f"return={oracle['return_mean']:.1f}")
-    print(f"wrote {os.path.join(args.out, 'results.md')} ({results['wall_seconds_this_call']:.0f} s, "
-          f"{results['runs_computed_this_call']} runs computed)")
-    return 0
+        yield (f"{env:24s} oracle        success={oracle['success_mean']:.3f} "
+               f"return={oracle['return_mean']:.1f}")
+    yield (f"wrote {os.path.join(out, 'results.md')} "
+           f"({results['wall_seconds_this_call']:.0f} s, "
+           f"{results['runs_computed_this_call']} runs computed)")
 
 
 def add_reproduce_parser(subparsers) -> None:
@@ -480,13 +485,8 @@ def add_reproduce_parser(subparsers) -> None:
     defaults = ReproduceConfig()
     help = ("Success vs demonstrations of every policy (resumable); writes results.md, "
             "results.json, a plot and rollout GIFs.")
-    parser = subparsers.add_parser("imitation", help=help, description=help)
-    parser.add_argument("--out", type=output_dir,
-                        default=os.path.join("results", "imitation"), metavar="DIR",
-                        help="output folder (default results/imitation; the committed "
-                             "results are in docs/results/imitation); a re-run "
-                             "resumes it with the same settings and refuses other settings "
-                             "(see DIR/settings.json)")
+    parser = add_grid_parser(subparsers, "imitation", help, help, _reproduce,
+                             seeds=defaults.seeds, progress="no progress bars")
     parser.add_argument("--envs", nargs="+", type=_env_name, metavar="TASK",
                         help="task names, as --env of `fenchel imitation train` (default "
                              f"{' '.join(defaults.envs)})")
@@ -500,14 +500,6 @@ def add_reproduce_parser(subparsers) -> None:
                              + ", ".join(f"{env} {' '.join(map(str, n))}"
                                          for env, n in defaults.demos)
                              + f", else {' '.join(map(str, defaults.default_demos))})")
-    parser.add_argument("--seeds", type=positive_int, metavar="N",
-                        help=f"number of seeds per cell: runs seeds 0..N-1 (default "
-                             f"{defaults.seeds})")
     parser.add_argument("--eval-episodes", type=positive_int, metavar="N",
                         help=f"evaluation episodes per seed (default {defaults.eval_episodes})")
-    parser.add_argument("--jobs", type=positive_int, metavar="N",
-                        help="worker processes running grid cells in parallel (default "
-                             f"{defaults.jobs})")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_hyperparameter_arguments(parser)
-    parser.set_defaults(func=_reproduce)

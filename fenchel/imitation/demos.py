@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from fenchel._io import atomic_file
+from fenchel.infra._io import atomic_file
 from fenchel.imitation import _rollouts
 from fenchel.imitation.tasks import (
     TaskFamily,

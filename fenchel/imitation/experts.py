@@ -34,8 +34,8 @@ import gymnasium
 import mujoco
 import numpy as np
 
-from fenchel._io import atomic_file, atomic_path, output_lock, write_json_atomic
-from fenchel._settings import SettingsMismatchError
+from fenchel.infra._io import atomic_file, atomic_path, output_lock, write_json_atomic
+from fenchel.infra._settings import SettingsMismatchError
 from fenchel.training import CheckpointError
 from fenchel.imitation._rollouts import lockstep_rollout
 

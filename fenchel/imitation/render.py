@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fenchel._io import atomic_path
+from fenchel.infra._io import atomic_path
 from fenchel.imitation.particle import ParticleConfig, particle_reset
 from fenchel.imitation.particle_task import rollout_from_state
 from fenchel.imitation.tasks import env_name, make_env_config

@@ -6,7 +6,7 @@ atomically; a cell whose file exists is skipped, so an interrupted run (Ctrl-C s
 seconds, also with several jobs) resumes where it stopped. Each run file records the settings
 that made it (:meth:`ReproduceConfig.settings`), and ``OUT/settings.json`` those of the folder:
 a call with other settings is refused before anything runs
-(:class:`~fenchel._settings.SettingsMismatchError`, naming each differing setting), so results
+(:class:`~fenchel.infra._settings.SettingsMismatchError`, naming each differing setting), so results
 of different settings are never mixed or overwritten. The oracle's own success is measured
 on the same evaluation episodes (``OUT/runs/oracle__<task>__s<seed>.json``). At the end the
 cells are aggregated into ``OUT/results.json``, ``OUT/results.md`` (mean ± standard deviation
@@ -22,17 +22,13 @@ import hashlib
 import json
 import os
 import platform
-import time
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from fenchel._io import (atomic_path, check_writable, json_text, output_lock,
-                         write_all_or_nothing, write_json_atomic)
-from fenchel._pool import run_parallel
-from fenchel._settings import (SETTINGS_FILE, check_records, read_settings_file,
-                               write_settings_file)
+from fenchel import experiments
+from fenchel.infra._io import atomic_path, write_json_atomic
+from fenchel.experiments import Experiment, Run, figure, markdown_table, write_results
 from fenchel.imitation.policies import POLICY_NAMES, PolicyConfig
 from fenchel.imitation.train import (
     OFF_TARGET_RADIUS,
@@ -143,10 +139,6 @@ def _load_if_current(path: str, fingerprint: str) -> dict[str, Any] | None:
     return data if data.get("fingerprint") == fingerprint else None
 
 
-def _run_path(out: str, env: str, policy: str, demos: int, seed: int) -> str:
-    return os.path.join(out, "runs", f"{env}__{policy}__n{demos}__s{seed}.json")
-
-
 SETTING_FLAGS = {"eval_episodes": "--eval-episodes", "train_config.steps": "--steps",
                  "train_config.batch_size": "--batch-size",
                  "train_config.learning_rate": "--learning-rate",
@@ -162,6 +154,103 @@ SETTING_FLAGS = {"eval_episodes": "--eval-episodes", "train_config.steps": "--st
                  "policy_config.langevin_steps": "--langevin-steps"}
 """The command-line flag of each setting that has one, named when settings differ."""
 
+AGGREGATE_FILES = ("results.json", "results.md", "success_vs_demos.png")
+"""The files :func:`run_grid` writes from all the runs, all or nothing."""
+
+ORACLE = "oracle"
+"""The method name of the oracle's runs (``Run(task, ORACLE, seed)``)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ImitationGrid(Experiment):
+    """The imitation grid as a :class:`fenchel.experiments.Experiment`: the oracle of
+    every (task, seed) (``Run(task, ORACLE, seed)``, file ``runs/oracle__<task>__s<seed>.json``),
+    then every ``Run(task, policy, seed, demos)`` of :meth:`ReproduceConfig.cells`. A run
+    file is current when its fingerprint is that of this call's settings; the cell that
+    draws a GIF is not done until its GIF is there."""
+
+    config: ReproduceConfig = ReproduceConfig()
+
+    title = "imitation grid"
+    setting_flags = SETTING_FLAGS
+    required_key = "env"
+    run_glob = "runs/*.json"
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        gifs = (("oracle", *self.config.policies)
+                if self.config.gifs and GIF_ENV in self.config.envs else ())
+        return (*(os.path.basename(_gif_path("", name)) for name in gifs), *AGGREGATE_FILES)
+
+    def runs(self) -> list[Run]:
+        return ([Run(env, ORACLE, seed) for env in self.config.envs
+                 for seed in range(self.config.seeds)]
+                + [Run(env, policy, seed, demos)
+                   for env, policy, demos, seed in self.config.cells()])
+
+    def path(self, run: Run) -> str:
+        if run.method == ORACLE:
+            return f"runs/oracle__{run.task}__s{run.seed}.json"
+        return f"runs/{run.task}__{run.method}__n{run.variant}__s{run.seed}.json"
+
+    def settings(self) -> dict[str, Any]:
+        return self.config.settings()
+
+    def _settings_of(self, method: str) -> dict[str, Any]:
+        return ({"eval_episodes": self.config.eval_episodes} if method == ORACLE
+                else self.settings())
+
+    def compare(self, source: str, stored: dict[str, Any]):
+        current = self._settings_of(ORACLE if source.startswith("runs/oracle__") else "")
+        return {key: stored[key] for key in current if key in stored}, current
+
+    def read(self, out, run: Run) -> dict[str, Any] | None:
+        return _load_if_current(os.path.join(out, self.path(run)),
+                                _fingerprint(self._settings_of(run.method)))
+
+    def done(self, out, run: Run) -> bool:
+        return self.read(out, run) is not None and not (
+            run.method != ORACLE and _gif_cell(self.config, _cell(run))
+            and not os.path.exists(_gif_path(out, run.method)))
+
+    def run(self, out, run: Run, previous) -> dict[str, Any] | None:
+        config, fingerprint = self.config, _fingerprint(self._settings_of(run.method))
+        if run.method == ORACLE:
+            return dict(evaluate_oracle(run.task, config.eval_episodes, run.seed),
+                        fingerprint=fingerprint)
+        hook = None
+        if _gif_cell(config, _cell(run)):
+            hook = lambda trained: _render(trained, _gif_path(out, run.method),
+                                           f"{run.method} (N={run.variant} demos)")
+        if self.read(out, run) is not None:  # result on disk, GIF missing: retrain to draw it
+            render_gifs(config, out)
+            return None
+        result = run_experiment(run.task, run.method, run.variant, run.seed,
+                                config.policy_config, config.train_config,
+                                config.eval_episodes, after_training=hook)
+        result["fingerprint"] = fingerprint
+        return result
+
+    def aggregate(self, out, run_seconds: float, computed) -> dict[str, Any]:
+        config = self.config
+        runs = [self.read(out, run) for run in self.runs()]
+        oracles = [result for run, result in zip(self.runs(), runs) if run.method == ORACLE]
+        gifs = render_gifs(config, out) if config.gifs and GIF_ENV in config.envs else []
+        results = aggregate(config, [result for run, result in zip(self.runs(), runs)
+                                     if run.method != ORACLE], oracles)
+        results["gifs"] = gifs
+        results["runs_computed_this_call"] = sum(run.method != ORACLE for run in computed)
+        results["wall_seconds_this_call"] = run_seconds
+        results["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count()}
+        write_results(out, results, {
+            "results.md": results_markdown(results),
+            "success_vs_demos.png": lambda path: plot_success(results, path)})
+        return results
+
+
+def _cell(run: Run) -> tuple[str, str, int, int]:
+    return run.task, run.method, run.variant, run.seed
+
 
 def check_settings(config: ReproduceConfig, out: str) -> None:
     """Refuse to add runs to ``out`` made with other settings than its stored runs'
@@ -171,32 +260,12 @@ def check_settings(config: ReproduceConfig, out: str) -> None:
     Raises:
       SettingsMismatchError: naming each differing setting, its stored and new value.
     """
-    settings = config.settings()
-    records = []
-    folder = os.path.join(out, "runs")
-    names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
-    for name in names:
-        if not name.endswith(".json") or name.startswith("."):
-            continue
-        try:
-            with open(os.path.join(folder, name)) as file:
-                run = json.load(file)
-        except (OSError, ValueError):
-            continue
-        if not isinstance(run, dict):
-            continue
-        current = ({"eval_episodes": config.eval_episodes} if name.startswith("oracle__")
-                   else settings)
-        stored = {key: run[key] for key in current if key in run}
-        records.append((f"runs/{name}", stored, current))
-    stored_folder = read_settings_file(out)
-    if records and stored_folder is not None:
-        records.append((SETTINGS_FILE, stored_folder, settings))
-    check_records(out, records, SETTING_FLAGS)
+    experiments.check_settings(ImitationGrid(config), out)
 
 
 def run_grid(config: ReproduceConfig, out: str, progress: bool = True) -> dict[str, Any]:
-    """Runs (or resumes) every cell of the grid and writes the aggregated results.
+    """Runs (or resumes) every cell of the grid and writes the aggregated results
+    (:func:`fenchel.experiments.run_grid` of an :class:`ImitationGrid`).
 
     Args:
       config: the grid.
@@ -209,82 +278,16 @@ def run_grid(config: ReproduceConfig, out: str, progress: bool = True) -> dict[s
     Raises:
       SettingsMismatchError: ``out`` holds runs made with other settings (nothing runs
         and nothing is written).
-      fenchel._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
-        :func:`fenchel._io.output_lock`, until it ends).
-      fenchel._io.NotWritableError: a run file, a GIF or an aggregate cannot be written
+      fenchel.infra._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
+        :func:`fenchel.infra._io.output_lock`, until it ends).
+      fenchel.infra._io.NotWritableError: a run file, a GIF or an aggregate cannot be written
         there (found before training), or the aggregates could not be replaced (all are
-        then as they were, :func:`fenchel._io.write_all_or_nothing`).
+        then as they were, :func:`fenchel.infra._io.write_all_or_nothing`).
       KeyboardInterrupt: on Ctrl-C, within seconds also with ``config.jobs > 1``;
         finished runs are kept and a second call resumes.
     """
-    with output_lock(out):
-        return _run_grid(config, out, progress)
-
-
-def _run_grid(config: ReproduceConfig, out: str, progress: bool) -> dict[str, Any]:
-    start = time.perf_counter()
-    check_settings(config, out)
-    settings = config.settings()
-    fingerprint = _fingerprint(settings)
-    oracle_fingerprint = _fingerprint({"eval_episodes": config.eval_episodes})
-    gif_names = ("oracle", *config.policies) if config.gifs and GIF_ENV in config.envs else ()
-    check_writable([
-        *(os.path.join(out, "runs", f"oracle__{env}__s{seed}.json")
-          for env in config.envs for seed in range(config.seeds)),
-        *(_run_path(out, *cell) for cell in config.cells()),
-        *(_gif_path(out, name) for name in gif_names),
-        *(os.path.join(out, name) for name in (SETTINGS_FILE, *AGGREGATE_FILES))])
-    write_settings_file(out, settings)
-    oracles = []
-    for env in config.envs:
-        for seed in range(config.seeds):
-            path = os.path.join(out, "runs", f"oracle__{env}__s{seed}.json")
-            result = _load_if_current(path, oracle_fingerprint)
-            if result is None:
-                result = dict(evaluate_oracle(env, config.eval_episodes, seed),
-                              fingerprint=oracle_fingerprint)
-                write_json_atomic(path, result)
-            oracles.append(result)
-    cells = config.cells()
-    todo = [cell for cell in cells
-            if _load_if_current(_run_path(out, *cell), fingerprint) is None
-            or (_gif_cell(config, cell) and not os.path.exists(_gif_path(out, cell[1])))]
-    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="imitation grid",
-               disable=not progress, unit="run")
-    jobs = [(config, out, cell, fingerprint) for cell in todo]
-
-    def done(cell) -> None:
-        bar.set_postfix_str(" ".join(map(str, cell)), refresh=False)
-        bar.update(1)
-
-    try:
-        if config.jobs > 1 and len(jobs) > 1:
-            run_parallel(_run_cell, [(job,) for job in jobs], config.jobs, on_result=done)
-        else:
-            for job in jobs:
-                bar.set_postfix_str(" ".join(map(str, job[2])), refresh=True)
-                _run_cell(job)
-                bar.update(1)
-    finally:
-        bar.close()
-    computed = len(todo)
-    runs = [_load_if_current(_run_path(out, *cell), fingerprint) for cell in cells]
-    gifs = render_gifs(config, out) if config.gifs and GIF_ENV in config.envs else []
-    results = aggregate(config, runs, oracles)
-    results["gifs"] = gifs
-    results["runs_computed_this_call"] = computed
-    results["wall_seconds_this_call"] = time.perf_counter() - start
-    results["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count()}
-    # All or nothing: results.json, results.md and the plot always agree.
-    write_all_or_nothing({
-        os.path.join(out, "results.json"): json_text(results),
-        os.path.join(out, "results.md"): results_markdown(results),
-        os.path.join(out, "success_vs_demos.png"): lambda path: plot_success(results, path)})
-    return results
-
-
-AGGREGATE_FILES = ("results.json", "results.md", "success_vs_demos.png")
-"""The files :func:`run_grid` writes from all the runs, all or nothing."""
+    return experiments.run_grid(ImitationGrid(config), out, jobs=config.jobs,
+                                progress=progress)
 
 
 def _gif_cell(config: ReproduceConfig, cell: tuple[str, str, int, int]) -> bool:
@@ -301,26 +304,6 @@ def _render(policy, path: str, title: str) -> None:
     from fenchel.imitation.render import render_particle_gif
 
     render_particle_gif(policy, path, GIF_ENV, n_episodes=4, seed=12345, title=title)
-
-
-def _run_cell(job) -> tuple[str, str, int, int]:
-    """Trains and evaluates one cell (and renders its GIF if it is the GIF cell)."""
-    config, out, cell, fingerprint = job
-    env, policy, demos, seed = cell
-    path = _run_path(out, *cell)
-    hook = None
-    if _gif_cell(config, cell):
-        hook = lambda trained: _render(trained, _gif_path(out, policy),
-                                       f"{policy} (N={demos} demos)")
-    if _load_if_current(path, fingerprint) is None:
-        result = run_experiment(env, policy, demos, seed, config.policy_config,
-                                config.train_config, config.eval_episodes,
-                                after_training=hook)
-        result["fingerprint"] = fingerprint
-        write_json_atomic(path, result)
-    elif hook is not None:  # result on disk, GIF missing: retrain to draw it
-        render_gifs(config, out)
-    return cell
 
 
 def render_gifs(config: ReproduceConfig, out: str) -> list[str]:
@@ -427,9 +410,7 @@ def results_markdown(results: dict[str, Any]) -> str:
         else:
             about = (f"Oracle success: {oracle['success_mean']:.3f} ({oracle['seeds']} seeds × "
                      f"{oracle['episodes_per_seed']} episodes).")
-        lines += [f"## {env}", "", about, "",
-                  "| policy | " + " | ".join(f"N={n}" for n in demos) + " | latency (ms/action) |",
-                  "|---|" + "---|" * len(demos) + "---|"]
+        table = []
         for policy in config["policies"]:
             cells, latency = [], []
             for n in demos:
@@ -440,21 +421,21 @@ def results_markdown(results: dict[str, Any]) -> str:
                 else:
                     cells.append("—")
             lat = f"{np.median(latency):.2f}" if latency else "—"
-            lines.append(f"| {policy} | " + " | ".join(cells) + f" | {lat} |")
+            table.append([policy, *cells, lat])
+        lines += [f"## {env}", "", about, "", *markdown_table(
+            ["policy", *(f"N={n}" for n in demos), "latency (ms/action)"], table)]
         lines += ["", "Diagnostics (mean over seeds): off-target rate (share of demonstration "
                   "states where the action lands more than "
                   f"{OFF_TARGET_RADIUS} from the demonstrated one in the unit box; for an "
                   "energy policy, the spurious-peak rate), zero-loss fraction (GFY family), "
-                  "training and evaluation seconds per run.", "",
-                  "| policy | N | off-target rate | zero-loss fraction | train (s) | eval (s) |",
-                  "|---|---|---|---|---|---|"]
-        for row in rows:
-            rate, zero = (row.get(key) for key in ("off_target_rate", "zero_loss_fraction"))
-            lines.append(f"| {row['policy']} | {row['demos']} | "
-                         + ("—" if rate is None else f"{rate:.3f}") + " | "
-                         + ("—" if zero is None else f"{zero:.3f}")
-                         + f" | {row['train_seconds']:.1f} | {row['eval_seconds']:.1f} |")
-        lines.append("")
+                  "training and evaluation seconds per run.", ""]
+        diagnostics = [[row["policy"], str(row["demos"]),
+                        *("—" if row.get(key) is None else f"{row[key]:.3f}"
+                          for key in ("off_target_rate", "zero_loss_fraction")),
+                        f"{row['train_seconds']:.1f}", f"{row['eval_seconds']:.1f}"]
+                       for row in rows]
+        lines += [*markdown_table(["policy", "N", "off-target rate", "zero-loss fraction",
+                                   "train (s)", "eval (s)"], diagnostics), ""]
     lines += ["Latency: median wall time of one policy call on a single observation (batch of "
               "one), after compilation, on the machine below.", "",
               f"Machine: {results.get('machine', {})}; wall time of this call: "
@@ -468,13 +449,12 @@ def results_markdown(results: dict[str, Any]) -> str:
 
 def plot_success(results: dict[str, Any], path: str) -> None:
     """Score vs demonstrations, one panel per task, one line per policy (error bars: std)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     envs = results["config"]["envs"]
-    fig, axes = plt.subplots(1, len(envs), figsize=(4.2 * len(envs), 3.4), squeeze=False)
+    with atomic_path(path) as tmp, figure(tmp, 1, len(envs), size=(4.2, 3.4)) as (fig, axes):
+        _draw_success(results, envs, axes)
+
+
+def _draw_success(results: dict[str, Any], envs: list[str], axes) -> None:
     for ax, env in zip(axes[0], envs):
         for policy in results["config"]["policies"]:
             rows = sorted((s for s in results["summary"]
@@ -494,14 +474,9 @@ def plot_success(results: dict[str, Any], path: str) -> None:
         ax.set_title(env, fontsize=10)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110)
-    finally:
-        plt.close(fig)
 
 
-__all__ = ["GIF_ENV", "GRID_POLICIES", "SETTING_FLAGS", "ReproduceConfig", "check_settings",
+__all__ = ["GIF_ENV", "GRID_POLICIES", "SETTING_FLAGS", "ReproduceConfig", "ImitationGrid",
+           "ORACLE", "check_settings",
            "run_grid", "AGGREGATE_FILES", "render_gifs", "aggregate", "results_markdown",
            "plot_success", "write_json_atomic"]

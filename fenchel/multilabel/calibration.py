@@ -48,7 +48,7 @@ over y. Each (truth, method, n, seed) result is written atomically to
 ``OUT/runs/<truth>/<method>/n<n>-seed<s>.json`` (the oracle to ``oracle.json``) and
 skipped when present; each records the settings that made it, ``OUT/settings.json``
 those of the folder, and a call with other settings is refused
-(:class:`~fenchel._settings.SettingsMismatchError`). :func:`aggregate` writes
+(:class:`~fenchel.infra._settings.SettingsMismatchError`). :func:`aggregate` writes
 ``results.json``, ``results.md`` and ``calibration.png``, with the slope of a
 least-squares line through ``log excess`` against ``log n`` (the rate).
 """
@@ -73,10 +73,10 @@ from fenchel import energies as fy_energies
 from fenchel import losses as fy_losses
 from fenchel import maximizers as fy_max
 from fenchel import regularizers as fy_regs
-from fenchel._io import (atomic_path, check_writable, json_text, output_lock, read_json_record,
-                         write_all_or_nothing, write_json_atomic)
-from fenchel._settings import (SETTINGS_FILE, check_records, normalized, read_settings_file,
-                               write_settings_file)
+from fenchel import experiments
+from fenchel.infra._io import atomic_path, read_json_record
+from fenchel.infra._settings import normalized
+from fenchel.experiments import Experiment, Run, figure, markdown_table, mean_std, write_results
 
 Array = jax.Array
 
@@ -547,38 +547,66 @@ def _read_run(path: pathlib.Path) -> dict[str, Any] | None:
     return read_json_record(path, "excess")
 
 
+@dataclasses.dataclass(frozen=True)
+class CalibrationGrid(Experiment):
+    """The calibration grid as a :class:`fenchel.experiments.Experiment`: the oracle of
+    every (truth, method) with a population objective (``Run(truth, method, 0, None)``),
+    then every ``Run(truth, method, seed, n)``; the longest run first."""
+
+    truths: tuple[str, ...] = DEFAULT_TRUTHS
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+    seeds: tuple[int, ...] = tuple(range(DEFAULT_SEEDS))
+    training: Settings = Settings()
+
+    title = "calibration"
+    setting_flags = SETTING_FLAGS
+    required_key = "excess"
+    run_glob = "runs/*/*/*.json"
+    outputs = ("results.json", "results.md", PLOT_FILE)
+
+    def runs(self) -> list[Run]:
+        oracles = [Run(t, m, 0, None) for t in self.truths for m in self.methods
+                   if METHODS[m].has_population_objective]
+        return oracles + [Run(t, m, s, n) for t in self.truths for m in self.methods
+                          for n in self.sizes for s in self.seeds]
+
+    def path(self, run: Run) -> str:
+        return run_path("", run.task, run.method, run.variant, run.seed).as_posix()
+
+    def settings(self) -> dict[str, Any]:
+        return self.training.record()
+
+    def compare(self, source: str, stored: dict[str, Any]):
+        recorded = stored.get("settings") if isinstance(stored.get("settings"), dict) else {}
+        _, truth, method, _ = source.split("/")
+        truth, method = TRUTHS.get(truth), METHODS.get(method)
+        if truth is None or method is None:  # a truth or method this code does not know
+            recorded = {key: value for key, value in recorded.items()
+                        if key not in ("truth", "method")}
+        return recorded, self.training.record(truth, method)
+
+    def chains(self, todo):
+        # The longest first (the oracle is about as long as the largest sample).
+        size = lambda run: self.training.oracle_size if run.variant is None else run.variant
+        return [(run,) for run in sorted(todo, key=lambda run: -size(run))]
+
+    def run(self, out, run, previous):
+        return run_one(TRUTHS[run.task], METHODS[run.method], run.variant, run.seed,
+                       self.training)
+
+    def aggregate(self, out, run_seconds, computed):
+        return aggregate(out, self.truths, self.methods, self.sizes, self.seeds, self.training,
+                         run_seconds=run_seconds if computed else None)
+
+
 def check_settings(out: str | os.PathLike, settings: Settings) -> None:
     """Refuse to add runs to ``out`` made with other settings than the stored ones.
 
     Raises:
       SettingsMismatchError: naming each differing setting, its stored and new value.
     """
-    out = pathlib.Path(out)
-    records = []
-    for path in sorted(out.glob("runs/*/*/*.json")):
-        run = _read_run(path)
-        if run is None:
-            continue
-        stored = run.get("settings") if isinstance(run.get("settings"), dict) else {}
-        truth, method = TRUTHS.get(path.parent.parent.name), METHODS.get(path.parent.name)
-        if truth is None or method is None:  # a truth or method this code does not know
-            stored = {key: value for key, value in stored.items()
-                      if key not in ("truth", "method")}
-        records.append((path.relative_to(out).as_posix(), stored,
-                        settings.record(truth, method)))
-    folder = read_settings_file(out)
-    if records and folder is not None:
-        records.append((SETTINGS_FILE, folder, settings.record()))
-    check_records(out, records, SETTING_FLAGS)
-
-
-def _run_task(out: str, truth: str, method: str, n: int | None, seed: int,
-              settings: dict[str, Any]) -> str:
-    """Run one cell and write its file (a module-level function, for the workers)."""
-    result = run_one(TRUTHS[truth], METHODS[method], n, seed, Settings(**settings))
-    path = run_path(out, truth, method, n, seed)
-    write_json_atomic(path, result)
-    return str(path)
+    experiments.check_settings(CalibrationGrid(training=settings), out)
 
 
 def _check_names(kind: str, names: Sequence[str], known: dict) -> list[str]:
@@ -595,7 +623,8 @@ def run_grid(out: str | os.PathLike, truths: Iterable[str] = DEFAULT_TRUTHS,
              sizes: Iterable[int] = DEFAULT_SIZES, n_seeds: int = DEFAULT_SEEDS, *,
              settings: Settings = Settings(), jobs: int = 1,
              progress: bool = True) -> dict[str, Any]:
-    """Run (or resume) the calibration grid and aggregate it.
+    """Run (or resume) the calibration grid and aggregate it
+    (:func:`fenchel.experiments.run_grid` of a :class:`CalibrationGrid`).
 
     Every (truth, method, n, seed) cell, and one oracle per (truth, method) with a
     population objective, is trained unless its file is in ``out``.
@@ -616,72 +645,22 @@ def run_grid(out: str | os.PathLike, truths: Iterable[str] = DEFAULT_TRUTHS,
     Raises:
       SettingsMismatchError: ``out`` holds runs made with other settings (nothing
         is trained or written).
-      fenchel._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
-        :func:`fenchel._io.output_lock`, until it ends).
-      fenchel._io.NotWritableError: a run file or an aggregate cannot be written there
-        (found before training), or the aggregates could not be replaced (all are then
-        as they were, :func:`fenchel._io.write_all_or_nothing`).
-      KeyboardInterrupt: on Ctrl-C, within seconds also with ``jobs > 1``; finished
-        runs are kept and a second call resumes.
+      OutputLockedError, NotWritableError, KeyboardInterrupt: as
+        :func:`fenchel.experiments.run_grid` (another run holds ``out``; a file cannot be
+        written, found before training; Ctrl-C, the finished runs kept).
     """
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
-        raise ValueError(f"n_seeds must be a positive integer, got {n_seeds!r}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    seeds = experiments.seed_range(n_seeds)
     truths = _check_names("truths", truths, TRUTHS)
     methods = _check_names("methods", methods, METHODS)
     sizes = sorted(dict.fromkeys(sizes))
     if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 1
                         for n in sizes):
         raise ValueError(f"sizes must be positive integers, got {sizes!r}")
-    with output_lock(out):
-        return _run_grid(pathlib.Path(out), truths, methods, sizes, n_seeds, settings, jobs,
-                         progress)
-
-
-def _run_grid(out: pathlib.Path, truths: list[str], methods: list[str], sizes: list[int],
-              n_seeds: int, settings: Settings, jobs: int, progress: bool) -> dict[str, Any]:
-    check_settings(out, settings)
-    seeds = list(range(n_seeds))
-    cells = [(t, m, None, 0) for t in truths for m in methods
-             if METHODS[m].has_population_objective]
-    cells += [(t, m, n, s) for t in truths for m in methods for n in sizes for s in seeds]
-    todo = [cell for cell in cells if _read_run(run_path(out, *cell)) is None]
-    # The longest first (the oracle is about as long as the largest sample).
-    todo.sort(key=lambda cell: -(settings.oracle_size if cell[2] is None else cell[2]))
-    start = time.perf_counter()
-    check_writable([*(run_path(out, *cell) for cell in todo), out / SETTINGS_FILE,
-                    out / "results.json", out / "results.md", out / PLOT_FILE])
-    if todo:
-        out.mkdir(parents=True, exist_ok=True)
-        write_settings_file(out, settings.record())
-    from tqdm.auto import tqdm
-
-    with tqdm(total=len(todo), disable=not progress or not todo, desc="calibration",
-              unit="run") as bar:
-        arguments = [(str(out), t, m, n, s, dataclasses.asdict(settings))
-                     for t, m, n, s in todo]
-        if jobs == 1:
-            for args in arguments:
-                _run_task(*args)
-                bar.update()
-        else:
-            from fenchel._pool import run_parallel
-
-            run_parallel(_run_task, arguments, jobs, lambda _: bar.update())
-    return aggregate(out, truths, methods, sizes, seeds, settings,
-                     run_seconds=time.perf_counter() - start if todo else None)
+    grid = CalibrationGrid(tuple(truths), tuple(methods), tuple(sizes), seeds, settings)
+    return experiments.run_grid(grid, out, jobs=jobs, progress=progress)
 
 
 # --------------------------------------------------------------------------- aggregate
-
-
-def _mean_std(values: Sequence[float]) -> dict[str, float] | None:
-    if not values or any(value is None for value in values):
-        return None
-    array = np.asarray(values, np.float64)
-    return {"mean": float(array.mean()),
-            "std": float(array.std(ddof=1)) if len(array) > 1 else 0.0, "n": len(array)}
 
 
 def fit_rate(sizes: Sequence[float], values: Sequence[float]) -> dict[str, Any] | None:
@@ -723,9 +702,9 @@ def _group(out, truth: str, method: str, sizes, seeds) -> dict[str, Any] | None:
         for run in runs:
             per_seed.setdefault(run["seed"], {})[n] = run
         table[str(n)] = {
-            **{metric: _mean_std([_metric(run, metric) for run in runs]) for metric in METRICS},
-            "interaction_norm": _mean_std([run["interaction_norm"] for run in runs]),
-            "train_seconds": _mean_std([run["train"]["seconds"] for run in runs]),
+            **{metric: mean_std([_metric(run, metric) for run in runs]) for metric in METRICS},
+            "interaction_norm": mean_std([run["interaction_norm"] for run in runs]),
+            "train_seconds": mean_std([run["train"]["seconds"] for run in runs]),
             "grad_norm_max": max(run["train"]["grad_norm"] for run in runs),
             "bound_holds": (all(run["bound"]["squared_distance"]
                                 <= run["bound"]["two_over_mu_surrogate"] * (1 + 1e-3) + 1e-9
@@ -801,11 +780,10 @@ def aggregate(out: str | os.PathLike, truths: Sequence[str], methods: Sequence[s
             "above_floor": "the same for the mean excess minus the oracle's (n = ∞)",
         },
     }
-    # All or nothing: results.json, results.md and the plot always agree.
-    files = {out / "results.json": json_text(aggregate_), out / "results.md": markdown(aggregate_)}
+    reports = {"results.md": markdown(aggregate_)}
     if aggregate_["results"]:
-        files[out / PLOT_FILE] = functools.partial(_draw, aggregate_)
-    write_all_or_nothing(files)
+        reports[PLOT_FILE] = functools.partial(_draw, aggregate_)
+    write_results(out, aggregate_, reports)
     return aggregate_
 
 
@@ -858,10 +836,7 @@ def markdown(aggregate_: dict[str, Any]) -> str:
                     if any(stat.get(metric) for stat in group["sizes"].values())}
             if not rows:
                 continue
-            lines += [f"### {truth}: {titles[metric]}", "",
-                      "| method | " + " | ".join(f"n = {n}" for n in sizes)
-                      + " | n = ∞ | slope | slope, 3 largest n | above floor |",
-                      "|---" * (len(sizes) + 5) + "|"]
+            table = []
             for method, group in rows.items():
                 cells = [_cell(group["sizes"].get(str(n), {}).get(metric)) for n in sizes]
                 oracle = group["oracle"]
@@ -870,16 +845,17 @@ def markdown(aggregate_: dict[str, Any]) -> str:
                 cells.append(_slope(fit))
                 cells.append(_slope((fit or {}).get("largest_three")))
                 cells.append(_slope((fit or {}).get("above_floor")))
-                lines.append(f"| {method} | " + " | ".join(cells) + " |")
-            lines.append("")
+                table.append([method, *cells])
+            lines += [f"### {truth}: {titles[metric]}", "", *markdown_table(
+                ["method", *(f"n = {n}" for n in sizes), "n = ∞", "slope",
+                 "slope, 3 largest n", "above floor"], table), ""]
         gfy = [method for method, group in groups.items()
                if any(stat.get("surrogate") for stat in group["sizes"].values())]
         lines += [f"### {truth}: learned interactions and the theorem's bound", "",
                   "‖U‖_F of the learned interaction matrix (mean over seeds), and, for "
                   "the GFY methods, whether ‖ŷ − m‖² ≤ (2/μ)·(excess GFY risk) held "
-                  "on the test inputs for every seed.", "",
-                  "| method | " + " | ".join(f"n = {n}" for n in sizes) + " | n = ∞ |",
-                  "|---" * (len(sizes) + 2) + "|"]
+                  "on the test inputs for every seed.", ""]
+        table = []
         for method, group in groups.items():
             cells = []
             for n in sizes:
@@ -893,8 +869,8 @@ def markdown(aggregate_: dict[str, Any]) -> str:
                 cells.append(text)
             oracle = group["oracle"]
             cells.append(f"{oracle['interaction_norm']:.3g}" if oracle else "—")
-            lines.append(f"| {method} | " + " | ".join(cells) + " |")
-        lines.append("")
+            table.append([method, *cells])
+        lines += [*markdown_table(["method", *(f"n = {n}" for n in sizes), "n = ∞"], table), ""]
     return "\n".join(lines)
 
 
@@ -916,18 +892,17 @@ def plot(out: str | os.PathLike, aggregate_: dict[str, Any]) -> str | None:
 
 def _draw(aggregate_: dict[str, Any], path: str) -> None:
     """Draw :func:`plot`'s figure and save it to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     results = aggregate_["results"]
     truths = list(results)
     titles = {"squared": "excess squared risk", "hamming": "excess Hamming risk",
               "surrogate": "excess GFY risk (surrogate)"}
-    fig, axes = plt.subplots(len(truths), len(METRICS), figsize=(4.6 * len(METRICS),
-                                                                 3.8 * len(truths)),
-                             squeeze=False)
+    with figure(path, len(truths), len(METRICS), size=(4.6, 3.8)) as (fig, axes):
+        _draw_panels(results, truths, titles, axes)
+        fig.suptitle("Excess risk vs n (mean ± std over seeds; dashed: the oracle's, n = ∞, "
+                     "where in range)", fontsize=11)
+
+
+def _draw_panels(results, truths, titles, axes) -> None:
     for row, truth in zip(axes, truths):
         for ax, metric in zip(row, METRICS):
             plotted, floors = [], []
@@ -968,58 +943,49 @@ def _draw(aggregate_: dict[str, Any], path: str) -> None:
             ax.set_title(f"{truth}: {titles[metric]}", fontsize=10)
             ax.grid(True, which="both", alpha=0.2)
             ax.legend(fontsize=6.5)
-    fig.suptitle("Excess risk vs n (mean ± std over seeds; dashed: the oracle's, n = ∞, "
-                 "where in range)", fontsize=11)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=110)
-    finally:
-        plt.close(fig)
 
 
 # --------------------------------------------------------------------------- command line
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
-    from fenchel._cli_types import run_resumable
-
     prefix = "fenchel reproduce calibration"
     settings = Settings(steps=args.steps, learning_rate=args.learning_rate,
                         test_size=args.test_size)
     start = time.perf_counter()
-    code, result = run_resumable(prefix, args.out, lambda: run_grid(
+
+    def summary(result: dict[str, Any]) -> Iterable[str]:
+        for truth, groups in result["results"].items():
+            for method, group in groups.items():
+                rates = group["rates"]
+                largest = group["sizes"][str(max(int(n) for n in group["sizes"]))]
+                text = " ".join(
+                    f"{metric}={_sci(largest[metric]['mean'])}"
+                    f"(slope {rates[metric]['slope']:.2f})" if metric in rates else
+                    f"{metric}={_sci((largest[metric] or {}).get('mean'))}"
+                    for metric in TASK_LOSSES)
+                yield (f"{truth:9s} {method:12s} excess at "
+                       f"n={max(int(n) for n in group['sizes'])}: {text}")
+        yield (f"wrote {args.out}/results.md, results.json and {PLOT_FILE} in "
+               f"{time.perf_counter() - start:.0f} s")
+
+    return experiments.run_command(prefix, args.out, lambda: run_grid(
         args.out, args.truths, args.methods, args.sizes, args.seeds, settings=settings,
-        jobs=args.jobs, progress=not args.quiet))
-    if code is not None:
-        return code
-    for truth, groups in result["results"].items():
-        for method, group in groups.items():
-            rates = group["rates"]
-            largest = group["sizes"][str(max(int(n) for n in group["sizes"]))]
-            text = " ".join(
-                f"{metric}={_sci(largest[metric]['mean'])}"
-                f"(slope {rates[metric]['slope']:.2f})" if metric in rates else
-                f"{metric}={_sci((largest[metric] or {}).get('mean'))}"
-                for metric in TASK_LOSSES)
-            print(f"{truth:9s} {method:12s} excess at n={max(int(n) for n in group['sizes'])}: "
-                  f"{text}")
-    print(f"wrote {args.out}/results.md, results.json and {PLOT_FILE} in "
-          f"{time.perf_counter() - start:.0f} s")
-    return 0
+        jobs=args.jobs, progress=not args.quiet), summary)
 
 
 def add_reproduce_parser(subparsers) -> None:
     """Adds ``fenchel reproduce calibration`` (the calibration grid, resumable)."""
-    from fenchel._cli_types import output_dir, positive_float, positive_int
+    from fenchel.infra._cli_types import positive_float, positive_int
 
     defaults = Settings()
     help = ("Excess Hamming and squared risk vs training-set size on synthetic data with a "
             "known Bayes predictor (GFY against perceptron and unrolled; resumable).")
-    parser = subparsers.add_parser(
-        "calibration", help=help,
-        description=help + " Each (truth, method, n, seed) result is saved in OUT/runs and "
-                    "skipped when present; results.md, results.json and calibration.png "
-                    "are rewritten from all runs found. See docs/calibration.md.")
+    parser = experiments.add_reproduce_parser(
+        subparsers, "calibration", help,
+        help + " Each (truth, method, n, seed) result is saved in OUT/runs and skipped when "
+        "present; results.md, results.json and calibration.png are rewritten from all runs "
+        "found. See docs/calibration.md.", _run_reproduce, seeds=DEFAULT_SEEDS)
     parser.add_argument("--truths", nargs="+", choices=list(TRUTHS), default=list(DEFAULT_TRUTHS),
                         metavar="TRUTH",
                         help=f"ground truths among {', '.join(TRUTHS)} "
@@ -1032,8 +998,6 @@ def add_reproduce_parser(subparsers) -> None:
                         metavar="N",
                         help="training-set sizes (default "
                              f"{' '.join(map(str, DEFAULT_SIZES))})")
-    parser.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS, metavar="N",
-                        help=f"number of seeds: runs seeds 0..N-1 (default {DEFAULT_SEEDS})")
     parser.add_argument("--steps", type=positive_int, default=defaults.steps, metavar="N",
                         help=f"full-batch Adam steps per run (default {defaults.steps})")
     parser.add_argument("--learning-rate", type=positive_float,
@@ -1044,20 +1008,11 @@ def add_reproduce_parser(subparsers) -> None:
                         metavar="N",
                         help="fixed test inputs on which the excess risks are computed "
                              f"exactly (default {defaults.test_size})")
-    parser.add_argument("--out", type=output_dir, default=os.path.join("results", "calibration"),
-                        metavar="DIR",
-                        help="output folder (default results/calibration; the committed "
-                             "results are in docs/results/calibration); a re-run resumes it "
-                             "with the same settings and refuses other settings "
-                             "(see DIR/settings.json)")
-    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N",
-                        help="worker processes running runs in parallel (default 1)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=_run_reproduce)
 
 
 __all__ = ["TASK_LOSSES", "Truth", "TRUTHS", "bayes_risks", "excess_risks", "task_risks",
            "Method", "METHODS", "init_params", "model_theta", "Settings", "run_one",
+           "CalibrationGrid",
            "DEFAULT_TRUTHS", "DEFAULT_METHODS", "DEFAULT_SIZES", "DEFAULT_SEEDS",
            "SETTING_FLAGS", "run_path", "check_settings", "run_grid", "fit_rate", "METRICS",
            "aggregate", "markdown", "plot", "add_reproduce_parser"]

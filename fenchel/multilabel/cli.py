@@ -23,11 +23,12 @@ import math
 import os
 import sys
 import time
+from typing import Iterator
 
-from fenchel._cli_types import (add_argument, non_negative_float, non_negative_int, output_dir,
-                                output_file, positive_float, positive_int, run_resumable,
-                               seed_int)
-from fenchel._io import write_json_atomic
+from fenchel.infra._cli_types import (add_argument, non_negative_float, non_negative_int, output_dir,
+                                output_file, positive_float, positive_int, seed_int)
+from fenchel.experiments import add_reproduce_parser as add_grid_parser, run_command
+from fenchel.infra._io import write_json_atomic
 from fenchel.multilabel.losses import LOSSES, PROPOSALS, REGULARIZERS, Method
 from fenchel.multilabel.metrics import SELECTION_METRICS
 from fenchel.multilabel.models import ENERGIES
@@ -307,32 +308,33 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     methods = (list({method.name: method for entry in args.methods for method in entry}.values())
                if args.methods else list(DEFAULT_METHODS))
     start = time.perf_counter()
+
+    def summary(result: dict) -> Iterator[str]:
+        elapsed = time.perf_counter() - start
+        for dataset, entries in result["datasets"].items():
+            for name, entry in entries.items():
+                test, tuned = entry["test"], entry["test_tuned"]
+                expected = entry["test_expected_f1"]
+                yield (f"{dataset:10s} {name:28s} hamming={_fmt(test.get('hamming_accuracy'))} "
+                       f"example_f1={_fmt(test.get('example_f1'))} "
+                       f"example_f1_mulan={_fmt(test.get('example_f1_mulan'))} "
+                       f"example_f1_tuned={_fmt(tuned.get('example_f1'))} "
+                       f"example_f1_mulan_tuned={_fmt(tuned.get('example_f1_mulan'))} "
+                       f"example_f1_expected={_fmt(expected.get('example_f1'))}")
+        yield ("example_f1: scikit-learn's convention (an example with no true and no "
+               "predicted label scores 0); example_f1_mulan: MULAN's (it scores 1); round: "
+               "ŷ > 0.5; tuned: threshold maximizing validation example_f1; expected: top "
+               "labels by the plug-in expected F1; —: not in the run files")
+        yield f"wrote {args.out}/results.md, results.json and plots in {elapsed:.0f} s"
+
     try:
-        code, result = run_resumable(prefix, args.out, lambda: run_grid(
+        return run_command(prefix, args.out, lambda: run_grid(
             args.out, args.datasets, methods, args.seeds, grid=_grid(args),
             data_dir=args.data_dir, jobs=args.jobs, progress=not args.quiet, refit=args.refit,
-            select_by=args.select_by, **_fixed(args)))
+            select_by=args.select_by, **_fixed(args)), summary)
     except DatasetError as err:
         print(f"{prefix}: error: {err} ({_data_folder(args.data_dir)})", file=sys.stderr)
         return 1
-    if code is not None:
-        return code
-    elapsed = time.perf_counter() - start
-    for dataset, entries in result["datasets"].items():
-        for name, entry in entries.items():
-            test, tuned, expected = entry["test"], entry["test_tuned"], entry["test_expected_f1"]
-            print(f"{dataset:10s} {name:28s} hamming={_fmt(test.get('hamming_accuracy'))} "
-                  f"example_f1={_fmt(test.get('example_f1'))} "
-                  f"example_f1_mulan={_fmt(test.get('example_f1_mulan'))} "
-                  f"example_f1_tuned={_fmt(tuned.get('example_f1'))} "
-                  f"example_f1_mulan_tuned={_fmt(tuned.get('example_f1_mulan'))} "
-                  f"example_f1_expected={_fmt(expected.get('example_f1'))}")
-    print("example_f1: scikit-learn's convention (an example with no true and no predicted "
-          "label scores 0); example_f1_mulan: MULAN's (it scores 1); round: ŷ > 0.5; tuned: "
-          "threshold maximizing validation example_f1; expected: top labels by the plug-in "
-          "expected F1; —: not in the run files")
-    print(f"wrote {args.out}/results.md, results.json and plots in {elapsed:.0f} s")
-    return 0
 
 
 def _fmt(stat: dict | None) -> str:
@@ -343,11 +345,11 @@ def add_reproduce_parser(subparsers) -> None:
     """Adds ``fenchel reproduce multilabel`` (the whole grid, resumable)."""
     from fenchel.multilabel.reproduce import DEFAULT_DATASETS
 
-    parser = subparsers.add_parser(
-        "multilabel", help="Run the multi-label grid (datasets x methods x seeds).",
-        description="Each (dataset, method, seed) result is saved in OUT/runs and skipped "
-                    "when present; results.md, results.json and PNG bar plots are rewritten "
-                    "from all runs found.")
+    parser = add_grid_parser(
+        subparsers, "multilabel", "Run the multi-label grid (datasets x methods x seeds).",
+        "Each (dataset, method, seed) result is saved in OUT/runs and skipped when present; "
+        "results.md, results.json and PNG bar plots are rewritten from all runs found.",
+        _run_reproduce, seeds=3, progress="no progress bars")
     parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS),
                         metavar="DATASET",
                         help=f"MULAN dataset names (default {' '.join(DEFAULT_DATASETS)})")
@@ -358,18 +360,7 @@ def add_reproduce_parser(subparsers) -> None:
                              "lists 'default' (the committed results' methods) and 'minmin' "
                              "(unary-minmin-entropy pairwise-minmin-entropy) (default: "
                              "default)")
-    parser.add_argument("--seeds", type=positive_int, default=3, metavar="N",
-                        help="number of seeds: runs seeds 0..N-1 (default 3)")
-    parser.add_argument("--out", type=output_dir, default=os.path.join("results", "multilabel"),
-                        metavar="DIR",
-                        help="output folder (default results/multilabel; the committed results "
-                             "are in docs/results/multilabel); a re-run resumes it with the same "
-                             "settings and refuses other settings (see DIR/settings.json)")
-    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N",
-                        help="worker processes running runs in parallel (default 1)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_training_arguments(parser)
-    parser.set_defaults(func=_run_reproduce)
 
 
 __all__ = ["add_parser", "add_reproduce_parser"]

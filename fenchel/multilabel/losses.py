@@ -129,14 +129,15 @@ class _Presolved(fy_max.Maximizer):
 
 
 def _shift_unaries(energy: Callable, theta: Any, delta: Array) -> Any:
-    """θ' with ``Φ(θ', y) = Φ(θ, y) + <δ, y>``: every energy of
-    :mod:`~fenchel.multilabel.models` is ``<u, y>`` plus terms free of the unaries u."""
-    if energy is fy_energies.bilinear:
-        return theta + delta
-    if energy is fy_energies.pairwise or energy is fy_energies.low_rank_pairwise:
-        return (theta[0] + delta, theta[1])
-    mlp, unaries = theta  # global: ((C₁, c₂), u)
-    return (mlp, unaries + delta)
+    """θ' with ``Φ(θ', y) = Φ(θ, y) + <δ, y>`` (the energy protocol's ``add_linear``):
+    every energy of :mod:`~fenchel.multilabel.models` is ``<u, y>`` plus terms free of
+    the unaries u, and adds δ to u."""
+    shifted = fy_energies.as_energy(energy).add_linear(theta, delta)
+    if shifted is None:
+        raise TypeError(f"energy {energy.__name__} has no linear term to shift "
+                        "(add_linear returned None): the multilabel energies are "
+                        "<u, y> plus terms free of u")
+    return shifted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -434,7 +435,7 @@ class Method:
         if self.proposal == "uniform":
             samples, _ = uniform_binary_samples(key, self.samples, jnp.shape(y), y.dtype)
             return self.min_min_estimate(energy, theta, y, log_partition, samples)
-        unaries = jax.lax.stop_gradient(_unaries(energy, theta))
+        unaries = jax.lax.stop_gradient(_unaries(energy, theta, y))
         samples, log_ratio = unaries_proposal_samples(key, self.samples, unaries, y.dtype)
         return self.min_min_estimate(energy, theta, y, log_partition, samples, log_ratio)
 
@@ -480,14 +481,13 @@ class Method:
         return value
 
 
-def _unaries(energy: Callable, theta: Any) -> Array:
-    """The unaries u of θ: ``Φ(θ, y) = <u, y> + terms free of u`` (see
-    :func:`_shift_unaries`)."""
-    if energy is fy_energies.bilinear:
-        return theta
-    if energy is fy_energies.pairwise or energy is fy_energies.low_rank_pairwise:
-        return theta[0]
-    return theta[1]  # global: ((C₁, c₂), u)
+def _unaries(energy: Callable, theta: Any, like: Array) -> Array:
+    """The unaries u of θ (shaped like ``like``): ``Φ(θ, y) = <u, y> + terms free of u``.
+    :func:`_shift_unaries` maps δ to θ with δ added to u, so its transpose maps θ to the
+    part of θ it shifts: u itself (no arithmetic, only the selection)."""
+    _, transpose = jax.vjp(lambda delta: _shift_unaries(energy, theta, delta),
+                           jnp.zeros(jnp.shape(like), jnp.result_type(*jax.tree.leaves(theta))))
+    return transpose(theta)[0]
 
 
 def unaries_proposal_log_probs(unaries: Array, eps: float = UNARIES_PROPOSAL_EPS

@@ -56,6 +56,8 @@ class EnergySpec(NamedTuple):
       log_partition: ``(n,)`` the learned log-partition ``τ(x)`` of each example
         (a network built with ``log_partition=True``), else None. Not changed by
         :meth:`scaled`: it belongs to the unscaled energy.
+      scale: ``(θ, factor) -> θ'`` with ``Φ(θ', y) = factor · Φ(θ, y)``, for
+        :meth:`scaled` (:func:`energy_spec` sets the one of each energy).
     """
 
     energy: Callable[[Any, Array], Array]
@@ -63,6 +65,7 @@ class EnergySpec(NamedTuple):
     axes: Any
     n_labels: int
     log_partition: Array | None = None
+    scale: Callable[[Any, Any], Any] | None = None
 
     def scaled(self, factor: Array | float) -> "EnergySpec":
         """The same energy multiplied by ``factor``: ``factor · Φ(θ, y)``.
@@ -75,15 +78,10 @@ class EnergySpec(NamedTuple):
         (``factor > 0``). Used for the temperature:
         ``argmax Φ − λΩ = argmax Φ/λ − Ω``.
         """
-        if self.energy is fy_energies.bilinear:
-            theta = self.theta * factor
-        elif self.energy is fy_energies.pairwise:
-            theta = (self.theta[0] * factor, self.theta[1] * factor)
-        elif self.energy is fy_energies.low_rank_pairwise:
-            theta = (self.theta[0] * factor, self.theta[1] * jnp.sqrt(factor))
-        else:
-            (first, second), unaries = self.theta
-            theta = ((first, second * factor), unaries * factor)
+        if self.scale is None:
+            raise ValueError(f"this EnergySpec of {self.energy.__name__} has no scale: "
+                             "build it with scale=(θ, factor) -> θ' (see energy_spec)")
+        theta = self.scale(self.theta, factor)
         return self._replace(theta=theta)
 
 
@@ -200,18 +198,53 @@ def spen_global_energy(params: tuple[Array, Array], y: Array) -> Array:
     return jnp.vdot(second, jax.nn.softplus(first @ y))
 
 
-def global_energy(theta: tuple[tuple[Array, Array], Array], y: Array) -> Array:
-    """Unary plus SPEN global energy: ``<u, y> + c₂ᵀ softplus(C₁ y)``.
+class GlobalEnergy(fy_energies.Energy):
+    """Unary plus SPEN global energy: ``Φ(θ, y) = <u, y> + c₂ᵀ softplus(C₁ y)``
+    (:data:`global_energy` is its instance), an energy of the protocol
+    (:class:`fenchel.energies.Energy`, the autodiff defaults) that knows where its
+    linear term is (:meth:`add_linear`).
 
-    Args:
-      theta: ``((C₁, c₂), u)`` with ``u: (k,)``.
-      y: ``(k,)``.
+    ``global_energy(theta, y)``: ``theta = ((C₁, c₂), u)`` with ``u: (k,)``, ``y: (k,)``;
+    returns a scalar.
 
-    Returns:
-      A scalar.
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from fenchel.multilabel.models import global_energy
+      >>> theta = ((jnp.ones((2, 3)), jnp.ones(2)), jnp.ones(3))
+      >>> round(float(global_energy(theta, jnp.zeros(3))), 6)  # 2 log 2
+      1.386294
+      >>> shifted = global_energy.add_linear(theta, jnp.ones(3))
+      >>> round(float(global_energy(shifted, jnp.ones(3)) - global_energy(theta, jnp.ones(3))), 4)
+      3.0
     """
-    mlp, unaries = theta
-    return jnp.vdot(unaries, y) + spen_global_energy(mlp, y)
+
+    def __call__(self, theta: tuple[tuple[Array, Array], Array], y: Array) -> Array:
+        mlp, unaries = theta
+        return jnp.vdot(unaries, y) + spen_global_energy(mlp, y)
+
+    def add_linear(self, theta, c):
+        mlp, unaries = theta
+        return (mlp, unaries + c)
+
+
+global_energy = GlobalEnergy()
+"""The unary plus SPEN global energy (:class:`GlobalEnergy`)."""
+
+
+# θ -> θ' with Φ(θ', y) = factor · Φ(θ, y), for EnergySpec.scaled. Every energy here is
+# linear in its unaries, interactions and the global MLP's output weights; the low-rank
+# pairwise energy is quadratic in its factor V (U = −VVᵀ), scaled by √factor.
+def _scale_linear(theta, factor):
+    return jax.tree.map(lambda leaf: leaf * factor, theta)
+
+
+def _scale_low_rank(theta, factor):
+    return (theta[0] * factor, theta[1] * jnp.sqrt(factor))
+
+
+def _scale_global(theta, factor):
+    (first, second), unaries = theta
+    return ((first, second * factor), unaries * factor)
 
 
 class EnergyNetwork(nnx.Module):
@@ -337,16 +370,17 @@ def energy_spec(model: EnergyNetwork, x: Array, key: Array | None = None) -> Ene
                                - k * jnp.log(2.0).astype(unaries.dtype))
         log_partition = head(features)[..., 0] + unary_log_partition
     if model.energy == "unary":
-        return EnergySpec(fy_energies.bilinear, unaries, 0, k, log_partition)
+        return EnergySpec(fy_energies.bilinear, unaries, 0, k, log_partition, _scale_linear)
     if model.energy == "pairwise":
         if model.low_rank:  # θ = (u, V): U = −VVᵀ is never formed
             return EnergySpec(fy_energies.low_rank_pairwise,
                               (unaries, model.interaction_weights[...]), (0, None), k,
-                              log_partition)
+                              log_partition, _scale_low_rank)
         return EnergySpec(fy_energies.pairwise, (unaries, model.interactions()), (0, None), k,
-                          log_partition)
+                          log_partition, _scale_linear)
     mlp = (model.global_first[...], model.global_second[...])
-    return EnergySpec(global_energy, (mlp, unaries), ((None, None), 0), k, log_partition)
+    return EnergySpec(global_energy, (mlp, unaries), ((None, None), 0), k, log_partition,
+                      _scale_global)
 
 
 __all__ = [
@@ -355,6 +389,7 @@ __all__ = [
     "FeatureMap",
     "EnergyNetwork",
     "energy_spec",
+    "GlobalEnergy",
     "global_energy",
     "spen_global_energy",
 ]

@@ -20,7 +20,7 @@ Protocol (identical for every method, so comparisons are like for like):
   (:func:`grid_settings`: the grid, the fixed training fields such as
   ``warm_start`` and ``rank``, and refit), and
   ``OUT/settings.json`` those of the folder; a call with other settings is
-  refused (:class:`~fenchel._settings.SettingsMismatchError`) before anything
+  refused (:class:`~fenchel.infra._settings.SettingsMismatchError`) before anything
   is trained, so results of different settings are never mixed. Run files
   written before this record existed are read for what they show: the fixed
   fields of their configuration, refit, and the grid their search covered; a
@@ -46,17 +46,13 @@ import functools
 import json
 import os
 import pathlib
-import time
 from typing import Any, Iterable, Sequence
 
-import numpy as np
-from tqdm.auto import tqdm
-
-from fenchel._io import (check_writable, json_text, output_lock, read_json_record,
-                         write_all_or_nothing, write_json_atomic)
-from fenchel._pool import run_parallel
-from fenchel._settings import (SETTINGS_FILE, check_records, normalized, read_settings_file,
-                               write_settings_file)
+from fenchel import experiments
+from fenchel.infra._io import write_all_or_nothing
+from fenchel.infra._settings import normalized
+from fenchel.experiments import (Experiment, Run, figure, markdown_table, mean_std,
+                                 write_results)
 from fenchel.multilabel.losses import Method
 from fenchel.multilabel.metrics import METRICS
 from fenchel.multilabel.metrics import check_select_by
@@ -211,11 +207,6 @@ def grid_settings(grid: dict[str, Sequence[Any]] | None = None, refit: bool = Tr
     return normalized(record)
 
 
-def _read_run(path: pathlib.Path) -> dict[str, Any] | None:
-    """A stored run, or None when there is none (or it is unreadable: run it again)."""
-    return read_json_record(path, "config")
-
-
 def _legacy_settings(run: dict[str, Any]) -> dict[str, Any]:
     """The settings a run file without a ``"settings"`` record shows: the fixed
     fields of its configuration, refit, and, for the seed that tuned, the values its
@@ -241,33 +232,94 @@ def _legacy_settings(run: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def _stored_records(out: pathlib.Path, settings: dict[str, Any],
-                    methods: dict[tuple[str, str], Method]):
-    """``(source, stored, current)`` for every run file under ``OUT/runs`` (and the
-    folder's ``settings.json`` when there are runs), for :func:`check_records`."""
-    records = []
-    for path in sorted(out.glob("runs/*/*/seed*.json")):
-        run = _read_run(path)
-        if run is None:
-            continue
-        source = path.relative_to(out).as_posix()
-        stored = run.get("settings")
-        current = settings
+@dataclasses.dataclass(frozen=True)
+class MultilabelGrid(Experiment):
+    """The multi-label grid as a :class:`fenchel.experiments.Experiment`: every
+    ``Run(dataset, method, seed)`` of ``groups``; the seeds of a (dataset, method) run in
+    one chain, the first tuning the configuration the later ones reuse.
+
+    Attributes:
+      groups: the (dataset, :class:`~fenchel.multilabel.losses.Method`) pairs.
+      seeds: the seeds, the first one tuning.
+      record: the settings (:func:`grid_settings`), stored in every run file.
+      grid, fixed, data_dir, refit: as in :func:`run_grid`.
+    """
+
+    groups: tuple[tuple[str, Method], ...] = ()
+    seeds: tuple[int, ...] = (0,)
+    record: dict[str, Any] = dataclasses.field(default_factory=grid_settings)
+    grid: dict[str, Sequence[Any]] = dataclasses.field(default_factory=lambda: DEFAULT_GRID)
+    fixed: dict[str, Any] = dataclasses.field(default_factory=dict)
+    data_dir: str | None = None
+    refit: bool = True
+
+    title = "multilabel grid"
+    setting_flags = SETTING_FLAGS
+    required_key = "config"
+    run_glob = "runs/*/*/seed*.json"
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return ("results.json", "results.md",
+                *(f"{decoding}_{metric}.png" for decoding, metric in PLOTS))
+
+    def runs(self) -> list[Run]:
+        return [Run(dataset, method.name, seed) for dataset, method in self.groups
+                for seed in self.seeds]
+
+    def path(self, run: Run) -> str:
+        return f"runs/{run.task}/{run.method}/seed{run.seed}.json"
+
+    def settings(self) -> dict[str, Any]:
+        return self.record
+
+    def compare(self, source: str, run: dict[str, Any]):
+        stored, current = run.get("settings"), self.record
         if not isinstance(stored, dict):
             stored = _legacy_settings(run)
-            current = {name: settings.get(name) for name in stored}
+            current = {name: current.get(name) for name in stored}
         else:
             # A setting added after the record was written: it was made with the old value.
             stored = _with_added_settings(stored)
-        method = methods.get((path.parent.parent.name, path.parent.name))
+        _, dataset, name, _ = source.split("/")
+        method = self._method(dataset, name)
         if method is not None and "method" in run:
             stored = {**stored, "method": run["method"]}
             current = {**current, "method": method_record(method)}
-        records.append((source, stored, current))
-    folder = read_settings_file(out)
-    if records and folder is not None:
-        records.append((SETTINGS_FILE, _with_added_settings(folder), settings))
-    return records
+        return stored, current
+
+    def _method(self, dataset: str, name: str) -> Method | None:
+        return next((m for d, m in self.groups if (d, m.name) == (dataset, name)), None)
+
+    def folder_record(self, stored: dict[str, Any]) -> dict[str, Any]:
+        return _with_added_settings(stored)
+
+    def check_inputs(self, todo: Sequence[Run]) -> None:
+        _check_data(dict.fromkeys(run.task for run in todo), self.data_dir)
+
+    def chains(self, todo: Sequence[Run]) -> list[tuple[Run, ...]]:
+        left = {(run.task, run.method) for run in todo}
+        return [tuple(Run(dataset, method.name, seed) for seed in self.seeds)
+                for dataset, method in self.groups if (dataset, method.name) in left]
+
+    def run(self, out, run: Run, previous: dict[str, Any] | None) -> dict[str, Any]:
+        from fenchel.datasets import load_dataset  # imported in the worker
+
+        method = self._method(run.task, run.method)
+        chosen = None if previous is None else Config(**with_added_fields(previous["config"]))
+        data = load_dataset(run.task, self.data_dir, seed=run.seed)
+        configs = method_grid(method, self.grid, **self.fixed) if chosen is None else [chosen]
+        result = run_experiment(data, method, configs, seed=run.seed, refit=self.refit,
+                                select_by=self.record["select_by"])
+        result["tuned_on_seed"] = self.seeds[0] if chosen is not None else run.seed
+        result["settings"] = self.record
+        return result
+
+    def aggregate(self, out, run_seconds: float, computed) -> dict[str, Any]:
+        datasets = list(dict.fromkeys(dataset for dataset, _ in self.groups))
+        methods = list({method.name: method for _, method in self.groups}.values())
+        return aggregate(out, datasets, methods, self.seeds, run_seconds=run_seconds,
+                         settings=self.record)
 
 
 def check_settings(out: str | os.PathLike, settings: dict[str, Any],
@@ -283,9 +335,7 @@ def check_settings(out: str | os.PathLike, settings: dict[str, Any],
     Raises:
       SettingsMismatchError: naming each differing setting, its stored and new value.
     """
-    out = pathlib.Path(out)
-    methods = {(dataset, method.name): method for dataset, method in groups}
-    check_records(out, _stored_records(out, settings, methods), SETTING_FLAGS)
+    experiments.check_settings(MultilabelGrid(tuple(groups), record=settings), out)
 
 
 def _check_data(datasets: Iterable[str], data_dir: str | None) -> None:
@@ -299,43 +349,13 @@ def _check_data(datasets: Iterable[str], data_dir: str | None) -> None:
         check_splits(data)  # the split sizes are those of every seed
 
 
-def _run_group(out: str, dataset: str, method: Method, seeds: Sequence[int],
-               grid: dict[str, Sequence[Any]], fixed: dict[str, Any],
-               data_dir: str | None, refit: bool = True,
-               settings: dict[str, Any] | None = None) -> list[str]:
-    """Every seed of one (dataset, method); seed 0 tunes, later seeds reuse. Each run
-    file records ``settings`` (default: :func:`grid_settings` of these arguments)."""
-    from fenchel.datasets import load_dataset  # imported in the worker
-
-    settings = grid_settings(grid, refit, **fixed) if settings is None else settings
-    out_path = pathlib.Path(out)
-    done = []
-    chosen: Config | None = None
-    for seed in seeds:
-        path = run_path(out_path, dataset, method, seed)
-        stored = _read_run(path)
-        if stored is not None:
-            if chosen is None:
-                chosen = Config(**with_added_fields(stored["config"]))
-            continue
-        data = load_dataset(dataset, data_dir, seed=seed)
-        configs = method_grid(method, grid, **fixed) if chosen is None else [chosen]
-        result = run_experiment(data, method, configs, seed=seed, refit=refit,
-                                select_by=settings["select_by"])
-        result["tuned_on_seed"] = seeds[0] if chosen is not None else seed
-        result["settings"] = settings
-        chosen = Config(**result["config"])
-        write_json_atomic(path, result)
-        done.append(str(path))
-    return done
-
-
 def run_grid(out: str | os.PathLike, datasets: Iterable[str] = DEFAULT_DATASETS,
              methods: Iterable[Method] = DEFAULT_METHODS, n_seeds: int = 3, *,
              grid: dict[str, Sequence[Any]] | None = None, data_dir: str | None = None,
              jobs: int = 1, progress: bool = True, refit: bool = True,
              select_by: str = "hamming_accuracy", **fixed: Any) -> dict[str, Any]:
-    """Run (or resume) the grid and aggregate it.
+    """Run (or resume) the grid and aggregate it (:func:`fenchel.experiments.run_grid` of
+    a :class:`MultilabelGrid`).
 
     Args:
       out: output folder (``runs/``, ``results.md``, ``results.json``, plots).
@@ -362,67 +382,19 @@ def run_grid(out: str | os.PathLike, datasets: Iterable[str] = DEFAULT_DATASETS,
         written).
       fenchel.multilabel.train.SplitError: a split of such a dataset is empty (nothing
         is trained or written).
-      fenchel._io.OutputLockedError: another run writes to ``out`` (it holds its lock,
-        :func:`fenchel._io.output_lock`, until it ends).
-      fenchel._io.NotWritableError: a run file or an aggregate cannot be written there
-        (found before training), or the aggregates could not be replaced (all are then
-        as they were, :func:`fenchel._io.write_all_or_nothing`).
-      KeyboardInterrupt: on Ctrl-C, within seconds also with ``jobs > 1``; finished
-        runs are kept and a second call resumes.
+      OutputLockedError, NotWritableError, KeyboardInterrupt: as
+        :func:`fenchel.experiments.run_grid` (another run holds ``out``; a file cannot be
+        written, found before training; Ctrl-C, the finished runs kept).
     """
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
-        raise ValueError(f"n_seeds must be a positive integer, got {n_seeds!r}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    seeds = experiments.seed_range(n_seeds)
     check_select_by(select_by)  # before anything is checked or written
-    with output_lock(out):
-        return _run_grid(pathlib.Path(out), datasets, methods, n_seeds, grid, data_dir, jobs,
-                         progress, refit, select_by, fixed)
-
-
-def _output_files(out: pathlib.Path, runs: Iterable[pathlib.Path] = ()) -> list[pathlib.Path]:
-    """The files a grid writes in ``out``: ``runs`` and the folder's own."""
-    return [*runs, out / SETTINGS_FILE, out / "results.json", out / "results.md",
-            *(out / f"{decoding}_{metric}.png" for decoding, metric in PLOTS)]
-
-
-def _run_grid(out: pathlib.Path, datasets, methods, n_seeds, grid, data_dir, jobs, progress,
-              refit, select_by, fixed) -> dict[str, Any]:
     grid = DEFAULT_GRID if grid is None else grid
     datasets, methods = list(datasets), list(methods)
-    seeds = list(range(n_seeds))
-    groups = [(d, m) for d in datasets for m in methods]
-    settings = grid_settings(grid, refit, select_by, **fixed)
-    check_settings(out, settings, groups)
-    todo = [(d, m) for d, m in groups
-            if any(_read_run(run_path(out, d, m, s)) is None for s in seeds)]
-    _check_data(dict.fromkeys(d for d, _ in todo), data_dir)
-    check_writable(_output_files(out, (run_path(out, d, m, s) for d, m in todo for s in seeds)))
-    write_settings_file(out, settings)
-    start = time.perf_counter()
-    bar = tqdm(total=len(groups), initial=len(groups) - len(todo), desc="multilabel grid",
-               disable=not progress)
-    args = lambda d, m: (str(out), d, m, seeds, dict(grid), dict(fixed), data_dir, refit,
-                         settings)
-    try:
-        if jobs == 1:
-            for d, m in todo:
-                bar.set_postfix_str(f"{d} {m.name}")
-                _run_group(*args(d, m))
-                bar.update()
-        else:
-            run_parallel(_run_group, [args(d, m) for d, m in todo], jobs,
-                         on_result=lambda _: bar.update())
-    finally:
-        bar.close()
-    elapsed = time.perf_counter() - start
-    return aggregate(out, datasets, methods, seeds, run_seconds=elapsed, settings=settings)
-
-
-def _mean_std(values: list[float]) -> dict[str, float]:
-    array = np.asarray(values, np.float64)
-    return {"mean": float(array.mean()), "std": float(array.std(ddof=1)) if len(array) > 1 else 0.0,
-            "n": int(len(array))}
+    experiment = MultilabelGrid(
+        tuple((dataset, method) for dataset in datasets for method in methods),
+        seeds, grid_settings(grid, refit, select_by, **fixed), dict(grid),
+        dict(fixed), data_dir, refit)
+    return experiments.run_grid(experiment, out, jobs=jobs, progress=progress)
 
 
 def _metric_stat(runs: list[dict[str, Any]], decoding: str,
@@ -431,9 +403,7 @@ def _metric_stat(runs: list[dict[str, Any]], decoding: str,
     does not hold it (written before the metric existed): never a mean over fewer seeds
     than the other metrics of the row."""
     values = [(run.get(decoding) or {}).get(metric) for run in runs]
-    if any(value is None for value in values):
-        return None
-    return _mean_std([100 * value for value in values])
+    return mean_std([None if value is None else 100 * value for value in values])
 
 
 def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence[Method],
@@ -465,9 +435,9 @@ def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence
                 entry["test_before_refit"] = {
                     metric: _metric_stat(runs, "test_before_refit", metric)
                     for metric in METRICS}
-            entry["inference_ms_per_example"] = _mean_std(
+            entry["inference_ms_per_example"] = mean_std(
                 [r["test"]["inference_ms_per_example"] for r in runs])
-            entry["train_seconds"] = _mean_std([r["train_seconds"] for r in runs])
+            entry["train_seconds"] = mean_std([r["train_seconds"] for r in runs])
             entry["search_seconds_seed0"] = runs[0]["search_seconds"]
             entry["config"] = runs[0]["config"]
             entry["threshold"] = [r["threshold"] for r in runs]
@@ -477,13 +447,12 @@ def aggregate(out: str | os.PathLike, datasets: Sequence[str], methods: Sequence
               "metrics_scale": "percent", "conventions": dict(CONVENTIONS)}
     if settings is not None:
         result["settings"] = settings
-    # All or nothing: results.json, results.md and the plots always agree.
-    files = {out / "results.json": json_text(result), out / "results.md": _markdown(result)}
+    reports = {"results.md": _markdown(result)}
     if result["datasets"]:
-        files.update({out / f"{decoding}_{metric}.png":
-                      functools.partial(_plot_metric, result, decoding, metric)
-                      for decoding, metric in PLOTS})
-    write_all_or_nothing(files)
+        reports.update({f"{decoding}_{metric}.png":
+                        functools.partial(_plot_metric, result, decoding, metric)
+                        for decoding, metric in PLOTS})
+    write_results(out, result, reports)
     return result
 
 
@@ -519,13 +488,11 @@ def _markdown(result: dict[str, Any]) -> str:
              "macro_f1": "macro F1", "subset_accuracy": "subset acc."}
     tuned = ("example_f1", "example_f1_mulan", "hamming_accuracy")
     expected = ("example_f1", "example_f1_mulan")
+    header = ["method", *(f"{short.get(m, m)} (round)" for m in METRICS),
+              *(f"{short[m]} (tuned)" for m in tuned),
+              *(f"{short[m]} (expected F1)" for m in expected), "ms / example", "config"]
     for dataset, methods in result["datasets"].items():
-        lines += [f"## {dataset}", "",
-                  "| method | " + " | ".join(f"{short.get(m, m)} (round)" for m in METRICS)
-                  + " | " + " | ".join(f"{short[m]} (tuned)" for m in tuned)
-                  + " | " + " | ".join(f"{short[m]} (expected F1)" for m in expected)
-                  + " | ms / example | config |",
-                  "|---" * (len(METRICS) + len(tuned) + len(expected) + 3) + "|"]
+        rows = []
         for name, entry in methods.items():
             config = entry["config"]
             cfg = (f"h={config['hidden']} lr={config['learning_rate']:g} "
@@ -534,8 +501,8 @@ def _markdown(result: dict[str, Any]) -> str:
             cells += [_cell(entry["test_tuned"].get(m)) for m in tuned]
             cells += [_cell(entry["test_expected_f1"].get(m)) for m in expected]
             cells += [f"{entry['inference_ms_per_example']['mean']:.3f}", cfg]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines.append("")
+            rows.append([name, *cells])
+        lines += [f"## {dataset}", "", *markdown_table(header, rows), ""]
     return "\n".join(lines)
 
 
@@ -553,7 +520,7 @@ def plot(out: str | os.PathLike, result: dict[str, Any],
 
     A method whose runs do not hold ``metric`` (``None`` in ``result``) is left out
     of that plot. The PNGs are written all or nothing
-    (:func:`fenchel._io.write_all_or_nothing`).
+    (:func:`fenchel.infra._io.write_all_or_nothing`).
 
     Returns:
       The paths written (``OUT/<decoding>_<metric>.png``).
@@ -570,15 +537,8 @@ def plot(out: str | os.PathLike, result: dict[str, Any],
 
 def _plot_metric(result: dict[str, Any], decoding: str, metric: str, path: str) -> None:
     """Draw the bar plot of ``result[...][decoding][metric]`` and save it to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     datasets = list(result["datasets"])
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 4.5),
-                             squeeze=False)
-    try:
+    with figure(path, 1, len(datasets), size=(4.2, 4.5)) as (fig, axes):
         for ax, dataset in zip(axes[0], datasets):
             entries = result["datasets"][dataset]
             names = [n for n in entries if entries[n][decoding].get(metric) is not None]
@@ -598,13 +558,10 @@ def _plot_metric(result: dict[str, Any], decoding: str, metric: str, path: str) 
             ax.set_xlim(max(0.0, low - 2.0), min(100.0, max(means) + max(stds) + 1.0))
             name = _PLOT_NAMES.get(metric, metric.replace("_", " "))
             ax.set_xlabel(f"{name} % ({'round' if decoding == 'test' else 'tuned'})")
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-    finally:
-        plt.close(fig)
 
 
 __all__ = ["DEFAULT_DATASETS", "DEFAULT_METHODS", "MINMIN_METHODS", "METHOD_GROUPS",
+           "MultilabelGrid",
            "DEFAULT_GRID", "GRID_FIELDS", "SETTING_FLAGS", "ADDED_SETTINGS", "DECODED",
            "CONVENTIONS", "DatasetError",
            "method_grid", "grid_settings", "check_settings", "run_grid", "run_path",

@@ -46,7 +46,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
 from fenchel import maximizers as fy_max
-from fenchel._io import Refusal
+from fenchel.infra._io import Refusal
 from fenchel.multilabel import metrics as ml_metrics
 from fenchel.multilabel.losses import (MINMIN_FIELDS, Method, batch_loss_and_solutions,
                                        predict_relaxed)
@@ -757,7 +757,7 @@ def run_experiment(dataset, method: Method, configs: Iterable[Config], *, seed: 
     Raises:
       SplitError: a split of ``dataset`` is empty (:func:`check_splits`), before any
         training.
-      fenchel._io.OutputLockedError: another process trains into ``checkpoint_dir``.
+      fenchel.infra._io.OutputLockedError: another process trains into ``checkpoint_dir``.
       fenchel.training.CheckpointError: a checkpoint there cannot be read, or was
         written by another run.
     """

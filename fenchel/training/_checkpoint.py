@@ -21,7 +21,7 @@ array manifest, ...) raises :class:`CheckpointError` naming the step folder to
 delete, never orbax's or tensorstore's traceback; so does one written by another
 run. A :class:`Checkpointer` holds the output lock of its folder
 (:func:`lock_checkpoints`): a second process training into the same folder is
-refused (:class:`fenchel._io.OutputLockedError`, naming the holder).
+refused (:class:`fenchel.infra._io.OutputLockedError`, naming the holder).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from fenchel._io import Refusal, output_lock
+from fenchel.infra._io import Refusal, output_lock
 
 PyTree = Any
 
@@ -53,7 +53,7 @@ class CheckpointError(Refusal, ValueError):
 
 def lock_checkpoints(directory: str | os.PathLike) -> contextlib.AbstractContextManager:
     """The output lock of the checkpoint folder ``directory``
-    (:func:`fenchel._io.output_lock`): taken by process 0 of a job only (the processes of
+    (:func:`fenchel.infra._io.output_lock`): taken by process 0 of a job only (the processes of
     a multi-host job share the folder), and not for remote paths (``gs://...``)."""
     directory = os.fspath(directory)
     if "://" in directory or jax.process_index() != 0:

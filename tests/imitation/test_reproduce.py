@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from fenchel._settings import SettingsMismatchError
+from fenchel.infra._settings import SettingsMismatchError
 from fenchel.cli import main
 from fenchel.imitation.policies import PolicyConfig
 from fenchel.imitation.reproduce import ReproduceConfig, aggregate, results_markdown, run_grid

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from hypothesis import given, settings, strategies as st
 
 from fenchel import energies
 from fenchel.multilabel.models import EnergyNetwork, FeatureMap, energy_spec
@@ -116,3 +117,43 @@ def test_scaled_low_rank_spec_scales_the_energy_exactly(factor):
     value = jax.vmap(spec.energy, in_axes=(spec.axes, 0))
     np.testing.assert_allclose(value(scaled.theta, y), factor * value(spec.theta, y),
                                rtol=1e-5, atol=1e-6 * factor)
+
+
+@settings(max_examples=12, deadline=None)
+@given(kind=st.sampled_from(["unary", "pairwise", "low-rank", "global"]),
+       seed=st.integers(0, 2**16), factor=st.floats(0.01, 50.0))
+def test_every_energy_shifts_reads_and_scales_its_unaries_through_its_protocol(kind, seed,
+                                                                              factor):
+    """Without a dispatch on which energy it is: ``add_linear`` (the energy protocol)
+    adds δ to the unaries (Φ + <δ, y>), its transpose reads them back, and the spec's
+    ``scale`` (set where the spec is built) multiplies Φ by the factor."""
+    from fenchel.multilabel.losses import _shift_unaries, _unaries
+
+    n, d, k = 3, 4, 5
+    energy = "pairwise" if kind == "low-rank" else kind
+    net = EnergyNetwork(d, k, energy, rank=2 if kind == "low-rank" else None,
+                        rngs=nnx.Rngs(seed % 7))
+    keys = jax.random.split(jax.random.key(seed), 3)
+    x = jax.random.normal(keys[0], (n, d))
+    y = jax.random.uniform(keys[1], (n, k))
+    delta = jax.random.normal(keys[2], (n, k))
+    spec = energy_spec(net, x)
+    value = jax.vmap(spec.energy, in_axes=(spec.axes, 0))
+    shifted = jax.vmap(lambda theta, dl: _shift_unaries(spec.energy, theta, dl),
+                       in_axes=(spec.axes, 0), out_axes=spec.axes)(spec.theta, delta)
+    np.testing.assert_allclose(value(shifted, y),
+                               value(spec.theta, y) + jnp.sum(delta * y, axis=-1),
+                               rtol=1e-5, atol=1e-5)
+    unaries = jax.vmap(lambda theta, yy: _unaries(spec.energy, theta, yy),
+                       in_axes=(spec.axes, 0))(spec.theta, y)
+    # Φ(θ, y) − <u, y> is free of the unaries: it is the same after the shift.
+    np.testing.assert_allclose(
+        value(spec.theta, y) - jnp.sum(unaries * y, axis=-1),
+        value(shifted, y) - jnp.sum((unaries + delta) * y, axis=-1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(
+        jax.vmap(lambda theta, yy: _unaries(spec.energy, theta, yy),
+                 in_axes=(spec.axes, 0))(shifted, y), unaries + delta)
+    scaled = spec.scaled(factor)
+    assert scaled.energy is spec.energy
+    np.testing.assert_allclose(value(scaled.theta, y), factor * value(spec.theta, y),
+                               rtol=1e-4, atol=1e-5 * factor)

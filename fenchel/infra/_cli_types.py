@@ -1,7 +1,7 @@
 """Checked ``argparse`` types shared by every ``fenchel`` sub-command, the one way
-of declaring a flag with deprecated spellings (:func:`add_argument`), and the one way a
-resumable ``fenchel reproduce`` command reports refused settings and Ctrl-C
-(:func:`run_resumable`).
+of declaring a flag with deprecated spellings (:func:`add_argument`). (A ``fenchel reproduce``
+grid's shared flags, and its reports of refusals and Ctrl-C, are in
+:mod:`fenchel.experiments`.)
 
 Each type function takes the flag's text and returns the parsed value, or raises
 :class:`argparse.ArgumentTypeError`, which argparse reports as
@@ -60,7 +60,7 @@ def positive_int(value: str) -> int:
     """An integer >= 1 (counts, sizes, budgets).
 
     Example:
-      >>> from fenchel._cli_types import positive_int
+      >>> from fenchel.infra._cli_types import positive_int
       >>> positive_int("3")
       3
     """
@@ -75,7 +75,7 @@ def non_negative_int(value: str) -> int:
     """An integer >= 0 (e.g. ``fenchel multilabel --hidden 0`` for a linear model).
 
     Example:
-      >>> from fenchel._cli_types import non_negative_int
+      >>> from fenchel.infra._cli_types import non_negative_int
       >>> non_negative_int("0")
       0
     """
@@ -90,7 +90,7 @@ def seed_int(value: str) -> int:
     """A seed: an integer in [0, :data:`SEED_MAX`].
 
     Example:
-      >>> from fenchel._cli_types import seed_int
+      >>> from fenchel.infra._cli_types import seed_int
       >>> seed_int("7")
       7
     """
@@ -105,7 +105,7 @@ def positive_float(value: str) -> float:
     """A finite number > 0 that stays > 0 in float32 (learning rates, temperatures).
 
     Example:
-      >>> from fenchel._cli_types import positive_float
+      >>> from fenchel.infra._cli_types import positive_float
       >>> positive_float("3e-3")
       0.003
     """
@@ -120,7 +120,7 @@ def non_negative_float(value: str) -> float:
     """A finite number >= 0 (e.g. weight decay).
 
     Example:
-      >>> from fenchel._cli_types import non_negative_float
+      >>> from fenchel.infra._cli_types import non_negative_float
       >>> non_negative_float("0")
       0.0
     """
@@ -135,7 +135,7 @@ def existing_file(value: str) -> str:
     """A file that exists and can be read (an input such as a demonstrations file).
 
     Example:
-      >>> from fenchel._cli_types import existing_file
+      >>> from fenchel.infra._cli_types import existing_file
       >>> existing_file("/no/such/file.npz")
       Traceback (most recent call last):
       ...
@@ -156,14 +156,14 @@ def existing_file(value: str) -> str:
 def output_path_problem(path: str | os.PathLike, folder: bool = False) -> str | None:
     """Why ``path`` cannot be written as a file (or, with ``folder``, used as an output
     folder), or None if it can. Creates nothing (it tries to create a file in the nearest
-    existing folder and removes it: :func:`fenchel._io.write_problem`).
+    existing folder and removes it: :func:`fenchel.infra._io.write_problem`).
 
     Example:
-      >>> from fenchel._cli_types import output_path_problem
+      >>> from fenchel.infra._cli_types import output_path_problem
       >>> output_path_problem("/")
       'it is an existing folder, a file name is needed'
     """
-    from fenchel._io import write_problem
+    from fenchel.infra._io import write_problem
 
     return write_problem(path, folder)
 
@@ -226,7 +226,7 @@ def add_argument(parser, *flags: str,
 
     Example:
       >>> import argparse
-      >>> from fenchel._cli_types import add_argument
+      >>> from fenchel.infra._cli_types import add_argument
       >>> parser = argparse.ArgumentParser(prog="demo")
       >>> _ = add_argument(parser, "--learning-rate", type=float, help="step size",
       ...                  deprecated=["--lr"])
@@ -254,32 +254,5 @@ def add_argument(parser, *flags: str,
 
 __all__ = ["SEED_MAX", "positive_int", "non_negative_int", "seed_int", "positive_float",
            "non_negative_float", "existing_file", "output_path_problem", "output_file",
-           "output_dir", "REMOVAL", "DeprecatedAlias", "add_argument", "run_resumable"]
+           "output_dir", "REMOVAL", "DeprecatedAlias", "add_argument"]
 
-
-def run_resumable(prefix: str, out: str | os.PathLike, call: Callable[[], Any]
-                  ) -> tuple[int | None, Any]:
-    """Run a resumable grid, ``call()``, for the command ``prefix`` writing to ``out``.
-
-    Returns:
-      ``(None, result)`` when it finished; ``(2, None)`` when it was refused
-      (:class:`fenchel._io.Refusal`, printed as ``PREFIX: error: MESSAGE``): ``out``
-      holds runs made with other settings
-      (:class:`fenchel._settings.SettingsMismatchError`), another run holds ``out``
-      (:class:`fenchel._io.OutputLockedError`), an output cannot be written
-      (:class:`fenchel._io.NotWritableError`), an input cannot be used;
-      ``(130, None)`` on Ctrl-C, after saying that the finished runs in ``out/runs``
-      are kept and the same command resumes. Other errors propagate.
-    """
-    from fenchel._io import Refusal
-
-    try:
-        return None, call()
-    except Refusal as err:
-        print(f"{prefix}: error: {err}", file=sys.stderr)
-        return 2, None
-    except KeyboardInterrupt:
-        print(f"{prefix}: interrupted; the finished runs are kept in "
-              f"{os.path.join(os.fspath(out), 'runs')}: run the same command again to resume",
-              file=sys.stderr)
-        return 130, None

@@ -16,7 +16,7 @@ import json
 import os
 from typing import Any, Iterable, Mapping
 
-from fenchel._io import Refusal, write_json_atomic
+from fenchel.infra._io import Refusal, write_json_atomic
 
 SETTINGS_FILE = "settings.json"
 
@@ -31,7 +31,7 @@ def normalized(settings: Mapping[str, Any]) -> dict[str, Any]:
     """``settings`` as JSON would store it (tuples become lists, keys strings).
 
     Example:
-      >>> from fenchel._settings import normalized
+      >>> from fenchel.infra._settings import normalized
       >>> normalized({"hidden": (0, 512)})
       {'hidden': [0, 512]}
     """
@@ -45,7 +45,7 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any],
     only differs (its missing value shows as ``"(not recorded)"``).
 
     Example:
-      >>> from fenchel._settings import differences
+      >>> from fenchel.infra._settings import differences
       >>> differences({"lr": 0.1, "opt": {"steps": 2}}, {"lr": 0.1, "opt": {"steps": 3}})
       [('opt.steps', 2, 3)]
     """

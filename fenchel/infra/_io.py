@@ -60,7 +60,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
 
     Example:
       >>> import os, tempfile
-      >>> from fenchel._io import atomic_path
+      >>> from fenchel.infra._io import atomic_path
       >>> path = os.path.join(tempfile.mkdtemp(), "results", "plot.txt")
       >>> with atomic_path(path) as tmp, open(tmp, "w") as f:
       ...     _ = f.write("done")
@@ -108,7 +108,7 @@ def json_text(data: Any, *, indent: int = 1, sort_keys: bool = True) -> str:
     """``data`` as the JSON text :func:`write_json_atomic` writes (with a final newline).
 
     Example:
-      >>> from fenchel._io import json_text
+      >>> from fenchel.infra._io import json_text
       >>> json_text({"b": 1, "a": [2]}, indent=None)
       '{"a": [2], "b": 1}\\n'
     """
@@ -127,7 +127,7 @@ def read_json_record(path: str | os.PathLike, required_key: str) -> dict[str, An
     treats all of these as "not done yet" and runs it again.
 
     Example:
-      >>> from fenchel._io import read_json_record
+      >>> from fenchel.infra._io import read_json_record
       >>> read_json_record("no/such/file.json", "config") is None
       True
     """
@@ -206,7 +206,7 @@ def write_problem(path: str | os.PathLike, folder: bool = False,
       probed: a cache of probed folders, shared between calls.
 
     Example:
-      >>> from fenchel._io import write_problem
+      >>> from fenchel.infra._io import write_problem
       >>> write_problem("/")
       'it is an existing folder, a file name is needed'
     """
@@ -301,7 +301,7 @@ def write_all_or_nothing(files: Mapping[str | os.PathLike, Writer]) -> None:
 
     Example:
       >>> import os, tempfile
-      >>> from fenchel._io import write_all_or_nothing
+      >>> from fenchel.infra._io import write_all_or_nothing
       >>> out = tempfile.mkdtemp()
       >>> write_all_or_nothing({os.path.join(out, "a.txt"): "A",
       ...                       os.path.join(out, "b.bin"): b"B"})
@@ -372,7 +372,7 @@ def lock_file(target: str | os.PathLike, folder: bool = True) -> str:
     """The lock file of the output folder (or, with ``folder=False``, file) ``target``.
 
     Example:
-      >>> from fenchel._io import lock_file
+      >>> from fenchel.infra._io import lock_file
       >>> lock_file("/data/out"), lock_file("/data/bench.json", folder=False)
       ('/data/out/.fenchel.lock', '/data/.bench.json.fenchel.lock')
     """
@@ -534,7 +534,7 @@ def output_lock(target: str | os.PathLike, *, folder: bool = True,
 
     Example:
       >>> import os, tempfile
-      >>> from fenchel._io import LOCK_FILE, output_lock
+      >>> from fenchel.infra._io import LOCK_FILE, output_lock
       >>> out = os.path.join(tempfile.mkdtemp(), "grid")
       >>> with output_lock(out) as lock:
       ...     os.path.basename(lock) == LOCK_FILE

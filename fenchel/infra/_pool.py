@@ -4,7 +4,7 @@ A plain :class:`concurrent.futures.ProcessPoolExecutor` keeps going after Ctrl-C
 workers report the interrupt of their current task and take the next one, and leaving
 its ``with`` block waits for the whole queue. :func:`run_parallel` instead cancels the
 queued tasks, interrupts the running ones (SIGINT, so that they unwind and the atomic
-writers of :mod:`fenchel._io` remove their temporary files), waits a few seconds and
+writers of :mod:`fenchel.infra._io` remove their temporary files), waits a few seconds and
 then terminates what is left. Results written before the interrupt stay.
 """
 

@@ -1,0 +1,63 @@
+"""Imports point downward only: core <- infra <- experiments <- applications.
+
+Read from the source files (no import, so no extra is needed): every ``import fenchel...``
+and ``from fenchel... import`` of a module, at any depth (lazy imports count too).
+"""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+import fenchel
+
+PACKAGE = pathlib.Path(fenchel.__file__).parent
+
+# Each layer may import its own modules and those of the layers before it.
+APPLICATIONS = ("multilabel", "imitation", "bench", "training", "datasets")
+LAYERS = {"infra": ("infra",), "experiments": ("infra", "experiments"),
+          **{app: ("infra", "experiments", *APPLICATIONS) for app in APPLICATIONS}}
+NOT_CORE = set(LAYERS) | {"cli", "__main__"}
+
+
+def _layer(path: pathlib.Path) -> str:
+    top = path.relative_to(PACKAGE).parts[0]
+    top = top.removesuffix(".py")
+    return top if top in NOT_CORE else "core"
+
+
+def _imported(path: pathlib.Path) -> set[str]:
+    """The fenchel subpackages or modules (first part after ``fenchel.``) ``path`` imports."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] if node.module != "fenchel" else \
+                [f"fenchel.{alias.name}" for alias in node.names]
+        found |= {name.split(".")[1] for name in names
+                  if name.startswith("fenchel.")}
+    return found
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_point_downward(path):
+    layer = _layer(path)
+    if layer in ("cli", "__main__"):  # the dispatcher registers every application
+        return
+    allowed = LAYERS.get(layer, ())
+    upward = {name for name in _imported(path)
+              if name in NOT_CORE and name not in allowed}
+    assert not upward, f"{path.relative_to(PACKAGE)} ({layer}) imports {sorted(upward)}"
+
+
+def test_the_layers_are_found():
+    layers = {_layer(path) for path in MODULES}
+    assert {"core", "infra", "experiments", "multilabel", "imitation"} <= layers
+    assert "infra" in _imported(PACKAGE / "experiments" / "_grid.py")
