@@ -203,6 +203,8 @@ def read_csv(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     x = np.empty((n, d), np.float64)
     ranks = np.empty((n, k), np.int32)
     for i, text in enumerate(rows):
+        if not text.strip():
+            raise _error(path, i + 2, f"empty line, expected a row of {d + k} values")
         x[i], ranks[i] = _row(path, i + 2, text, d, k)
     return x, ranks
 
