@@ -8,7 +8,7 @@ every fold and aggregates; a grid runner calls :func:`run_fold` directly.
 
 Methods (:data:`METHODS`): every head of :data:`fenchel.label_ranking.models.HEADS`,
 trained by :func:`fenchel.training.train` (AdamW, early stopping on the validation τ;
-the refit trains for the chosen number of epochs), and ``knn``, the k-nearest-neighbour
+the refit trains for the chosen number of steps), and ``knn``, the k-nearest-neighbour
 Borda ranker (scikit-learn; the neighbours' rank vectors are summed and sorted).
 """
 
@@ -35,21 +35,26 @@ from fenchel.label_ranking.protocol import Fold, cv_folds, inner_split, standard
 class Settings:
     """The fixed (not tuned) settings of a run.
 
+    Budgets count optimizer steps, not epochs, so that a small data set gets as many
+    updates as a large one (ten-fold training sets range from 135 to 37,000 examples).
+
     Attributes:
-      max_epochs: epoch budget of a selection fit (early stopping may end it sooner).
-      patience: epochs without a better validation τ before a selection fit stops.
+      max_steps: step budget of a selection fit (early stopping may end it sooner).
+      eval_every: steps between two validation evaluations of a selection fit.
+      patience: evaluations without a better validation τ before a selection fit stops.
       batch_size: minibatch size (capped at the number of training examples).
       validation_fraction: share of the training folds held out to choose the
-        configuration and the number of epochs.
+        configuration and the number of steps.
     """
 
-    max_epochs: int = 100
-    patience: int = 15
-    batch_size: int = 32
+    max_steps: int = 2000
+    eval_every: int = 25
+    patience: int = 12
+    batch_size: int = 64
     validation_fraction: float = 0.2
 
     def __post_init__(self):
-        for name in ("max_epochs", "patience", "batch_size"):
+        for name in ("max_steps", "eval_every", "patience", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -60,7 +65,7 @@ class Settings:
 
 class Fitted(NamedTuple):
     """A trained model: ``predict(x) -> (n, k) ranks`` and what the fit reports
-    (``epochs``: the epochs a refit should train for, when the method trains)."""
+    (``steps``: the steps a refit should train for, when the method trains)."""
 
     predict: Callable[[np.ndarray], np.ndarray]
     info: Mapping[str, Any]
@@ -155,15 +160,12 @@ class NetworkMethod:
                        _optimizer(float(config["learning_rate"]), float(config["weight_decay"])),
                        {"x": np.asarray(x, np.float32), "y": self.head.targets(ranks)},
                        batch_size=batch_size, key=key_train,
-                       num_epochs=int(config.get("epochs", settings.max_epochs)),
-                       eval_fn=eval_fn, patience=settings.patience if eval_fn else None,
-                       progress=False)
-        best = result.best_params
-        steps_per_epoch = n // batch_size
-        epochs = max(1, (result.best_step or result.steps) // steps_per_epoch)
+                       num_steps=int(config.get("steps", settings.max_steps)),
+                       eval_fn=eval_fn, eval_every=settings.eval_every,
+                       patience=settings.patience if eval_fn else None, progress=False)
         loss = result.history["loss"][-1] if result.history["loss"] else float("nan")
-        return Fitted(functools.partial(predict_ranks, self.head, best),
-                      {"epochs": epochs, "final_loss": float(loss)})
+        return Fitted(functools.partial(predict_ranks, self.head, result.best_params),
+                      {"steps": int(result.best_step or result.steps), "final_loss": float(loss)})
 
 
 # --- k nearest neighbours --------------------------------------------------------------
@@ -236,7 +238,7 @@ def run_fold(data: LabelRankingData, method: str | Method, fold: Fold, *, seed: 
        seed ``(seed, repeat, fold)``); fit every configuration of the grid on the fit
        part, early-stopping on the validation part's Kendall τ.
     3. Refit the configuration with the best validation τ (the first on ties) on all
-       the training folds, for the epochs its selection fit chose.
+       the training folds, for the steps its selection fit chose.
     4. Score the test fold.
 
     Args:
@@ -249,7 +251,7 @@ def run_fold(data: LabelRankingData, method: str | Method, fold: Fold, *, seed: 
 
     Returns:
       ``{"repeat", "fold", "n_test", "kendall_tau", "spearman"`` (means over the test
-      examples), ``"config"`` (the chosen one, with the refit's ``epochs`` for trained
+      examples), ``"config"`` (the chosen one, with the refit's ``steps`` for trained
       methods), ``"validation_kendall_tau"``, ``"candidates"`` (each configuration's
       validation τ), ``"seconds"}``.
 
@@ -282,8 +284,8 @@ def run_fold(data: LabelRankingData, method: str | Method, fold: Fold, *, seed: 
         candidates.append({"config": config, "validation_kendall_tau": tau, **fitted.info})
     best = max(candidates, key=lambda c: c["validation_kendall_tau"])  # first on ties
     chosen = dict(best["config"])
-    if "epochs" in best:
-        chosen["epochs"] = best["epochs"]
+    if "steps" in best:
+        chosen["steps"] = best["steps"]
     fitted = method.fit(chosen, x[fold.train], data.ranks[fold.train], key, settings)
     predicted = fitted.predict(x[fold.test])
     truth = data.ranks[fold.test]
