@@ -242,9 +242,12 @@ def dataset_path(name: PathLike, data_dir: PathLike | None = None) -> pathlib.Pa
       FileNotFoundError: naming the file looked for and the folder's data sets.
 
     Example:
+      >>> import pathlib, tempfile
       >>> from fenchel.label_ranking.data import dataset_path
-      >>> dataset_path("/data/iris.csv").name
-      'iris.csv'
+      >>> folder = pathlib.Path(tempfile.mkdtemp())
+      >>> _ = (folder / "tiny.csv").write_text("1,1,2\n0.5,2,1\n")
+      >>> dataset_path("tiny", folder).name, dataset_path(folder / "tiny.csv").name
+      ('tiny.csv', 'tiny.csv')
     """
     if not isinstance(name, (str, os.PathLike)):
         raise TypeError(f"name must be a data set name or a path to a CSV file, "
