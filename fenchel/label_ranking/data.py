@@ -245,7 +245,7 @@ def dataset_path(name: PathLike, data_dir: PathLike | None = None) -> pathlib.Pa
       >>> import pathlib, tempfile
       >>> from fenchel.label_ranking.data import dataset_path
       >>> folder = pathlib.Path(tempfile.mkdtemp())
-      >>> _ = (folder / "tiny.csv").write_text("1,1,2\n0.5,2,1\n")
+      >>> _ = (folder / "tiny.csv").write_text("1,1,2\\n0.5,2,1\\n")
       >>> dataset_path("tiny", folder).name, dataset_path(folder / "tiny.csv").name
       ('tiny.csv', 'tiny.csv')
     """
