@@ -1,0 +1,64 @@
+"""The Fenchel-Young heads on the permutahedron and the Birkhoff polytope: the loss is
+≥ 0, vanishes when θ points at the target, its gradient in the outputs is ŷ − y
+(Danskin), and a fold learns a linear ranking with each of them."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fenchel.regularizers
+from fenchel.label_ranking.experiment import Settings, run_fold
+from fenchel.label_ranking.models import HEADS
+
+_FY_HEADS = {"perm-squared": "SquaredPermutahedron", "perm-entropic": "EntropicPermutahedron",
+             "birkhoff-squared": "SquaredBirkhoff", "birkhoff-entropic": "EntropicBirkhoff"}
+
+pytestmark = pytest.mark.skipif(
+    not all(hasattr(fenchel.regularizers, name) for name in _FY_HEADS.values()),
+    reason="needs the permutahedron and Birkhoff regularizers of issue 23 part 1")
+
+
+def _ranks(rng, n, k):
+    return np.argsort(rng.random((n, k)), axis=1) + 1
+
+
+@pytest.mark.parametrize("name", sorted(_FY_HEADS))
+@settings(max_examples=15, deadline=None)
+@given(k=st.integers(2, 6), seed=st.integers(0, 2**31))
+def test_fenchel_young_heads(name, k, seed):
+    head = HEADS[name]
+    reg = getattr(fenchel.regularizers, _FY_HEADS[name])()
+    rng = np.random.default_rng(seed)
+    ranks = _ranks(rng, 3, k)
+    y = jnp.asarray(head.targets(ranks))
+    outputs = jnp.asarray(rng.normal(size=(3, head.n_outputs(k))), jnp.float32)
+    loss = head.loss(outputs, {}, y, None)
+    assert loss.shape == (3,) and bool(jnp.all(loss >= -1e-4))
+    # Danskin: the gradient in the outputs is ŷ − y, ŷ the regularized maximizer.
+    grad = jax.grad(lambda o: jnp.sum(head.loss(o, {}, y, None)))(outputs)
+    theta = head.scores(outputs, {})
+    y_hat = jax.vmap(reg.linear_maximizer)(theta)
+    np.testing.assert_allclose(np.asarray(grad).reshape(y.shape), y_hat - y, atol=2e-3)
+    # θ pointing at the target: its ranking decodes back and the loss is about 0
+    sharp = 50.0 * (y - jnp.mean(y, axis=-1, keepdims=True)).reshape(outputs.shape)
+    np.testing.assert_array_equal(head.ranks(np.asarray(head.scores(sharp, {}))), ranks)
+    assert float(jnp.max(head.loss(sharp, {}, y, None))) < 1e-2
+
+
+@pytest.mark.parametrize("name", sorted(_FY_HEADS))
+def test_a_fold_learns_a_linear_ranking(name):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    ranks = np.argsort(np.argsort(-(x @ rng.normal(size=(3, 4))), axis=1), axis=1) + 1
+    from fenchel.label_ranking.data import LabelRankingData
+    from fenchel.label_ranking.protocol import cv_folds
+
+    data = LabelRankingData("linear", x, ranks.astype(np.int32), {})
+    fold = cv_folds(200, 4, 1, seed=0)[0]
+    result = run_fold(data, name, fold, settings=Settings(max_steps=300),
+                      grid={"hidden": (0,), "learning_rate": (0.05,), "weight_decay": (1e-4,)})
+    assert result["kendall_tau"] > 0.8, result
