@@ -10,8 +10,8 @@ head                          output θ, loss, decoding
 ``perm-squared``              θ ∈ R^k; Fenchel-Young loss of ``SquaredPermutahedron``
                               (ŷ: the projection of θ onto the permutahedron); argsort θ
 ``perm-entropic``             same with ``EntropicPermutahedron`` (log-domain isotonic)
-``birkhoff-squared``          Θ ∈ R^{k×k}; Fenchel-Young loss of ``SquaredBirkhoff``,
-                              target the permutation matrix; decoded by
+``birkhoff-squared``          Θ ∈ R^{k×k} (flattened); Fenchel-Young loss of
+                              ``SquaredBirkhoff``, target the permutation matrix; by
                               ``scipy.optimize.linear_sum_assignment`` of Θ
 ``birkhoff-entropic``         same with ``EntropicBirkhoff`` (Sinkhorn)
 ``perm-pairwise``             pairwise energy ``<u, y> + ½ yᵀUy``, ``U = −VVᵀ`` learned,
@@ -212,8 +212,9 @@ class PermutahedronHead(Head):
 
 @dataclasses.dataclass(frozen=True)
 class BirkhoffHead(Head):
-    """Θ = g(x) ∈ R^{k×k}, the Fenchel-Young loss on the Birkhoff polytope with the
-    permutation matrix as target; decoded by a linear assignment of Θ."""
+    """Θ = g(x) ∈ R^{k×k} (flattened row-major, as the Birkhoff regularizers take it), the
+    Fenchel-Young loss on the Birkhoff polytope with the permutation matrix as target;
+    decoded by a linear assignment of Θ."""
 
     regularizer: str = "EntropicBirkhoff"
 
@@ -225,17 +226,15 @@ class BirkhoffHead(Head):
         return k * k
 
     def targets(self, ranks):
-        return permutation_matrix(ranks)
-
-    def _matrix(self, outputs):
-        k = math.isqrt(outputs.shape[-1])
-        return outputs.reshape(outputs.shape[:-1] + (k, k))
+        matrix = permutation_matrix(ranks)
+        return matrix.reshape(matrix.shape[:-2] + (-1,))
 
     def loss(self, outputs, extra, y, key):
-        return _fenchel_young(_regularizer(self.regularizer), self._matrix(outputs), y)
+        return _fenchel_young(_regularizer(self.regularizer), outputs, y)
 
     def scores(self, outputs, extra):
-        return self._matrix(outputs)
+        k = math.isqrt(outputs.shape[-1])
+        return outputs.reshape(outputs.shape[:-1] + (k, k))
 
     def ranks(self, scores):
         return assignment_ranks(scores)
