@@ -41,7 +41,8 @@ def scores_to_ranks(scores) -> np.ndarray:
     """The ranking of each row of scores: the highest score gets rank 1.
 
     Ties are broken by label index (the lower index ranks first), so the result is a
-    strict ranking and the same on every machine.
+    strict ranking and the same on every machine: :func:`fenchel.ranking.ranks_from_scores`
+    on checked, finite scores.
 
     Args:
       scores: (n, k) finite numbers.
@@ -54,12 +55,10 @@ def scores_to_ranks(scores) -> np.ndarray:
       >>> scores_to_ranks([[0.1, 0.7, 0.1]]).tolist()
       [[2, 1, 3]]
     """
+    from fenchel.ranking import ranks_from_scores
+
     scores = _as_matrix("scores", scores, integer=False)
-    order = np.argsort(-scores, axis=1, kind="stable")  # stable: ties keep index order
-    ranks = np.empty(scores.shape, np.int32)
-    np.put_along_axis(ranks, order, np.arange(1, scores.shape[1] + 1, dtype=np.int32)[None],
-                      axis=1)
-    return ranks
+    return np.asarray(ranks_from_scores(scores))
 
 
 def _check_pair(true_ranks, predicted_ranks) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,8 @@ head                          output θ, loss, decoding
 On the permutahedron of ``w = (k, k−1, …, 1)`` a ranking ``r`` (``r_j`` the position of
 label j, 1 = first) is the vertex ``y_j = k + 1 − r_j``: the first label gets the largest
 entry. On the Birkhoff polytope it is the permutation matrix ``P_{j, r_j − 1} = 1``
-(label j at position ``r_j``).
+(label j at position ``r_j``). Both encodings and the assignment decoding are
+:mod:`fenchel.ranking`'s.
 
 Heads are frozen dataclasses (hashable: the trainer's compiled step is reused across
 folds); a new head is one class and one entry of :data:`HEADS`.
@@ -43,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fenchel import ranking
 from fenchel.label_ranking.metrics import scores_to_ranks
 
 Array = jax.Array
@@ -98,52 +100,6 @@ def feature_map(params: Params, x: Array) -> Array:
     return x @ w + b
 
 
-# --- targets ---------------------------------------------------------------------------
-
-def permutahedron_vertex(ranks) -> np.ndarray:
-    """The vertex of the permutahedron of ``(k, …, 1)`` of a ranking: ``k + 1 − r``.
-
-    Example:
-      >>> from fenchel.label_ranking.models import permutahedron_vertex
-      >>> permutahedron_vertex([[3, 1, 2]]).tolist()
-      [[1.0, 3.0, 2.0]]
-    """
-    ranks = np.asarray(ranks)
-    return (ranks.shape[-1] + 1 - ranks).astype(np.float32)
-
-
-def permutation_matrix(ranks) -> np.ndarray:
-    """The permutation matrix of a ranking: ``P[..., j, r_j − 1] = 1``.
-
-    Example:
-      >>> from fenchel.label_ranking.models import permutation_matrix
-      >>> permutation_matrix([[2, 1]]).tolist()
-      [[[0.0, 1.0], [1.0, 0.0]]]
-    """
-    ranks = np.asarray(ranks)
-    return (ranks[..., :, None] - 1 == np.arange(ranks.shape[-1])).astype(np.float32)
-
-
-def assignment_ranks(scores) -> np.ndarray:
-    """The ranking maximizing ``Σ_j Θ[j, r_j − 1]`` for each ``Θ: (k, k)`` (label j at
-    position ``r_j``), by ``scipy.optimize.linear_sum_assignment`` (outside ``jit``).
-
-    Example:
-      >>> import numpy as np
-      >>> from fenchel.label_ranking.models import assignment_ranks
-      >>> assignment_ranks(np.array([[[0.0, 1.0], [1.0, 0.0]]])).tolist()
-      [[2, 1]]
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    scores = np.asarray(scores, np.float64)
-    ranks = np.empty(scores.shape[:-1], np.int32)
-    for i, theta in enumerate(scores):
-        rows, columns = linear_sum_assignment(theta, maximize=True)
-        ranks[i, rows] = columns + 1
-    return ranks
-
-
 # --- heads -----------------------------------------------------------------------------
 
 def _regularizer(name: str):
@@ -177,7 +133,7 @@ class Head:
         return {}
 
     def targets(self, ranks) -> np.ndarray:
-        return permutahedron_vertex(ranks)
+        return np.asarray(ranking.permutahedron_vertex(np.asarray(ranks)))
 
     def loss(self, outputs: Array, extra: Params, y: Array, key: Array) -> Array:
         raise NotImplementedError
@@ -226,18 +182,13 @@ class BirkhoffHead(Head):
         return k * k
 
     def targets(self, ranks):
-        matrix = permutation_matrix(ranks)
-        return matrix.reshape(matrix.shape[:-2] + (-1,))
+        return np.asarray(ranking.permutation_matrix(np.asarray(ranks)))
 
     def loss(self, outputs, extra, y, key):
         return _fenchel_young(_regularizer(self.regularizer), outputs, y)
 
-    def scores(self, outputs, extra):
-        k = math.isqrt(outputs.shape[-1])
-        return outputs.reshape(outputs.shape[:-1] + (k, k))
-
     def ranks(self, scores):
-        return assignment_ranks(scores)
+        return ranking.permutation_from_doubly_stochastic(scores)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -354,6 +305,5 @@ HEADS: dict[str, Head] = {head.name: head for head in (
 """The trained heads by method name."""
 
 
-__all__ = ["init_feature_map", "feature_map", "permutahedron_vertex", "permutation_matrix",
-           "assignment_ranks", "uniform_permutation_samples", "Head", "PermutahedronHead",
+__all__ = ["init_feature_map", "feature_map", "uniform_permutation_samples", "Head", "PermutahedronHead",
            "BirkhoffHead", "PairwiseHead", "MinMinHead", "RegressionHead", "HEADS"]
