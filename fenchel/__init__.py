@@ -27,7 +27,7 @@ Example:
 """
 
 from fenchel import (candidates, domains, energies, log_partition, losses, maximizers,
-                     regularizers, testing)
+                     ranking, regularizers, testing)
 from fenchel.candidates import candidate_set_loss
 from fenchel.log_partition import min_min_loss
 from fenchel.losses import gfy_loss, make_gfy_loss
@@ -44,6 +44,7 @@ __all__ = [
     "losses",
     "candidates",
     "log_partition",
+    "ranking",
     "maximize",
     "conjugate",
     "gfy_loss",

@@ -45,13 +45,14 @@ _APPLICATIONS = {
     "fenchel.multilabel.cli": (("multilabel",), "multilabel", "multilabel"),
     "fenchel.multilabel.calibration": ((), "calibration", "multilabel"),
     "fenchel.imitation.cli": (("imitation",), "imitation", "imitation"),
+    "fenchel.label_ranking.cli": (("label-ranking",), None, "multilabel"),
     "fenchel.bench.cli": (("bench",), None, "bench"),
 }
 
 # The modules each extra of pyproject.toml provides (import names), checked before an
 # application registers its sub-commands, so that a missing one gives a message.
 _EXTRA_MODULES = {
-    "multilabel": ("flax", "orbax.checkpoint", "scipy", "arff", "tqdm", "matplotlib"),
+    "multilabel": ("flax", "orbax.checkpoint", "scipy", "sklearn", "arff", "tqdm", "matplotlib"),
     "imitation": ("flax", "orbax.checkpoint", "tqdm", "gymnasium", "mujoco", "PIL",
                   "matplotlib"),
     "bench": ("flax", "orbax.checkpoint", "scipy", "arff", "tqdm", "matplotlib"),

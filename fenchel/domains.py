@@ -323,3 +323,13 @@ class Reals(Domain):
 
 
 __all__ = ["Domain", "Box", "Simplex", "Reals", "domain_tolerance", "projection_simplex"]
+
+# The structured domains live in their own modules (imported last: they build on Domain).
+from fenchel._doubly_stochastic import SolveInfo, projection_birkhoff, sinkhorn  # noqa: E402
+from fenchel._isotonic import (isotonic_kl, isotonic_squared,  # noqa: E402
+                               kl_projection_permutahedron, projection_permutahedron)
+from fenchel._structured_domains import Birkhoff, Permutahedron  # noqa: E402
+
+__all__ += ["Permutahedron", "Birkhoff", "projection_permutahedron",
+            "kl_projection_permutahedron", "isotonic_squared", "isotonic_kl",
+            "projection_birkhoff", "sinkhorn", "SolveInfo"]

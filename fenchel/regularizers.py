@@ -43,6 +43,8 @@ import jax.numpy as jnp
 from fenchel import _closed_forms
 from fenchel import domains as _domains
 from fenchel._regularizer import Regularizer, _nonnegative, _times, xlogx
+from fenchel._ranking_regularizers import (EntropicBirkhoff, EntropicPermutahedron,
+                                           SquaredBirkhoff, SquaredPermutahedron)
 from fenchel._tsallis import Tsallis, entmax
 from fenchel.domains import domain_tolerance, projection_simplex
 
@@ -384,6 +386,12 @@ register_builtin("SquaredSimplex", SquaredSimplex(), SquaredSimplex(scale=0.5))
 register_builtin("ShannonSimplex", ShannonSimplex(), ShannonSimplex(scale=2.0))
 
 register_builtin("Tsallis", Tsallis(alpha=1.5), Tsallis(alpha=1.25, scale=0.5))
+register_builtin("SquaredPermutahedron", SquaredPermutahedron(),
+                 SquaredPermutahedron(scale=0.5, w=(1.0, 0.5, 0.0, -2.0)))
+register_builtin("EntropicPermutahedron", EntropicPermutahedron(),
+                 EntropicPermutahedron(scale=2.0, w=(0.1, 0.2, 0.3, 3.0)))
+register_builtin("SquaredBirkhoff", SquaredBirkhoff(), SquaredBirkhoff(scale=0.5))
+register_builtin("EntropicBirkhoff", EntropicBirkhoff(), EntropicBirkhoff(scale=2.0))
 
 __all__ = [
     "Regularizer",
@@ -396,6 +404,10 @@ __all__ = [
     "SquaredSimplex",
     "BoxIndicator",
     "Tsallis",
+    "SquaredPermutahedron",
+    "EntropicPermutahedron",
+    "SquaredBirkhoff",
+    "EntropicBirkhoff",
     "entmax",
     "projection_simplex",
     "domain_tolerance",

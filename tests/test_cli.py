@@ -30,6 +30,7 @@ def test_version(capsys):
     ("gymnasium", ["imitation", "train", "--env", "particle-2d"], "imitation"),
     ("gymnasium", ["reproduce", "imitation", "--help"], "imitation"),
     ("arff", ["multilabel", "--dataset", "yeast"], "multilabel"),
+    ("sklearn", ["label-ranking", "--dataset", "iris"], "multilabel"),
     ("flax", ["bench", "--quick"], "bench"),
 ])
 def test_a_missing_extra_names_the_install_command(hidden, argv, extra, subprocess_env):
@@ -163,13 +164,13 @@ def test_the_same_concept_has_the_same_flag_everywhere():
     for path, flags in OFFERS.items():
         shown = {flag for flag, _ in _visible_options(leaves[path])}
         assert set(flags) <= shown, (path, set(flags) - shown)
-    # --hidden is the multilabel grid of one-layer widths only; one network's layers are
-    # --hidden-sizes (imitation), so the two meanings never share a name.
+    # --hidden is the grid of one-layer widths only (multilabel, label-ranking); one
+    # network's layers are --hidden-sizes (imitation), so the two meanings never share a name.
     for path, parser in leaves.items():
         shown = {flag for flag, _ in _visible_options(parser)}
         assert not {"--hidden", "--hidden-sizes"} <= shown, path
         if "--hidden" in shown:
-            assert path[-1] == "multilabel", path
+            assert path[-1] in ("multilabel", "label-ranking"), path
     # every command that shows progress silences it the same way
     assert all("--quiet" in {flag for flag, _ in _visible_options(parser)}
                for parser in leaves.values())

@@ -19,7 +19,9 @@ from fenchel.maximizers._base import (Maximizer, check_bool, check_int, check_re
 class ClosedForm(Maximizer):
     """``ŷ = ∇Ω*(s)``: exact, for an energy linear in y, ``Φ(θ, y) = <s(θ), y>``
     (the bilinear energy, s = θ; see :meth:`~fenchel.energies.Energy.scores`), and a
-    regularizer with a closed-form linear maximizer.
+    regularizer with a closed-form linear maximizer. A regularizer whose maximizer is
+    iterative offers ``linear_maximizer_with_info(s) -> (y, info)`` (``info`` with
+    ``iterations``, ``residual``, ``converged``), and the status reports it.
 
     Example:
       >>> import jax.numpy as jnp
@@ -42,8 +44,16 @@ class ClosedForm(Maximizer):
 
     def __call__(self, energy, reg, theta, init=None, key=None):
         energy = _energies.as_energy(energy)
-        y = reg.linear_maximizer(energy.scores(theta))
-        return y, make_info(energy, reg, theta, y, 0, 0.0, 0.0)
+        with_info = getattr(reg, "linear_maximizer_with_info", None)
+        if with_info is None:
+            y = reg.linear_maximizer(energy.scores(theta))
+            return y, make_info(energy, reg, theta, y, 0, 0.0, 0.0)
+        # An iterative "closed form" (Sinkhorn on the Birkhoff polytope) reports how it
+        # ended: its iterations, its residual, and whether it converged.
+        y, solve = with_info(energy.scores(theta))
+        residual = jnp.where(solve.converged, 0.0, jnp.maximum(solve.residual, 1.0))
+        info = make_info(energy, reg, theta, y, solve.iterations, residual, 0.0)
+        return y, info._replace(residual=solve.residual.astype(info.residual.dtype))
 
     def fixed_point_map(self, energy, reg, theta, y):
         return reg.linear_maximizer(_energies.as_energy(energy).scores(theta))
