@@ -16,7 +16,7 @@ import fenchel
 PACKAGE = pathlib.Path(fenchel.__file__).parent
 
 # Each layer may import its own modules and those of the layers before it.
-APPLICATIONS = ("multilabel", "imitation", "bench", "training", "datasets")
+APPLICATIONS = ("multilabel", "imitation", "label_ranking", "bench", "training", "datasets")
 LAYERS = {"infra": ("infra",), "experiments": ("infra", "experiments"),
           **{app: ("infra", "experiments", *APPLICATIONS) for app in APPLICATIONS}}
 NOT_CORE = set(LAYERS) | {"cli", "__main__"}
@@ -59,5 +59,5 @@ def test_imports_point_downward(path):
 
 def test_the_layers_are_found():
     layers = {_layer(path) for path in MODULES}
-    assert {"core", "infra", "experiments", "multilabel", "imitation"} <= layers
+    assert {"core", "infra", "experiments", "multilabel", "imitation", "label_ranking"} <= layers
     assert "infra" in _imported(PACKAGE / "experiments" / "_grid.py")

@@ -17,7 +17,7 @@ import argparse
 import sys
 import time
 
-from fenchel._cli_types import (non_negative_float, non_negative_int, output_file,
+from fenchel.infra._cli_types import (non_negative_float, non_negative_int, output_file,
                                 positive_float, positive_int, seed_int)
 
 PREFIX = "fenchel label-ranking"
@@ -62,7 +62,7 @@ def _line(result: dict) -> str:
 def _run(args: argparse.Namespace) -> int:
     from contextlib import nullcontext
 
-    from fenchel._io import output_lock, write_json_atomic
+    from fenchel.infra._io import output_lock, write_json_atomic
     from fenchel.label_ranking.data import load_dataset
     from fenchel.label_ranking.experiment import Settings, cross_validate, get_method
 
