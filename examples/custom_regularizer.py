@@ -1,4 +1,5 @@
-"""Your own regularizer, energy and solver, with no edit of fenchel.
+"""Your own regularizer, energy and solver, with no edit of fenchel
+================================================================
 
 A weighted squared box, Ω(y) = ½ Σ w_i y_i² on [0, 1]^k, needs nothing but a domain
 and a value: the default solvers step on Φ − Ω and project onto the box. Its bilinear

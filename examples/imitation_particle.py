@@ -1,4 +1,5 @@
-"""A GFY-trained energy policy on the smallest particle task.
+"""A GFY-trained energy policy on the smallest particle task
+=========================================================
 
 Behavioral cloning with an energy network: the policy acts by maximizing a
 learned energy over actions,

@@ -1,4 +1,5 @@
-"""A custom flax nnx energy, trained with the GFY loss.
+"""A custom flax nnx energy, trained with the GFY loss
+===================================================
 
 Any flax ``nnx.Module`` whose ``__call__(x, y)`` returns a scalar is an energy:
 :func:`fenchel.energies.nnx_energy` splits it into ``(energy, params)``, where

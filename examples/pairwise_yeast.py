@@ -1,4 +1,5 @@
-"""A pairwise energy network on yeast, in a few lines of JAX and optax.
+"""A pairwise energy network on yeast, in a few lines of JAX and optax
+===================================================================
 
 The network maps features x to unaries u = W x + b; a label-interaction matrix
 U = −V Vᵀ (negative semi-definite, so the energy is concave in y) is shared by
