@@ -4,8 +4,9 @@ Build (from the repository root; the output folder is git-ignored)::
 
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-Needs the ``[docs]`` extra (Sphinx, furo, myst-parser, and every application
-extra, since the API reference imports every module).
+Needs the ``[docs]`` extra (Sphinx, furo, myst-parser, sphinx-gallery, and every
+application extra, since the API reference imports every module and the gallery
+runs every example).
 """
 
 from __future__ import annotations
