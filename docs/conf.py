@@ -4,8 +4,9 @@ Build (from the repository root; the output folder is git-ignored)::
 
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-Needs the ``[docs]`` extra (Sphinx, furo, myst-parser, and every application
-extra, since the API reference imports every module).
+Needs the ``[docs]`` extra (Sphinx, furo, myst-parser, sphinx-gallery, and every
+application extra, since the API reference imports every module and the gallery
+runs every example).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ extensions = [
     "sphinx.ext.napoleon",  # Google-style docstrings (Args:, Returns:, Example:)
     "sphinx.ext.mathjax",   # .. math:: in docstrings (MathJax loads in the browser)
     "myst_parser",          # the Markdown pages (multilabel.md, imitation.md, ...)
+    "sphinx_gallery.gen_gallery",  # examples/*.py, executed, as docs/examples/ (git-ignored)
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -68,9 +70,31 @@ html_static_path: list[str] = []
 html_show_sourcelink = False
 html_copy_source = False
 
-# Nothing slow or networked: no intersphinx (it downloads inventories), no
-# viewcode, no notebook execution. The examples are shown, not run, by the
-# build; tests/test_examples.py runs them.
+# Nothing networked: no intersphinx (it downloads inventories), no viewcode.
+
+# The gallery: sphinx-gallery runs every script of examples/ in this process and
+# writes a page per script (source, printed output, figures) into docs/examples/.
+# FENCHEL_EXAMPLES_SMALL=1 makes the slow scripts run a smaller version of
+# themselves, so that the gallery executes in about a minute on 2 cores
+# (tests/test_examples.py runs them at full size). The data folder is found as
+# tests/test_examples.py finds it; without the yeast files pairwise_yeast's page
+# shows its source only (a script that fails would fail the -W build).
+os.environ.setdefault("FENCHEL_EXAMPLES_SMALL", "1")
+os.environ.setdefault("FENCHEL_DATA", os.path.join(ROOT, "..", "shared", "datasets", "multilabel"))
+os.environ.setdefault("MPLBACKEND", "Agg")  # figures are drawn off-screen and scraped
+_HAS_YEAST = os.path.isfile(os.path.join(os.environ["FENCHEL_DATA"], "yeast", "yeast-train.arff"))
+
+sphinx_gallery_conf = {
+    "examples_dirs": os.path.join(ROOT, "examples"),
+    "gallery_dirs": "examples",  # docs/examples/: the old examples/*.html addresses stay
+    # Which scripts run (all of them, not only sphinx-gallery's default plot_*.py).
+    "filename_pattern": r"\.py$" if _HAS_YEAST else r"/(?!pairwise_yeast\.py$)\w+\.py$",
+    "within_subsection_order": "FileNameSortKey",
+    "download_all_examples": False,
+    "show_memory": False,
+    "capture_repr": (),  # print() is the output; no repr of a last expression
+    "abort_on_example_error": True,  # a failing script stops the build, named
+}
 
 
 def _skip_member(app, what, name, obj, skip, options):

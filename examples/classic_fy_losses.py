@@ -1,4 +1,5 @@
-"""Classic Fenchel-Young losses are GFY losses with the bilinear energy.
+"""Classic Fenchel-Young losses are GFY losses with the bilinear energy
+====================================================================
 
 With Φ(θ, y) = <θ, y> the generalized Fenchel-Young loss
 L(θ; y) = Ω^Φ(θ) + Ω(y) − Φ(θ, y) is the classic Fenchel-Young loss of Ω, and

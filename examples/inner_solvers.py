@@ -1,4 +1,5 @@
-"""Choosing and diagnosing the inner solver.
+"""Choosing and diagnosing the inner solver
+========================================
 
 Every prediction and every GFY loss solves an inner problem
 

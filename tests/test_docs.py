@@ -8,9 +8,11 @@ core-only CI step) the build test is skipped, saying which.
 
 from __future__ import annotations
 
+import html
 import importlib
 import importlib.util
 import inspect
+import os
 import pathlib
 import re
 import subprocess
@@ -30,6 +32,7 @@ _NEEDED = {
     "sphinx": "sphinx ([docs] extra)",
     "furo": "furo ([docs] extra)",
     "myst_parser": "myst-parser ([docs] extra)",
+    "sphinx_gallery": "sphinx-gallery ([docs] extra)",
     "flax": "flax ([nnx], [multilabel] or [imitation] extra)",
     "orbax": "orbax-checkpoint ([multilabel] or [imitation] extra)",
     "sklearn": "scikit-learn ([multilabel] extra)",
@@ -143,6 +146,38 @@ _RAW_ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|attr|data|obj|exc|doc|r
                        r"const|any|numref|envvar|option|kbd|file|samp|abbr):`")
 
 
+# A line each example prints, whatever its size (docs/conf.py sets FENCHEL_EXAMPLES_SMALL).
+_PRINTS = {
+    "classic_fy_losses": "all match optax",
+    "pairwise_yeast": "test Hamming accuracy:",
+    "nnx_energy": "held-out mean |y_hat - y|:",
+    "inner_solvers": "restarts found the grid's maximum",
+    "custom_regularizer": "gradient == y_hat - y: True",
+    "imitation_particle": "gfy policy success rate:",
+}
+
+
+def _check_gallery_output(out: pathlib.Path) -> None:
+    """Each gallery page shows what its script printed and, for a script that
+    plots, its figure; pairwise_yeast runs only where the yeast files are (as in
+    docs/conf.py), else its page shows the source alone."""
+    scripts = {path.stem: path.read_text() for path in (ROOT / "examples").glob("*.py")}
+    assert set(scripts) == set(_PRINTS), "say in _PRINTS what the new example prints"
+    data = pathlib.Path(os.environ.get("FENCHEL_DATA")
+                        or ROOT.parent / "shared" / "datasets" / "multilabel")
+    for name, source in scripts.items():
+        page = (out / "examples" / f"{name}.html").read_text(encoding="utf-8")
+        blocks = re.findall(r'class="sphx-glr-script-out.*?<pre>(.*?)</pre>', page, re.S)
+        printed = html.unescape(re.sub(r"<[^>]+>", "", "".join(blocks)))
+        if name == "pairwise_yeast" and not (data / "yeast" / "yeast-train.arff").is_file():
+            assert printed == "", "pairwise_yeast ran without its data"
+            continue
+        assert _PRINTS[name] in printed, f"examples/{name}.html lacks its output:\n{printed}"
+        if "matplotlib" in source:
+            images = re.findall(rf'<img src="../(_images/sphx_glr_{name}_\d+\.png)"', page)
+            assert images and all((out / image).is_file() for image in images), name
+
+
 @pytest.mark.slow
 def test_site_builds_without_warnings(tmp_path):
     _skip_without_extras("the documentation build")
@@ -161,6 +196,7 @@ def test_site_builds_without_warnings(tmp_path):
         assert (out / f"{page}.html").is_file(), page
     gallery = (out / "examples" / "classic_fy_losses.html").read_text(encoding="utf-8")
     assert "make_gfy_loss" in gallery  # the script's source is on its page
+    _check_gallery_output(out)
     # The guides, and the API by family: a page per object, from the tables.
     for page in ["concepts", "choosing_a_solver", "faq", "extending", "results/index",
                  "api/generated/fenchel.losses.gfy_loss",
