@@ -101,8 +101,8 @@ class LabelRankingGrid(Experiment):
     outputs = ("results.json", "results.md", "kendall_tau.png")
 
     def n_repeats(self, dataset: str) -> int:
-        """The repeats ``dataset`` runs."""
-        return self.large_repeats if dataset in LARGE_DATASETS else self.repeats
+        """The repeats ``dataset`` (a name, or a CSV path: its file's stem) runs."""
+        return self.large_repeats if _stem(dataset) in LARGE_DATASETS else self.repeats
 
     def runs(self) -> list[Run]:
         return [Run(dataset, method, seed, repeat) for dataset in self.datasets
