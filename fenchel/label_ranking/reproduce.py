@@ -326,7 +326,7 @@ def _run(args: argparse.Namespace) -> int:
 def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
     """Adds ``fenchel reproduce label-ranking`` (the whole grid, resumable)."""
     from fenchel.infra._cli_types import positive_int
-    from fenchel.label_ranking.cli import _folds
+    from fenchel.label_ranking.cli import _folds, add_budget_arguments
     from fenchel.label_ranking.experiment import METHODS
 
     parser = experiments.add_reproduce_parser(
@@ -350,14 +350,7 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", default=None, metavar="DIR",
                         help="folder of the named data sets (default "
                              "$FENCHEL_LABEL_RANKING_DATA, else the user cache)")
-    parser.add_argument("--max-steps", type=positive_int, default=2000,
-                        help="step budget of the selection fits (default 2000)")
-    parser.add_argument("--eval-every", type=positive_int, default=25, metavar="STEPS",
-                        help="steps between validation evaluations (default 25)")
-    parser.add_argument("--patience", type=positive_int, default=12,
-                        help="early-stopping patience in evaluations (default 12)")
-    parser.add_argument("--batch-size", type=positive_int, default=64,
-                        help="minibatch size (default 64)")
+    add_budget_arguments(parser)
     return parser
 
 
