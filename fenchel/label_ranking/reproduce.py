@@ -293,13 +293,18 @@ def run_grid(out, datasets: Sequence[str] = DEFAULT_DATASETS,
     Raises:
       SettingsMismatchError: ``out`` holds runs made with other settings.
       DatasetError: a data set with runs to do cannot be used (nothing runs).
+      DatasetError: two data sets with one name (``iris`` and ``other/iris.csv``).
       ValueError: a count out of range or an unknown method (naming it).
     """
     for name, value in (("repeats", repeats), ("large_repeats", large_repeats)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    methods = tuple(dict.fromkeys(methods))
-    grid = LabelRankingGrid(tuple(dict.fromkeys(datasets)), methods,
+    datasets, methods = tuple(dict.fromkeys(datasets)), tuple(dict.fromkeys(methods))
+    stems = [_stem(dataset) for dataset in datasets]
+    if len(set(stems)) < len(stems):  # their runs would share files
+        raise DatasetError(f"datasets must have distinct names (a CSV path is named by its "
+                           f"file's stem), got {list(datasets)}")
+    grid = LabelRankingGrid(datasets, methods,
                             experiments.seed_range(n_seeds), repeats, large_repeats,
                             grid_settings(methods, n_folds, **budgets), data_dir)
     return experiments.run_grid(grid, out, jobs=jobs, progress=progress)

@@ -128,6 +128,14 @@ def test_the_table_says_which_data_sets_ran_fewer_repeats(data_dir, tmp_path, ca
     assert "| cpu † | 1 |" in markdown and "| wine | 2 |" in markdown
 
 
+def test_two_data_sets_with_one_name_are_refused(data_dir, tmp_path, capsys):
+    argv = _argv(tmp_path, data_dir, ("iris", str(data_dir / "iris.csv")), ("knn",))
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(PREFIX + "datasets must have distinct names") and "\n" not in err
+    assert not list(tmp_path.glob("runs/**/*.json"))
+
+
 def test_grid_settings_refuse_bad_values():
     with pytest.raises(ValueError, match="n_folds must be an integer >= 2, got 1"):
         grid_settings(["knn"], n_folds=1)
