@@ -46,6 +46,7 @@ _APPLICATIONS = {
     "fenchel.multilabel.calibration": ((), "calibration", "multilabel"),
     "fenchel.imitation.cli": (("imitation",), "imitation", "imitation"),
     "fenchel.label_ranking.cli": (("label-ranking",), None, "multilabel"),
+    "fenchel.label_ranking.reproduce": ((), "label-ranking", "multilabel"),
     "fenchel.bench.cli": (("bench",), None, "bench"),
 }
 

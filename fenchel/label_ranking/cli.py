@@ -103,6 +103,20 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the step budget flags (the :class:`~fenchel.label_ranking.experiment.Settings`
+    fields) ``--max-steps``, ``--eval-every``, ``--patience`` and ``--batch-size`` (also
+    those of ``fenchel reproduce label-ranking``)."""
+    parser.add_argument("--max-steps", type=positive_int, default=2000,
+                        help="step budget of the selection fits (default 2000)")
+    parser.add_argument("--eval-every", type=positive_int, default=25, metavar="STEPS",
+                        help="steps between validation evaluations (default 25)")
+    parser.add_argument("--patience", type=positive_int, default=12,
+                        help="early-stopping patience in evaluations (default 12)")
+    parser.add_argument("--batch-size", type=positive_int, default=64,
+                        help="minibatch size (default 64)")
+
+
 def add_parser(subparsers) -> None:
     """Adds ``fenchel label-ranking``."""
     from fenchel.label_ranking.experiment import METHODS
@@ -149,15 +163,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--neighbors", dest="n_neighbors", type=positive_int, nargs="+",
                         default=None, metavar="K", help="grid of neighbour counts (knn; "
                         "default 5 10 20 50)")
-    parser.add_argument("--max-steps", type=positive_int, default=2000,
-                        help="step budget of the selection fits (default 2000)")
-    parser.add_argument("--eval-every", type=positive_int, default=25, metavar="STEPS",
-                        help="steps between validation evaluations (default 25)")
-    parser.add_argument("--patience", type=positive_int, default=12,
-                        help="early-stopping patience in evaluations (default 12)")
-    parser.add_argument("--batch-size", type=positive_int, default=64,
-                        help="minibatch size (default 64)")
+    add_budget_arguments(parser)
     parser.set_defaults(func=_run)
 
 
-__all__ = ["add_parser"]
+__all__ = ["add_parser", "add_budget_arguments"]
