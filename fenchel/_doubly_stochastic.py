@@ -47,7 +47,11 @@ def side(n: int) -> int:
 
 
 def default_tol(dtype) -> float:
-    """The marginal residual the solvers aim for: half the domain tolerance."""
+    """The marginal residual the solvers aim for: half the domain tolerance in
+    single (or lower) precision, 1e-10 in double (where the domain tolerance, 1e-5,
+    would waste the precision)."""
+    if jnp.finfo(dtype).bits > 32:
+        return 1e-10
     return 0.5 * max(1e-5, 4.0 * float(jnp.finfo(dtype).eps))
 
 
@@ -124,6 +128,11 @@ _KINDS = {"squared": (squared_sweep, squared_primal),
           "entropic": (entropic_sweep, entropic_primal)}
 
 
+def _step(z, alpha, beta, kind):
+    """One iteration: a Newton step (squared) or a Sinkhorn sweep (entropic)."""
+    return squared_newton(z, beta, alpha) if kind == "squared" else entropic_sweep(z, beta)
+
+
 def _solve_one(z: Array, kind: str, maxiter: int, tol: float) -> tuple[Array, SolveInfo]:
     sweep, primal = _KINDS[kind]
 
@@ -136,7 +145,7 @@ def _solve_one(z: Array, kind: str, maxiter: int, tol: float) -> tuple[Array, So
 
     def body(state):
         alpha, beta, it, _ = state
-        alpha, beta = squared_newton(z, beta, alpha) if kind == "squared" else sweep(z, beta)
+        alpha, beta = _step(z, alpha, beta, kind)
         return alpha, beta, it + 1, residual(alpha, beta)
 
     k = z.shape[0]
@@ -200,13 +209,14 @@ def solve(z: Array, kind: str, maxiter: int = 1000, tol: float | None = None
     return y.reshape(z.shape), jax.tree.map(lambda leaf: leaf.reshape(batch), info)
 
 
-def solve_unrolled(z: Array, kind: str, num_sweeps: int) -> Array:
-    """The same sweeps, a fixed number of them, differentiated through the loop
-    (the unrolled baseline the benchmarks compare with). ``z: (k, k)``."""
-    sweep, primal = _KINDS[kind]
-    beta = jnp.zeros(z.shape[0], z.dtype)
-    alpha, beta = jax.lax.fori_loop(0, num_sweeps, lambda _, ab: sweep(z, ab[1]),
-                                    (beta, beta))
+def solve_unrolled(z: Array, kind: str, num_steps: int) -> Array:
+    """The same iterations as :func:`solve` (a first sweep, then ``num_steps − 1``
+    Newton steps or sweeps), a fixed number of them, differentiated through the loop:
+    the unrolled baseline the benchmarks compare with. ``z: (k, k)``."""
+    _, primal = _KINDS[kind]
+    alpha, beta = _KINDS[kind][0](z, jnp.zeros(z.shape[0], z.dtype))
+    alpha, beta = jax.lax.fori_loop(1, num_steps, lambda _, ab: _step(z, ab[0], ab[1], kind),
+                                    (alpha, beta))
     return primal(z, alpha, beta)
 
 

@@ -137,8 +137,8 @@ class EntropicPermutahedron(_OnPermutahedron):
 class _OnBirkhoff(Regularizer):
     """Shared Birkhoff-domain machinery: an iterative maximizer with a status.
 
-    ``maxiter`` and ``tol`` (the row-sum residual, default half the domain
-    tolerance of θ's dtype) set the solver; :meth:`linear_maximizer_with_info`
+    ``maxiter`` and ``tol`` (the row-sum residual, default
+    :func:`~fenchel._doubly_stochastic.default_tol` of θ's dtype) set the solver; :meth:`linear_maximizer_with_info`
     reports how it ended (:class:`~fenchel.maximizers.ClosedForm` passes it on).
     """
 
