@@ -208,7 +208,8 @@ class EntropicBirkhoff(_OnBirkhoff):
     .. math:: Ω(Y) = λ \\langle Y, \\log Y − 1 \\rangle, \\quad Y ∈ \\mathcal B_k;
               \\qquad Ŷ(Θ) = \\exp(Θ/λ − α1ᵀ − 1βᵀ)
 
-    The maximizer is Sinkhorn in the log domain (:func:`~fenchel.domains.sinkhorn`),
+    The maximizer is log-domain Sinkhorn accelerated by Newton steps on its dual
+    (:func:`~fenchel.domains.sinkhorn`),
     stopped when the row sums are within ``tol`` of 1; derivatives are implicit
     (exact at the solution, of every order). μ = λ (entries are at most 1).
 
