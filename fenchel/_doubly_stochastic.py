@@ -103,8 +103,13 @@ def newton_step(z: Array, alpha: Array, beta: Array, kind: str) -> tuple[Array, 
     sweep, primal = _KINDS[kind]
 
     def dual(a, b):
+        """The dual value, and the largest marginal residual (the decrease test of the
+        value alone fails once its changes fall under float32 rounding)."""
         y = primal(z, a, b)
-        return (0.5 * jnp.sum(y * y) if kind == "squared" else jnp.sum(y)) + jnp.sum(a) + jnp.sum(b)
+        value = (0.5 * jnp.sum(y * y) if kind == "squared" else jnp.sum(y)) + jnp.sum(a) + jnp.sum(b)
+        residual = jnp.maximum(jnp.max(jnp.abs(jnp.sum(y, axis=1) - 1)),
+                               jnp.max(jnp.abs(jnp.sum(y, axis=0) - 1)))
+        return value, residual
 
     y = primal(z, alpha, beta)
     weights = (y > 0).astype(z.dtype) if kind == "squared" else y
@@ -113,10 +118,11 @@ def newton_step(z: Array, alpha: Array, beta: Array, kind: str) -> tuple[Array, 
                         [weights.T, jnp.diag(jnp.sum(weights, axis=0))]])
     # A small ridge: the system is singular along (1, −1) and where rows lose support.
     direction = -jnp.linalg.solve(system + 1e-6 * k * jnp.eye(2 * k, dtype=z.dtype), gradient)
-    values = jax.vmap(lambda t: dual(alpha + t * direction[:k], beta + t * direction[k:]))(
-        _STEPS.astype(z.dtype))
+    values, residuals = jax.vmap(
+        lambda t: dual(alpha + t * direction[:k], beta + t * direction[k:]))(_STEPS.astype(z.dtype))
     slope = jnp.dot(gradient, direction)  # < 0: a descent direction
-    accepted = values <= dual(alpha, beta) + 1e-4 * _STEPS * slope
+    value, residual = dual(alpha, beta)
+    accepted = (values <= value + 1e-4 * _STEPS * slope) | (residuals < 0.5 * residual)
     t = _STEPS[jnp.argmax(accepted)].astype(z.dtype)
     newton_alpha = alpha + t * direction[:k]
     newton_beta = _column_update(z, newton_alpha, kind)
