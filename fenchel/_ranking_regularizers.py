@@ -209,7 +209,8 @@ class EntropicBirkhoff(_OnBirkhoff):
               \\qquad Ŷ(Θ) = \\exp(Θ/λ − α1ᵀ − 1βᵀ)
 
     The maximizer is log-domain Sinkhorn accelerated by Newton steps on its dual
-    (:func:`~fenchel.domains.sinkhorn`),
+    (:func:`~fenchel.domains.sinkhorn`); its mirror map (log Y, and the maximizer
+    back) lets :class:`~fenchel.maximizers.MirrorAscent` solve other energies,
     stopped when the row sums are within ``tol`` of 1; derivatives are implicit
     (exact at the solution, of every order). μ = λ (entries are at most 1).
 
@@ -231,3 +232,11 @@ class EntropicBirkhoff(_OnBirkhoff):
     def _elementwise_unscaled(self, y):
         y = jnp.asarray(y)
         return xlogx(y) - y
+
+    def mirror_map(self, y):
+        # ∇ψ(Y) = log Y, from entries clipped away from 0 (finite in float32).
+        return jnp.log(jnp.clip(y, 1e-6, None))
+
+    def mirror_inverse(self, z):
+        # ∇ψ*(Z) = argmax_{Y ∈ B_k} <Z, Y> − ψ(Y): the Sinkhorn maximizer itself.
+        return self._maximizer_unscaled(z)
