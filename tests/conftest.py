@@ -115,9 +115,10 @@ def _pairwise_reference(reg, theta) -> np.ndarray:
                 options={"ftol": 1e-15, "maxiter": 1000})
         elif reg.domain.bounded and not reg.is_box:
             # Another bounded domain (permutahedron, Birkhoff): a long projected gradient
-            # in float64, through the domain's own projection.
+            # (mirror ascent for a mirror map) in float64, through the domain's projection.
             from fenchel import energies, maximizers
-            solver = maximizers.ProjectedGradient(maxiter=20_000, tol=1e-11)
+            solver = (maximizers.MirrorAscent(maxiter=20_000, tol=1e-11) if reg.has_mirror_map
+                      else maximizers.ProjectedGradient(maxiter=20_000, tol=1e-11))
             y, _ = maximizers.maximize(energies.pairwise, reg, (jnp.asarray(u), jnp.asarray(sym)),
                                        solver=solver)
             return np.asarray(y, np.float64)
