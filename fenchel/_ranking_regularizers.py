@@ -137,8 +137,8 @@ class EntropicPermutahedron(_OnPermutahedron):
 class _OnBirkhoff(Regularizer):
     """Shared Birkhoff-domain machinery: an iterative maximizer with a status.
 
-    ``maxiter`` and ``tol`` (the row-sum residual, default half the domain
-    tolerance of θ's dtype) set the solver; :meth:`linear_maximizer_with_info`
+    ``maxiter`` and ``tol`` (the row-sum residual, default
+    :func:`~fenchel._doubly_stochastic.default_tol` of θ's dtype) set the solver; :meth:`linear_maximizer_with_info`
     reports how it ended (:class:`~fenchel.maximizers.ClosedForm` passes it on).
     """
 
@@ -208,7 +208,9 @@ class EntropicBirkhoff(_OnBirkhoff):
     .. math:: Ω(Y) = λ \\langle Y, \\log Y − 1 \\rangle, \\quad Y ∈ \\mathcal B_k;
               \\qquad Ŷ(Θ) = \\exp(Θ/λ − α1ᵀ − 1βᵀ)
 
-    The maximizer is Sinkhorn in the log domain (:func:`~fenchel.domains.sinkhorn`),
+    The maximizer is log-domain Sinkhorn accelerated by Newton steps on its dual
+    (:func:`~fenchel.domains.sinkhorn`); its mirror map (log Y, and the maximizer
+    back) lets :class:`~fenchel.maximizers.MirrorAscent` solve other energies,
     stopped when the row sums are within ``tol`` of 1; derivatives are implicit
     (exact at the solution, of every order). μ = λ (entries are at most 1).
 
@@ -230,3 +232,11 @@ class EntropicBirkhoff(_OnBirkhoff):
     def _elementwise_unscaled(self, y):
         y = jnp.asarray(y)
         return xlogx(y) - y
+
+    def mirror_map(self, y):
+        # ∇ψ(Y) = log Y, from entries clipped away from 0 (finite in float32).
+        return jnp.log(jnp.clip(y, 1e-6, None))
+
+    def mirror_inverse(self, z):
+        # ∇ψ*(Z) = argmax_{Y ∈ B_k} <Z, Y> − ψ(Y): the Sinkhorn maximizer itself.
+        return self._maximizer_unscaled(z)

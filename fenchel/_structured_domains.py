@@ -110,6 +110,11 @@ class Permutahedron(Domain):
         finite = jnp.all(jnp.isfinite(y), axis=-1)
         return finite & (excess <= atol) & (total <= atol)
 
+    def snap(self, y, atol=None):
+        # A point within the tolerance is kept as it is (no projection: a second PAV
+        # per loss call; the loss moves by as little as the point is off).
+        return jnp.asarray(y), self.contains_each(y, atol)
+
     def center(self, shape, dtype=jnp.float32):
         return jnp.full(shape, jnp.mean(self.weights(shape[-1], dtype)), dtype)
 
@@ -208,6 +213,12 @@ class Birkhoff(Domain):
         rows = jnp.all(jnp.abs(jnp.sum(m, axis=-1) - 1) <= atol, axis=-1)
         columns = jnp.all(jnp.abs(jnp.sum(m, axis=-2) - 1) <= atol, axis=-1)
         return entries & rows & columns
+
+    def snap(self, y, atol=None):
+        # Negatives within the tolerance are set to 0, as on the simplex; no projection
+        # (an iterative solve per loss call for a target already within the tolerance).
+        y = jnp.asarray(y)
+        return jnp.where(y < 0, 0, y).astype(y.dtype), self.contains_each(y, atol)
 
     def center(self, shape, dtype=jnp.float32):
         return jnp.full(shape, 1.0 / self.side(shape[-1]), dtype)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.optimize
 
 from fenchel import _doubly_stochastic
 from fenchel._structured_domains import Permutahedron
@@ -127,6 +126,8 @@ def permutation_from_doubly_stochastic(y) -> np.ndarray:
     k = _doubly_stochastic.side(y.shape[-1])
     if not np.all(np.isfinite(y)):
         raise ValueError("y must be finite, got a non-finite entry")
+    import scipy.optimize  # the core needs no scipy; only this host decoder does
+
     flat = y.reshape(-1, k, k)
     ranks = np.empty((flat.shape[0], k), np.int32)
     for n, matrix in enumerate(flat):

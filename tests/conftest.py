@@ -79,6 +79,9 @@ def _domain_sample(reg, rng: np.random.Generator, k: int) -> np.ndarray:
         return np.where(snap, np.where(rng.random(k) < 0.5, reg.lower, reg.upper), y)
     if isinstance(reg.domain, Simplex):
         return rng.dirichlet(np.ones(k))
+    if reg.domain.bounded:  # any other bounded domain samples itself (its protocol)
+        key = jax.random.key(int(rng.integers(2**31)))
+        return np.asarray(reg.domain.sample(key, (k,), jnp.float32), np.float64)
     return 2.0 * rng.standard_normal(k)
 
 
@@ -110,6 +113,15 @@ def _pairwise_reference(reg, theta) -> np.ndarray:
                 constraints=[{"type": "eq", "fun": lambda y: np.sum(y) - 1.0,
                               "jac": lambda y: np.ones_like(y)}],
                 options={"ftol": 1e-15, "maxiter": 1000})
+        elif reg.domain.bounded and not reg.is_box:
+            # Another bounded domain (permutahedron, Birkhoff): a long projected gradient
+            # (mirror ascent for a mirror map) in float64, through the domain's projection.
+            from fenchel import energies, maximizers
+            solver = (maximizers.MirrorAscent(maxiter=20_000, tol=1e-11) if reg.has_mirror_map
+                      else maximizers.ProjectedGradient(maxiter=20_000, tol=1e-11))
+            y, _ = maximizers.maximize(energies.pairwise, reg, (jnp.asarray(u), jnp.asarray(sym)),
+                                       solver=solver)
+            return np.asarray(y, np.float64)
         else:
             if reg.is_box:
                 eps = 1e-12 if reg.is_entropic else 0.0
