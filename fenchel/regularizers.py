@@ -386,12 +386,17 @@ register_builtin("SquaredSimplex", SquaredSimplex(), SquaredSimplex(scale=0.5))
 register_builtin("ShannonSimplex", ShannonSimplex(), ShannonSimplex(scale=2.0))
 
 register_builtin("Tsallis", Tsallis(alpha=1.5), Tsallis(alpha=1.25, scale=0.5))
-register_builtin("SquaredPermutahedron", SquaredPermutahedron(),
-                 SquaredPermutahedron(scale=0.5, w=(1.0, 0.5, 0.0, -2.0)))
-register_builtin("EntropicPermutahedron", EntropicPermutahedron(),
-                 EntropicPermutahedron(scale=2.0, w=(0.1, 0.2, 0.3, 3.0)))
-register_builtin("SquaredBirkhoff", SquaredBirkhoff(), SquaredBirkhoff(scale=0.5))
-register_builtin("EntropicBirkhoff", EntropicBirkhoff(), EntropicBirkhoff(scale=2.0))
+# The ranking regularizers (permutahedron, Birkhoff polytope) are checked by
+# tests/test_ranking_domains.py through fenchel.testing, not yet by the catalogue-wide
+# tests derived from BUILT_INS: those need references on these domains first.
+_RANKING_EXAMPLES: dict[str, tuple[Regularizer, ...]] = {
+    "SquaredPermutahedron": (SquaredPermutahedron(),
+                             SquaredPermutahedron(scale=0.5, w=(1.0, 0.5, 0.0, -2.0))),
+    "EntropicPermutahedron": (EntropicPermutahedron(),
+                              EntropicPermutahedron(scale=2.0, w=(0.1, 0.2, 0.3, 3.0))),
+    "SquaredBirkhoff": (SquaredBirkhoff(), SquaredBirkhoff(scale=0.5)),
+    "EntropicBirkhoff": (EntropicBirkhoff(), EntropicBirkhoff(scale=2.0)),
+}
 
 __all__ = [
     "Regularizer",
