@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Array = jax.Array
 
@@ -82,7 +83,9 @@ def squared_primal(z, alpha, beta):
 
 
 # Step lengths tried at once by the Newton line search (no nested loop under vmap).
-_STEPS = 0.5 ** jnp.arange(20)
+# NumPy, not jnp: a jnp array made at import would start the XLA backend, before a
+# program can call jax.distributed.initialize.
+_STEPS = 0.5 ** np.arange(20)
 
 
 def _column_update(z, alpha, kind):
@@ -101,6 +104,7 @@ def newton_step(z: Array, alpha: Array, beta: Array, kind: str) -> tuple[Array, 
     block-coordinate sweep instead, which always descends."""
     k = z.shape[0]
     sweep, primal = _KINDS[kind]
+    steps = jnp.asarray(_STEPS, z.dtype)
 
     def dual(a, b):
         """The dual value, and the largest marginal residual (the decrease test of the
@@ -119,11 +123,11 @@ def newton_step(z: Array, alpha: Array, beta: Array, kind: str) -> tuple[Array, 
     # A small ridge: the system is singular along (1, −1) and where rows lose support.
     direction = -jnp.linalg.solve(system + 1e-6 * k * jnp.eye(2 * k, dtype=z.dtype), gradient)
     values, residuals = jax.vmap(
-        lambda t: dual(alpha + t * direction[:k], beta + t * direction[k:]))(_STEPS.astype(z.dtype))
+        lambda t: dual(alpha + t * direction[:k], beta + t * direction[k:]))(steps)
     slope = jnp.dot(gradient, direction)  # < 0: a descent direction
     value, residual = dual(alpha, beta)
-    accepted = (values <= value + 1e-4 * _STEPS * slope) | (residuals < 0.5 * residual)
-    t = _STEPS[jnp.argmax(accepted)].astype(z.dtype)
+    accepted = (values <= value + 1e-4 * steps * slope) | (residuals < 0.5 * residual)
+    t = steps[jnp.argmax(accepted)]
     newton_alpha = alpha + t * direction[:k]
     newton_beta = _column_update(z, newton_alpha, kind)
     sweep_alpha, sweep_beta = sweep(z, beta)

@@ -61,3 +61,23 @@ def test_the_layers_are_found():
     layers = {_layer(path) for path in MODULES}
     assert {"core", "infra", "experiments", "multilabel", "imitation", "label_ranking"} <= layers
     assert "infra" in _imported(PACKAGE / "experiments" / "_grid.py")
+
+
+def test_importing_fenchel_leaves_the_xla_backend_unstarted():
+    """A program must be able to call ``jax.distributed.initialize`` after importing
+    fenchel and its applications: no array may be made at import time."""
+    import subprocess
+    import sys
+
+    code = ("import fenchel, fenchel.training, fenchel.experiments\n"
+            "import importlib.util\n"
+            "for name in ('fenchel.multilabel', 'fenchel.label_ranking', 'fenchel.imitation'):\n"
+            "    try:\n"
+            "        __import__(name)\n"
+            "    except ImportError:\n"
+            "        pass  # an application whose extra is not installed\n"
+            "from jax._src import xla_bridge\n"
+            "print(xla_bridge.backends_are_initialized())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300).stdout
+    assert out.strip() == "False"

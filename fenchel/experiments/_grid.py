@@ -123,7 +123,7 @@ class Experiment:
 
 
 def seed_range(n_seeds: int) -> tuple[int, ...]:
-    """The seeds ``0 .. n_seeds-1`` of a grid (``--seeds N``).
+    """The seeds ``range(n_seeds)`` of a grid (``--seeds N``).
 
     Raises:
       ValueError: ``n_seeds`` is not an integer >= 1.

@@ -78,7 +78,7 @@ def figure(path: str | os.PathLike, rows: int = 1, columns: int = 1,
 def write_results(out: str | os.PathLike, result: Any,
                   reports: Mapping[str, Writer]) -> None:
     """Write ``OUT/results.json`` (``result`` as JSON) and the ``reports`` made from it
-    (file name -> text, bytes or ``writer(path)``, e.g. ``results.md`` and plots), all or
+    (file name -> text, bytes or ``writer(path)``, such as ``results.md`` and plots), all or
     nothing (:func:`fenchel.infra._io.write_all_or_nothing`): they always agree."""
     out = pathlib.Path(out)
     write_all_or_nothing({out / "results.json": json_text(result),

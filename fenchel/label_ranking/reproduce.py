@@ -187,9 +187,10 @@ def aggregate(grid: LabelRankingGrid, out: pathlib.Path,
     (:func:`~fenchel.label_ranking.experiment.summarize`), in %.
 
     Returns:
-      ``{"datasets": {dataset: {method: {"kendall_tau", "kendall_tau_std", "spearman",
-      "spearman_std", "n_folds", "repeats", "seeds", "seconds"}}}, "repeats":
-      {dataset: repeats}, "fewer_repeats": [...], "settings", "run_seconds"}``.
+      A dict with ``"datasets"`` (data set -> method -> ``kendall_tau``,
+      ``kendall_tau_std``, ``spearman``, ``spearman_std``, ``n_folds``, ``repeats``,
+      ``seeds``, ``seconds``), ``"repeats"`` (data set -> repeats), ``"fewer_repeats"``
+      (the data sets run with fewer repeats), ``"settings"`` and ``"run_seconds"``.
     """
     from fenchel.label_ranking.experiment import summarize
 
